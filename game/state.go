@@ -78,6 +78,10 @@ type Player struct {
 	X, Y float64
 	// Aim is the aim angle of the last applied input.
 	Aim uint16
+	// MoveX and MoveY are the move vector of the last applied input (zero
+	// when the last tick applied none). The snapshot codec predicts
+	// positions from them.
+	MoveX, MoveY int8
 	// Health is in [0, MaxHealth]; 0 while dead.
 	Health int32
 	Score  int32

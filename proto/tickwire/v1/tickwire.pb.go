@@ -759,8 +759,15 @@ type Snapshot struct {
 	// inputs arrive relative to the tick they are meant for, smoothed; the
 	// client adjusts its input clock from it.
 	InputLeadMs int32 `protobuf:"zigzag32,4,opt,name=input_lead_ms,json=inputLeadMs,proto3" json:"input_lead_ms,omitempty"`
-	// payload is the snapshot codec's bytes (docs/PROTOCOL.md).
-	Payload       []byte `protobuf:"bytes,5,opt,name=payload,proto3" json:"payload,omitempty"`
+	// payload is the snapshot codec's bytes (docs/PROTOCOL.md), or one
+	// fragment of them when fragment_count > 1.
+	Payload []byte `protobuf:"bytes,5,opt,name=payload,proto3" json:"payload,omitempty"`
+	// fragment_index and fragment_count split a snapshot larger than one
+	// datagram into several; the client decodes it only when every fragment
+	// of that server_tick has arrived (a lost fragment loses the snapshot,
+	// which the delta model tolerates). fragment_count 0 or 1 means whole.
+	FragmentIndex uint32 `protobuf:"varint,6,opt,name=fragment_index,json=fragmentIndex,proto3" json:"fragment_index,omitempty"`
+	FragmentCount uint32 `protobuf:"varint,7,opt,name=fragment_count,json=fragmentCount,proto3" json:"fragment_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -828,6 +835,20 @@ func (x *Snapshot) GetPayload() []byte {
 		return x.Payload
 	}
 	return nil
+}
+
+func (x *Snapshot) GetFragmentIndex() uint32 {
+	if x != nil {
+		return x.FragmentIndex
+	}
+	return 0
+}
+
+func (x *Snapshot) GetFragmentCount() uint32 {
+	if x != nil {
+		return x.FragmentCount
+	}
+	return 0
 }
 
 // Ping is sent by either side as a datagram; the peer answers with Pong.
@@ -1060,14 +1081,16 @@ const file_tickwire_v1_tickwire_proto_rawDesc = "" +
 	"\vInputPacket\x12*\n" +
 	"\x06inputs\x18\x01 \x03(\v2\x12.tickwire.v1.InputR\x06inputs\x12\x19\n" +
 	"\back_tick\x18\x02 \x01(\rR\aackTick\x12$\n" +
-	"\x0eclient_time_us\x18\x03 \x01(\x04R\fclientTimeUs\"\xb6\x01\n" +
+	"\x0eclient_time_us\x18\x03 \x01(\x04R\fclientTimeUs\"\x84\x02\n" +
 	"\bSnapshot\x12\x1f\n" +
 	"\vserver_tick\x18\x01 \x01(\rR\n" +
 	"serverTick\x12#\n" +
 	"\rbaseline_tick\x18\x02 \x01(\rR\fbaselineTick\x12&\n" +
 	"\x0flast_input_tick\x18\x03 \x01(\rR\rlastInputTick\x12\"\n" +
 	"\rinput_lead_ms\x18\x04 \x01(\x11R\vinputLeadMs\x12\x18\n" +
-	"\apayload\x18\x05 \x01(\fR\apayload\"5\n" +
+	"\apayload\x18\x05 \x01(\fR\apayload\x12%\n" +
+	"\x0efragment_index\x18\x06 \x01(\rR\rfragmentIndex\x12%\n" +
+	"\x0efragment_count\x18\a \x01(\rR\rfragmentCount\"5\n" +
 	"\x04Ping\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\rR\x05nonce\x12\x17\n" +
 	"\asent_us\x18\x02 \x01(\x04R\x06sentUs\"V\n" +
