@@ -1,0 +1,106 @@
+//go:build tickwire_wip
+
+package netcode
+
+import "github.com/tickwire/tickwire/game"
+
+// baselineRing is how many decoded snapshots a client keeps for the server
+// to delta against. It must exceed the server's history (64 ticks).
+const baselineRing = 128
+
+type inboxResult int
+
+const (
+	inboxDecoded    inboxResult = iota
+	inboxIncomplete             // a fragment; the snapshot is not whole yet
+	inboxLate                   // older than the newest decoded snapshot
+	inboxNoBase                 // its baseline is not (or no longer) held
+	inboxBad                    // undecodable
+)
+
+// snapshotInbox turns snapshot envelopes into decoded snapshots on the
+// client: it reassembles fragments, finds the baseline among the
+// snapshots already decoded, and keeps the new one as a future baseline.
+// Used only from the client's reader goroutine; allocation-free once its
+// buffers have grown.
+type snapshotInbox struct {
+	dec   SnapshotDecoder
+	ring  [baselineRing]game.Snapshot
+	valid [baselineRing]bool
+
+	// Reassembly of the one snapshot in flight: fragments of an older tick
+	// are dropped when a newer tick starts (a lost fragment loses that
+	// snapshot; the next one deltas against the last acked baseline).
+	fragTick         uint32
+	fragCount        uint32
+	fragHave         uint32 // bitmask of received fragment indexes
+	frags            [maxFragments][]byte
+	whole            []byte
+	fragmentsDropped int64
+}
+
+func (in *snapshotInbox) init(p game.Params) {
+	in.dec = newDecoder(p)
+}
+
+// accept takes one envelope; when it completes a snapshot newer than
+// newest, it decodes it and returns it.
+func (in *snapshotInbox) accept(h *SnapshotHeader, payload []byte, newest uint32) (*game.Snapshot, inboxResult) {
+	if h.ServerTick <= newest {
+		return nil, inboxLate
+	}
+	if h.FragmentCount > 1 {
+		var done bool
+		if payload, done = in.reassemble(h, payload); !done {
+			return nil, inboxIncomplete
+		}
+	}
+	var base *game.Snapshot
+	if h.BaselineTick != 0 {
+		if h.BaselineTick >= h.ServerTick || h.ServerTick-h.BaselineTick >= baselineRing {
+			return nil, inboxBad
+		}
+		i := h.BaselineTick % baselineRing
+		if !in.valid[i] || in.ring[i].Tick != h.BaselineTick {
+			return nil, inboxNoBase
+		}
+		base = &in.ring[i]
+	}
+	i := h.ServerTick % baselineRing
+	dst := &in.ring[i]
+	in.valid[i] = false
+	if err := in.dec.Decode(dst, payload, base); err != nil {
+		return nil, inboxBad
+	}
+	dst.Tick = h.ServerTick
+	in.valid[i] = true
+	return dst, inboxDecoded
+}
+
+func (in *snapshotInbox) reassemble(h *SnapshotHeader, payload []byte) ([]byte, bool) {
+	if h.ServerTick != in.fragTick || h.FragmentCount != in.fragCount {
+		if h.ServerTick < in.fragTick {
+			in.fragmentsDropped++
+			return nil, false
+		}
+		if in.fragHave != 0 {
+			in.fragmentsDropped++
+		}
+		in.fragTick, in.fragCount, in.fragHave = h.ServerTick, h.FragmentCount, 0
+	}
+	bit := uint32(1) << h.FragmentIndex
+	if in.fragHave&bit != 0 {
+		return nil, false // duplicate
+	}
+	in.fragHave |= bit
+	in.frags[h.FragmentIndex] = append(in.frags[h.FragmentIndex][:0], payload...)
+	if in.fragHave != 1<<in.fragCount-1 {
+		return nil, false
+	}
+	in.whole = in.whole[:0]
+	for i := uint32(0); i < in.fragCount; i++ {
+		in.whole = append(in.whole, in.frags[i]...)
+	}
+	in.fragHave = 0
+	return in.whole, true
+}
