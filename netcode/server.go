@@ -51,8 +51,11 @@ type Server struct {
 	log      *slog.Logger
 	room     *game.Room
 	endpoint *Endpoint
-	ready    chan struct{}
 	metrics  serverMetrics
+
+	readyOnce sync.Once
+	readyC    chan struct{}
+	started   atomic.Bool
 
 	mu       sync.Mutex
 	sessions []*session // snapshot order; replaced, never mutated in place
@@ -74,10 +77,9 @@ type SessionInfo struct {
 }
 
 func (s *Server) init() error {
-	if s.ready != nil {
+	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("netcode: Server.Run called twice")
 	}
-	s.ready = make(chan struct{})
 	s.log = s.Logger
 	if s.log == nil {
 		s.log = slog.Default()
@@ -137,7 +139,7 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); errs <- s.room.Run(ctx) }()
 	go func() { defer wg.Done(); errs <- s.endpoint.Serve(ctx) }()
 	go func() { defer wg.Done(); s.reapIdle(ctx) }()
-	close(s.ready)
+	close(s.readyChan())
 	var err error
 	select {
 	case <-ctx.Done():
@@ -153,7 +155,13 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // Ready is closed once the server listens; Addr and URL are valid then.
-func (s *Server) Ready() <-chan struct{} { return s.ready }
+// It may be called before Run.
+func (s *Server) Ready() <-chan struct{} { return s.readyChan() }
+
+func (s *Server) readyChan() chan struct{} {
+	s.readyOnce.Do(func() { s.readyC = make(chan struct{}) })
+	return s.readyC
+}
 
 // URL is the base URL clients connect to (http(s)://host:port).
 func (s *Server) URL() string { return s.endpoint.URL() }
