@@ -1,5 +1,3 @@
-//go:build tickwire_wip
-
 package netcode
 
 import (

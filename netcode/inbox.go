@@ -1,5 +1,3 @@
-//go:build tickwire_wip
-
 package netcode
 
 import "github.com/tickwire/tickwire/game"
@@ -69,10 +67,9 @@ func (in *snapshotInbox) accept(h *SnapshotHeader, payload []byte, newest uint32
 	i := h.ServerTick % baselineRing
 	dst := &in.ring[i]
 	in.valid[i] = false
-	if err := in.dec.Decode(dst, payload, base); err != nil {
+	if err := in.dec.Decode(dst, payload, base); err != nil || dst.Tick != h.ServerTick {
 		return nil, inboxBad
 	}
-	dst.Tick = h.ServerTick
 	in.valid[i] = true
 	return dst, inboxDecoded
 }
