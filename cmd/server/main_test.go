@@ -65,7 +65,7 @@ func TestServerBinaryServesHealthAndCertHashAndStopsOnSIGTERM(t *testing.T) {
 	}
 }
 
-var urlRE = regexp.MustCompile(`tickwire server listening url=(\S+)`)
+var urlRE = regexp.MustCompile(`tickwire server listening"? url=(\S+)`)
 
 func waitForURL(t *testing.T, stderr io.Reader) string {
 	t.Helper()
