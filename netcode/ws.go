@@ -72,15 +72,7 @@ func (c *wsConn) SendDatagram(p []byte) error {
 	if err := c.checkSend(p); err != nil {
 		return err
 	}
-	b := getBuf(p)
-	select {
-	case c.out <- b:
-		return nil
-	default:
-		putBuf(b)
-		c.droppedOut.Add(1)
-		return ErrDropped
-	}
+	return enqueueOrDrop(c.out, p, &c.droppedOut)
 }
 
 // SendMessage queues p, waiting up to WriteTimeout for room. If the queue

@@ -403,13 +403,20 @@ func (c *wtConn) SendDatagram(p []byte) error {
 	if c.ending.Load() {
 		return c.sendErr()
 	}
+	return enqueueOrDrop(c.dgOut, p, &c.droppedOut)
+}
+
+// enqueueOrDrop copies p onto a send queue without waiting; when the
+// queue is full the datagram is dropped and counted. Both transports'
+// SendDatagram use it so neither can ever block the tick loop.
+func enqueueOrDrop(q chan<- *[]byte, p []byte, dropped *atomic.Int64) error {
 	b := getBuf(p)
 	select {
-	case c.dgOut <- b:
+	case q <- b:
 		return nil
 	default:
 		putBuf(b)
-		c.droppedOut.Add(1)
+		dropped.Add(1)
 		return ErrDropped
 	}
 }
