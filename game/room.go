@@ -30,6 +30,13 @@ type SnapshotSink interface {
 	OnTick(cur *Snapshot, history *History)
 }
 
+// TickObserver is implemented by a SnapshotSink that wants each tick's
+// duration (the sink included), for instance to feed a histogram. It is
+// called on the room's goroutine after OnTick; it must not block.
+type TickObserver interface {
+	ObserveTick(d time.Duration)
+}
+
 // SinkFunc adapts a function to SnapshotSink.
 type SinkFunc func(cur *Snapshot, history *History)
 
@@ -94,6 +101,7 @@ type Room struct {
 	futureTicks uint32
 	clock       Clock
 	sink        SnapshotSink
+	observer    TickObserver
 	log         *slog.Logger
 
 	mu    sync.Mutex // guards world
@@ -145,6 +153,7 @@ func NewRoom(cfg RoomConfig) (*Room, error) {
 		queues:  make(map[EntityID]*inputQueue),
 		history: NewHistory(max(histTicks, MinHistoryTicks)),
 	}
+	r.observer, _ = cfg.Sink.(TickObserver)
 	r.params = r.world.Params()
 	r.period = time.Second / time.Duration(r.params.TickRate)
 	r.tickMs = 1000 / float64(r.params.TickRate)
@@ -359,6 +368,9 @@ func (r *Room) runTick(start time.Time) {
 		r.sink.OnTick(snap, r.history)
 	}
 	d := r.clock.Now().Sub(start)
+	if r.observer != nil {
+		r.observer.ObserveTick(d)
+	}
 
 	r.ticks.Add(1)
 	r.applied.Add(uint64(len(r.pending)))

@@ -21,6 +21,9 @@ type ClientConfig struct {
 	Server string
 	// Name is the player name shown to others (1 to 32 bytes).
 	Name string
+	// AuthToken is the join token sent in the hello (from a lobby's join
+	// response); empty for an open server.
+	AuthToken string
 	// Dial chooses and configures the transport.
 	Dial DialOptions
 	// HandshakeTimeout bounds dialing plus hello/welcome. Default 10s.
@@ -138,6 +141,7 @@ func (c *Client) handshake(ctx context.Context) error {
 	hello := MarshalControl(&pb.Packet{Body: &pb.Packet_Hello{Hello: &pb.ClientHello{
 		ProtocolVersion: ProtocolVersion,
 		PlayerName:      c.cfg.Name,
+		AuthToken:       c.cfg.AuthToken,
 	}}})
 	if err := c.conn.SendMessage(hello); err != nil {
 		return fmt.Errorf("sending hello: %w", err)
@@ -305,6 +309,14 @@ func (c *Client) handlePacket(raw []byte) error {
 	switch kind {
 	case KindSnapshot:
 		return c.handleSnapshot(body)
+	case KindPing:
+		// The server measures RTT with its own pings: echo them.
+		var p Ping
+		if err := DecodePing(body, &p); err != nil {
+			return err
+		}
+		_ = c.sendDatagram(AppendPing(nil, KindPong, &p)) // once a second: not worth a buffer
+		return nil
 	case KindPong:
 		var p Ping
 		if err := DecodePing(body, &p); err != nil {

@@ -446,7 +446,7 @@ func (e *Endpoint) serveWS(w http.ResponseWriter, r *http.Request) {
 		log.Debug("websocket upgrade failed", "err", err)
 		return
 	}
-	e.handOff(newWSConn(ws, e.Conn, MaxClientMessageSize), log)
+	e.handOff(newWSConn(ws, e.Conn, MaxClientMessageSize), log, r)
 }
 
 func (e *Endpoint) serveWT(w http.ResponseWriter, r *http.Request) {
@@ -478,7 +478,32 @@ func (e *Endpoint) serveWT(w http.ResponseWriter, r *http.Request) {
 		closeQUICAfter(qconn, e.Conn.FlushTimeout, wtCodeHandshake)
 		return
 	}
-	e.handOff(newWTConn(sess, str, qconn, e.Conn, MaxClientMessageSize, nil), log)
+	e.handOff(newWTConn(sess, str, qconn, e.Conn, MaxClientMessageSize, nil), log, r)
+}
+
+// RoomHeader names the room to join, for native clients that set headers
+// rather than the "room" query parameter of /wt and /ws.
+const RoomHeader = "Tickwire-Room"
+
+type roomKey struct{}
+
+// withRequestedRoom records in ctx the room the connection's request asks
+// for: its "room" query parameter, else its RoomHeader.
+func withRequestedRoom(ctx context.Context, r *http.Request) context.Context {
+	room := r.URL.Query().Get("room")
+	if room == "" {
+		room = r.Header.Get(RoomHeader)
+	}
+	if room == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, roomKey{}, room)
+}
+
+// requestedRoom is the room an OnConn ctx's request asked for, or "".
+func requestedRoom(ctx context.Context) string {
+	s, _ := ctx.Value(roomKey{}).(string)
+	return s
 }
 
 // closeQUICAfter closes qconn unless its peer does within grace.
@@ -496,7 +521,8 @@ func closeQUICAfter(qconn *quic.Conn, grace time.Duration, code webtransport.Ses
 }
 
 // handOff runs OnConn for an admitted connection in its own goroutine.
-func (e *Endpoint) handOff(c Conn, log *slog.Logger) {
+func (e *Endpoint) handOff(c Conn, log *slog.Logger, r *http.Request) {
+	ctx := withRequestedRoom(e.connCtx, r)
 	e.mu.Lock()
 	if e.closing {
 		e.mu.Unlock()
@@ -518,7 +544,7 @@ func (e *Endpoint) handOff(c Conn, log *slog.Logger) {
 			e.mu.Unlock()
 			log.Debug("connection closed")
 		}()
-		e.OnConn(e.connCtx, c)
+		e.OnConn(ctx, c)
 	}()
 }
 

@@ -31,7 +31,10 @@ type session struct {
 	entity game.EntityID
 	name   string
 	conn   Conn
+	room   *room
 	log    *slog.Logger
+	// playerID is the join token's player, or "session-<id>".
+	playerID string
 
 	// Shared.
 	ackTick   atomic.Uint32
@@ -179,7 +182,8 @@ func (s *session) handlePacket(srv *Server, raw []byte) (kickReason, bool) {
 	if errors.As(err, &left) {
 		return kickReason{pb.DisconnectReason_DISCONNECT_REASON_CLIENT_LEFT, left.text}, false
 	}
-	srv.metrics.malformed.Add(1)
+	srv.malformed.Add(1)
+	srv.metrics.malformed.Inc()
 	s.malformed++
 	if s.malformed == 1 || s.malformed == maxMalformedPackets {
 		s.log.Warn("dropped malformed packet", "err", err, "size", len(raw), "count", s.malformed)
@@ -201,19 +205,24 @@ func (s *session) dispatch(srv *Server, kind PacketKind, body, raw []byte) error
 		if err := DecodeInputPacket(body, &s.in); err != nil {
 			return err
 		}
-		s.noteAck(s.in.AckTick, srv.room.CurrentTick())
-		srv.room.QueueInputs(s.entity, s.in.Inputs)
+		s.noteAck(s.in.AckTick, s.room.game.CurrentTick())
+		s.room.game.QueueInputs(s.entity, s.in.Inputs)
 		return nil
 	case KindPing:
 		var p Ping
 		if err := DecodePing(body, &p); err != nil {
 			return err
 		}
-		p.ServerTick = srv.room.CurrentTick()
+		p.ServerTick = s.room.game.CurrentTick()
 		s.replyBuf = AppendPing(s.replyBuf[:0], KindPong, &p)
 		_ = s.conn.SendDatagram(s.replyBuf)
 		return nil
 	case KindPong:
+		var p Ping
+		if err := DecodePing(body, &p); err != nil {
+			return err
+		}
+		srv.notePong(&p)
 		return nil
 	case KindDisconnect:
 		p, err := UnmarshalControl(raw)
