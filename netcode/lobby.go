@@ -360,4 +360,3 @@ func CertHashesBytes(hashes []string) ([][32]byte, error) {
 	}
 	return out, nil
 }
-

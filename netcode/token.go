@@ -122,7 +122,7 @@ func splitToken(tok string) (signed string, sig []byte, err error) {
 	if dot < len(tokenPrefix) {
 		return "", nil, ErrTokenMalformed
 	}
-	sig, err = base64.RawURLEncoding.DecodeString(tok[dot+1:])
+	sig, err = base64.RawURLEncoding.Strict().DecodeString(tok[dot+1:])
 	if err != nil || len(sig) != sha256.Size {
 		return "", nil, ErrTokenMalformed
 	}
@@ -132,7 +132,7 @@ func splitToken(tok string) (signed string, sig []byte, err error) {
 // decodeClaims decodes and validates the claims of a signed prefix.
 func decodeClaims(signed string) (TokenClaims, error) {
 	var c TokenClaims
-	body, err := base64.RawURLEncoding.DecodeString(signed[len(tokenPrefix):])
+	body, err := base64.RawURLEncoding.Strict().DecodeString(signed[len(tokenPrefix):])
 	if err != nil {
 		return c, ErrTokenMalformed
 	}
