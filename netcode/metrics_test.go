@@ -2,6 +2,7 @@ package netcode
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/tickwire/tickwire/game"
+	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
 func scrape(t testing.TB, url string) map[string]*dto.MetricFamily {
@@ -167,8 +169,9 @@ func TestReadyzIsUnavailableWhileDraining(t *testing.T) {
 	}
 	_, err := Connect(context.Background(), ClientConfig{Server: srv.URL(), Name: "late", Logger: testLogger(t),
 		Dial: DialOptions{Transport: WebSocket, TrustServerCertHash: true}})
-	if de, ok := err.(interface{ Unwrap() error }); !ok || de == nil {
-		t.Fatalf("join while draining: %v", err)
+	var de *DisconnectError
+	if !errors.As(err, &de) || de.Reason != pb.DisconnectReason_DISCONNECT_REASON_SERVER_SHUTDOWN {
+		t.Fatalf("hello while draining: %v, want SERVER_SHUTDOWN", err)
 	}
 }
 
