@@ -87,6 +87,21 @@ func envName(flagName string) string {
 	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
+// unknownEnv lists the TICKWIRE_* variables of environ that name no
+// setting (typos would otherwise pass silently).
+func unknownEnv(environ []string) []string {
+	known := map[string]bool{envPrefix + "CONFIG": true}
+	newFlagSet(&config{}).VisitAll(func(f *flag.Flag) { known[envName(f.Name)] = true })
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, envPrefix) && !known[name] {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // loadConfig reads args, the environment (getenv) and the config file.
 func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Writer) (*config, error) {
 	c := &config{source: map[string]string{}}

@@ -96,3 +96,10 @@ func TestConfigErrorsNameTheBadFieldAndItsSource(t *testing.T) {
 		})
 	}
 }
+
+func TestUnknownTickwireVariablesAreReported(t *testing.T) {
+	got := unknownEnv([]string{"TICKWIRE_TICK_RATE=30", "TICKWIRE_TICKRATE=30", "TICKWIRE_CONFIG=x", "HOME=/root"})
+	if len(got) != 1 || got[0] != "TICKWIRE_TICKRATE" {
+		t.Errorf("unknownEnv = %v, want [TICKWIRE_TICKRATE]", got)
+	}
+}

@@ -46,6 +46,9 @@ func run() error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if unknown := unknownEnv(os.Environ()); len(unknown) > 0 {
+		logger.Warn("ignoring environment variables that name no setting", "vars", unknown)
+	}
 	srv := cfg.server(logger)
 
 	if cfg.Redis != "" {
