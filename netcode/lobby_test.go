@@ -7,9 +7,11 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/directory"
 )
 
@@ -224,4 +226,54 @@ func FuzzDecodeJoinRequest(f *testing.F) {
 			t.Fatalf("accepted %+v from %q", req, bytes.TrimSpace(b))
 		}
 	})
+}
+
+// TestRoomsRunSeparateWorlds puts one player in each of two rooms: each
+// sees only itself.
+func TestRoomsRunSeparateWorlds(t *testing.T) {
+	srv := startServer(t, &Server{})
+	if _, err := srv.CreateRoom(RoomOptions{ID: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	type seen struct {
+		mu      sync.Mutex
+		players int
+		n       int
+	}
+	var views [2]seen
+	for i, room := range []string{DefaultRoom, "other"} {
+		v := &views[i]
+		c, err := Connect(context.Background(), ClientConfig{
+			Server: srv.URL(), Name: room, Logger: testLogger(t),
+			Dial: DialOptions{Transport: WebSocket, TrustServerCertHash: true, Header: http.Header{RoomHeader: {room}}},
+			OnSnapshot: func(s *game.Snapshot, _ *SnapshotHeader) {
+				v.mu.Lock()
+				v.players = max(v.players, len(s.Players))
+				v.n++
+				v.mu.Unlock()
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	waitFor(t, 10*time.Second, func() bool {
+		for i := range views {
+			views[i].mu.Lock()
+			n := views[i].n
+			views[i].mu.Unlock()
+			if n < 30 {
+				return false
+			}
+		}
+		return true
+	})
+	for i := range views {
+		views[i].mu.Lock()
+		if views[i].players != 1 {
+			t.Errorf("room %d: a snapshot held %d players, want only the room's one", i, views[i].players)
+		}
+		views[i].mu.Unlock()
+	}
 }
