@@ -110,8 +110,9 @@ type Server struct {
 	ready     atomic.Bool // listening, not draining
 	draining  atomic.Bool
 	drainOnce sync.Once
-	drainC    chan struct{}
-	stopNow   chan struct{}
+	chanOnce  sync.Once
+	drainC    chan struct{} // closed by Drain
+	stopNow   chan struct{} // closed by StopNow
 	stopOnce  sync.Once
 
 	roomsMu  sync.Mutex
@@ -192,8 +193,6 @@ func (s *Server) init() error {
 	}
 	s.epoch = time.Now()
 	s.rooms = make(map[string]*room)
-	s.drainC = make(chan struct{})
-	s.stopNow = make(chan struct{})
 	s.metrics = newServerMetrics(s.roomList)
 	return nil
 }
@@ -283,15 +282,25 @@ func (s *Server) Drain() {
 		if s.metrics != nil {
 			s.metrics.draining.Set(1)
 		}
-		close(s.drainC)
+		close(s.chans().drainC)
 	})
 }
 
+// chans makes the drain and stop channels, so that Drain and StopNow may
+// be called before Run.
+func (s *Server) chans() *Server {
+	s.chanOnce.Do(func() {
+		s.drainC = make(chan struct{})
+		s.stopNow = make(chan struct{})
+	})
+	return s
+}
+
 // Draining is closed once the server drains.
-func (s *Server) Draining() <-chan struct{} { return s.drainC }
+func (s *Server) Draining() <-chan struct{} { return s.chans().drainC }
 
 // StopNow ends a drain early: Run tells the players left and returns.
-func (s *Server) StopNow() { s.stopOnce.Do(func() { close(s.stopNow) }) }
+func (s *Server) StopNow() { s.stopOnce.Do(func() { close(s.chans().stopNow) }) }
 
 // waitDrained waits until every room is empty, DrainTimeout passes or
 // StopNow is called.
@@ -308,7 +317,7 @@ func (s *Server) waitDrained() {
 		case <-deadline.C:
 			s.log.Info("drain deadline reached", "players_left", s.activeRefs.Load())
 			return
-		case <-s.stopNow:
+		case <-s.chans().stopNow:
 			return
 		case <-poll.C:
 			if s.activeRefs.Load() == 0 {
@@ -345,8 +354,13 @@ func (s *Server) Room() *game.Room {
 }
 
 // Registry is the Prometheus registry served at /metrics; callers may
-// register their own collectors (valid once Ready).
-func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
+// register their own collectors. Valid once Ready (nil before Run).
+func (s *Server) Registry() *prometheus.Registry {
+	if s.metrics == nil {
+		return nil
+	}
+	return s.metrics.reg
+}
 
 // Sessions lists the connected sessions of every room.
 func (s *Server) Sessions() []SessionInfo {
@@ -506,6 +520,9 @@ func (s *Server) RefusedHandshakes() int64 { return s.refused.Load() }
 func (s *Server) handleConn(ctx context.Context, raw Conn) {
 	defer raw.Close()
 	tm := s.metrics.transports[raw.Kind()]
+	if tm == nil {
+		tm = s.metrics.transports[WebSocket] // the endpoint makes only the two kinds
+	}
 	conn := Conn(&meteredConn{Conn: raw, m: tm})
 	log := s.log.With("remote", conn.RemoteAddr().String(), "transport", string(conn.Kind()))
 	hctx, cancel := context.WithTimeout(ctx, s.HandshakeTimeout)
