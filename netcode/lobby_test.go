@@ -93,8 +93,10 @@ func TestLobbyCreatesListsAndJoinsRoomsAndClientsPlayInTheirRoom(t *testing.T) {
 	if list.Rooms[1].Players != 1 || list.Rooms[0].Players != 0 {
 		t.Errorf("players per room = %+v", list.Rooms)
 	}
-	if srv.Room().CurrentTick() == 0 {
-		t.Error("default room not ticking")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Room().WaitTick(ctx, srv.Room().CurrentTick()+1); err != nil {
+		t.Errorf("default room not ticking beside the duel: %v", err)
 	}
 }
 
