@@ -25,8 +25,8 @@ import (
 //	tickwire_bytes_total{direction,transport}      counter  payload bytes of both
 //	tickwire_dropped_total{reason}             counter    packets dropped: send_queue_full, malformed
 //	tickwire_snapshot_bytes{transport}         histogram  size of each snapshot datagram sent to a client
-//	tickwire_rtt_seconds                       histogram  round trip of the server's pings (every 5 s per session)
-//	tickwire_input_lead_seconds                histogram  how early inputs arrive before their tick (sampled every 5 s per session; negative: late)
+//	tickwire_rtt_seconds                       histogram  round trip of the server's pings (every second per session)
+//	tickwire_input_lead_seconds                histogram  how early inputs arrive before their tick (sampled every second per session; negative: late)
 //	tickwire_handshakes_total{result}          counter    hellos: accepted, or the refusal reason
 //	tickwire_draining                          gauge      1 once the server drains
 //
