@@ -3,6 +3,8 @@ package netcode
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -97,12 +99,29 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET "+PathRooms, s.serveListRooms)
-	mux.HandleFunc("POST "+PathRooms, s.serveCreateRoom)
-	mux.HandleFunc("POST "+PathRooms+"/{id}/join", s.serveJoin)
+	mux.HandleFunc("POST "+PathRooms, s.lobbyKeyed(s.serveCreateRoom))
+	mux.HandleFunc("POST "+PathRooms+"/{id}/join", s.lobbyKeyed(s.serveJoin))
 	if s.Handler != nil {
 		mux.Handle("/", s.Handler)
 	}
 	return mux
+}
+
+// lobbyKeyed requires LobbyKey, when set, as a bearer token.
+func (s *Server) lobbyKeyed(h http.HandlerFunc) http.HandlerFunc {
+	if s.LobbyKey == "" {
+		return h
+	}
+	want := sha256.Sum256([]byte("Bearer " + s.LobbyKey))
+	return func(w http.ResponseWriter, r *http.Request) {
+		got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tickwire lobby"`)
+			writeError(w, http.StatusUnauthorized, errors.New("lobby key required (Authorization: Bearer ...)"))
+			return
+		}
+		h(w, r)
+	}
 }
 
 func (s *Server) serveListRooms(w http.ResponseWriter, r *http.Request) {

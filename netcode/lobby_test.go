@@ -279,3 +279,34 @@ func TestRoomsRunSeparateWorlds(t *testing.T) {
 		views[i].mu.Unlock()
 	}
 }
+
+func TestLobbyKeyGuardsCreateAndJoinButNotTheList(t *testing.T) {
+	srv := startServer(t, &Server{LobbyKey: "backend-key", TokenSecret: testSecret})
+	do := func(method, path, auth string) int {
+		req, _ := http.NewRequest(method, srv.URL()+path, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tt := range []struct {
+		method, path, auth string
+		want               int
+	}{
+		{"GET", PathRooms, "", 200},
+		{"POST", PathRooms, "", 401},
+		{"POST", PathRooms, "Bearer wrong", 401},
+		{"POST", PathRooms + "/default/join", "", 401},
+		{"POST", PathRooms + "/default/join", "Bearer backend-key", 200},
+		{"POST", PathRooms, "Bearer backend-key", 201},
+	} {
+		if got := do(tt.method, tt.path, tt.auth); got != tt.want {
+			t.Errorf("%s %s with %q = %d, want %d", tt.method, tt.path, tt.auth, got, tt.want)
+		}
+	}
+}

@@ -55,6 +55,12 @@ type Server struct {
 	// RequireTokens refuses a hello without a valid join token. It needs
 	// TokenSecret. Default false: anonymous play.
 	RequireTokens bool
+	// LobbyKey, when set, is required (as "Authorization: Bearer KEY") by
+	// the lobby's POST /rooms and POST /rooms/{id}/join, so that only the
+	// game's backend creates rooms and obtains join tokens; GET /rooms
+	// stays open. Empty: anyone may (fine locally; with RequireTokens it
+	// makes the tokens worthless).
+	LobbyKey string
 	// TokenTTL is the validity of the join tokens the lobby issues.
 	// Default 2 minutes.
 	TokenTTL time.Duration

@@ -41,12 +41,13 @@ type config struct {
 	TokenSecret   string
 	RequireTokens bool
 	TokenTTL      time.Duration
+	LobbyKey      string
 	DrainTimeout  time.Duration
 	Redis         string
 	DirectoryTTL  time.Duration
 	ProcessID     string
 	PublicURL     string
-	Agones        bool
+	Agones        string
 	AgonesHealth  time.Duration
 
 	source map[string]string // flag name -> where its value came from
@@ -72,12 +73,13 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.TokenSecret, "token-secret", "", "HMAC `secret` (16+ bytes) for join tokens; set, the lobby issues tokens (prefer TICKWIRE_TOKEN_SECRET)")
 	fs.BoolVar(&c.RequireTokens, "require-tokens", false, "refuse players without a valid join token (needs -token-secret)")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", 2*time.Minute, "validity of the join tokens the lobby issues")
+	fs.StringVar(&c.LobbyKey, "lobby-key", "", "bearer `key` required by the lobby's POST /rooms and join (the game backend's); prefer TICKWIRE_LOBBY_KEY")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long players may keep playing before they are told the server is shutting down")
 	fs.StringVar(&c.Redis, "redis", "", "Redis `URL` (redis://host:port/db) of a room directory shared with other processes (default: this process only)")
 	fs.DurationVar(&c.DirectoryTTL, "directory-ttl", 15*time.Second, "lifetime of this process's record in the room directory; republished every third")
 	fs.StringVar(&c.ProcessID, "process-id", "", "this process's name in the room directory (default: random)")
 	fs.StringVar(&c.PublicURL, "public-url", "", "base `URL` other processes' lobbies send players to (default: the listen URL)")
-	fs.BoolVar(&c.Agones, "agones", false, "speak to the Agones SDK sidecar (also on when AGONES_SDK_HTTP_PORT is set)")
+	fs.StringVar(&c.Agones, "agones", "auto", "speak to the Agones SDK sidecar: auto (when AGONES_SDK_HTTP_PORT is set), on, off")
 	fs.DurationVar(&c.AgonesHealth, "agones-health", 2*time.Second, "interval of Agones health pings")
 	return fs
 }
@@ -251,10 +253,21 @@ func (c *config) validate() error {
 	if c.ProcessID != "" && !netcode.ValidRoomID(c.ProcessID) {
 		bad("process-id", "%q: want 1 to 32 of a-z 0-9 - _", c.ProcessID)
 	}
+	switch c.Agones {
+	case "auto", "on", "off":
+	default:
+		bad("agones", "%q: want auto, on or off", c.Agones)
+	}
 	if c.AgonesHealth <= 0 {
 		bad("agones-health", "%v, want positive", c.AgonesHealth)
 	}
 	return errors.Join(errs...)
+}
+
+// agones reports whether to speak to the Agones sidecar, given whether
+// AGONES_SDK_HTTP_PORT is set.
+func (c *config) agones(inPod bool) bool {
+	return c.Agones == "on" || c.Agones == "auto" && inPod
 }
 
 // server builds the netcode.Server the configuration describes.
@@ -267,6 +280,7 @@ func (c *config) server(logger *slog.Logger) *netcode.Server {
 		RoomGrace:     c.RoomGrace,
 		RequireTokens: c.RequireTokens,
 		TokenTTL:      c.TokenTTL,
+		LobbyKey:      c.LobbyKey,
 		DirectoryTTL:  c.DirectoryTTL,
 		ProcessID:     c.ProcessID,
 		PublicURL:     c.PublicURL,

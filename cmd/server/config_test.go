@@ -28,7 +28,7 @@ func TestZeroConfigIsAWorkingLocalServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := c.server(nil)
-	if srv.Addr != "localhost:4433" || srv.Game.TickRate != 30 || srv.RequireTokens || srv.TokenSecret != nil || c.Redis != "" || c.Agones {
+	if srv.Addr != "localhost:4433" || srv.Game.TickRate != 30 || srv.RequireTokens || srv.TokenSecret != nil || c.Redis != "" || c.agones(false) || !c.agones(true) {
 		t.Errorf("zero config = %+v", c)
 	}
 }
@@ -78,6 +78,7 @@ func TestConfigErrorsNameTheBadFieldAndItsSource(t *testing.T) {
 		{"short secret", []string{"-token-secret", "abc"}, nil, "", "-token-secret: 3 bytes"},
 		{"tokens without secret", []string{"-require-tokens"}, nil, "", "-require-tokens: needs -token-secret"},
 		{"redis url", nil, map[string]string{"TICKWIRE_REDIS": "localhost:6379"}, "", "-redis (from TICKWIRE_REDIS)"},
+		{"agones mode", []string{"-agones", "yes"}, nil, "", `-agones: "yes": want auto, on or off`},
 		{"stray argument", []string{"serve"}, nil, "", `unexpected argument "serve"`},
 	}
 	for _, tt := range tests {

@@ -50,6 +50,9 @@ func run() error {
 		logger.Warn("ignoring environment variables that name no setting", "vars", unknown)
 	}
 	srv := cfg.server(logger)
+	if cfg.RequireTokens && cfg.LobbyKey == "" {
+		logger.Warn("-require-tokens without -lobby-key: anyone can get a join token from POST /rooms/{id}/join")
+	}
 
 	if cfg.Redis != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -80,7 +83,7 @@ func run() error {
 	drained := make(chan struct{})
 	var lifecycle *agones.Lifecycle
 	agonesDone := make(chan error, 1)
-	if client, inPod := agones.FromEnv(); cfg.Agones || inPod {
+	if client, inPod := agones.FromEnv(); cfg.agones(inPod) {
 		lifecycle = &agones.Lifecycle{
 			Client: client, HealthInterval: cfg.AgonesHealth, Capacity: int64(cfg.MaxPlayers), Logger: logger,
 			OnState: func(state string) { logger.Info("agones: GameServer state", "state", state) },
