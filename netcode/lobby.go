@@ -133,7 +133,7 @@ func (s *Server) serveListRooms(w http.ResponseWriter, r *http.Request) {
 func (s *Server) allRooms(ctx context.Context) []LobbyRoom {
 	out := []LobbyRoom{}
 	for _, ri := range s.Rooms() {
-		out = append(out, LobbyRoom{Room: ri, Process: s.ProcessID, URL: s.PublicURL})
+		out = append(out, LobbyRoom{Room: ri, Process: s.ProcessID, URL: s.publicBase()})
 	}
 	procs, err := s.dir.Processes(ctx)
 	if err != nil {
@@ -184,7 +184,7 @@ func (s *Server) serveCreateRoom(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		writeError(w, http.StatusBadRequest, err)
 	default:
-		writeJSON(w, http.StatusCreated, LobbyRoom{Room: info, Process: s.ProcessID, URL: s.PublicURL})
+		writeJSON(w, http.StatusCreated, LobbyRoom{Room: info, Process: s.ProcessID, URL: s.publicBase()})
 	}
 }
 

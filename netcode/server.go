@@ -73,8 +73,9 @@ type Server struct {
 	DirectoryTTL time.Duration
 	// ProcessID names this process in the directory. Default random.
 	ProcessID string
-	// PublicURL is the base URL clients of other processes' lobbies are
-	// sent to. Default the endpoint's URL.
+	// PublicURL is the base URL the lobby sends clients to (also those of
+	// other processes' lobbies). Default the endpoint's URL; see also
+	// SetPublicURL.
 	PublicURL string
 	// DrainTimeout is how long Run, once its ctx is done, lets players
 	// finish (no new joins, /readyz 503) before it tells those left that
@@ -125,6 +126,7 @@ type Server struct {
 	rooms    map[string]*room
 	roomsCtx context.Context
 
+	publicURL  atomic.Pointer[string]
 	nextID     atomic.Uint64
 	malformed  atomic.Int64
 	refused    atomic.Int64
@@ -233,6 +235,10 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.PublicURL == "" {
 		s.PublicURL = s.endpoint.URL()
 	}
+	if s.publicURL.Load() == nil {
+		u := s.PublicURL
+		s.publicURL.Store(&u)
+	}
 	epCtx, stopEndpoint := context.WithCancel(context.Background())
 	defer stopEndpoint()
 	var wg sync.WaitGroup
@@ -332,6 +338,19 @@ func (s *Server) waitDrained() {
 			}
 		}
 	}
+}
+
+// SetPublicURL changes the URL the lobby and the directory hand out, for
+// instance once Agones has told the process its public address. It may
+// be called at any time; before Run it takes precedence over PublicURL.
+func (s *Server) SetPublicURL(u string) { s.publicURL.Store(&u) }
+
+// publicBase is the URL the lobby hands out.
+func (s *Server) publicBase() string {
+	if p := s.publicURL.Load(); p != nil {
+		return *p
+	}
+	return s.PublicURL
 }
 
 // Ready is closed once the server listens; Addr and URL are valid then.
@@ -701,7 +720,7 @@ func (s *Server) notePong(p *Ping) {
 
 // processRecord is what this process publishes in the directory.
 func (s *Server) processRecord() directory.Process {
-	p := directory.Process{ID: s.ProcessID, URL: s.PublicURL, Draining: s.draining.Load(), Rooms: s.Rooms()}
+	p := directory.Process{ID: s.ProcessID, URL: s.publicBase(), Draining: s.draining.Load(), Rooms: s.Rooms()}
 	if cm := s.endpoint.CertManager(); cm.SelfSigned() {
 		for _, h := range cm.Hashes() {
 			p.CertHashes = append(p.CertHashes, base64.StdEncoding.EncodeToString(h[:]))

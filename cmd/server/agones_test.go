@@ -32,7 +32,7 @@ func (s *sidecar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		call += " " + body.PlayerID
 	}
 	if r.URL.Path == "/watch/gameserver" {
-		fmt.Fprintln(w, `{"result":{"object_meta":{"name":"gs"},"status":{"state":"Ready"}}}`)
+		fmt.Fprintln(w, `{"result":{"object_meta":{"name":"gs"},"status":{"state":"Ready","address":"203.0.113.7","ports":[{"name":"game","port":7777}]}}}`)
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()
 		return
@@ -65,6 +65,12 @@ func TestBinaryUnderAgonesReportsReadyHealthPlayersAndShutdown(t *testing.T) {
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(ts.URL, "http://"))
 	p := startProc(t, []string{"AGONES_SDK_HTTP_PORT=" + port}, "-agones-health", "50ms", "-drain-timeout", "0s")
 	waitUntil(t, 10*time.Second, "health pings", func() bool { return sc.has("POST /health") })
+	// The lobby hands out the address Agones reports.
+	waitUntil(t, 10*time.Second, "the lobby to use the GameServer's address", func() bool {
+		var join netcode.JoinResponse
+		postJSON(t, p.url+netcode.PathRooms+"/default/join", "", &join)
+		return join.URL == "http://203.0.113.7:7777"
+	})
 	c, err := netcode.Connect(context.Background(), netcode.ClientConfig{
 		Server: p.url, Name: "pod-player", Logger: quietLogger(),
 		Dial: netcode.DialOptions{Transport: netcode.WebSocket, TrustServerCertHash: true},

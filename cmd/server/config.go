@@ -270,6 +270,15 @@ func (c *config) agones(inPod bool) bool {
 	return c.Agones == "on" || c.Agones == "auto" && inPod
 }
 
+// scheme is how clients reach the TCP side: https with configured
+// certificate files, http with the self-signed one.
+func (c *config) scheme() string {
+	if c.Cert != "" {
+		return "https"
+	}
+	return "http"
+}
+
 // server builds the netcode.Server the configuration describes.
 func (c *config) server(logger *slog.Logger) *netcode.Server {
 	srv := &netcode.Server{

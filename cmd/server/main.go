@@ -86,7 +86,20 @@ func run() error {
 	if client, inPod := agones.FromEnv(); cfg.agones(inPod) {
 		lifecycle = &agones.Lifecycle{
 			Client: client, HealthInterval: cfg.AgonesHealth, Capacity: int64(cfg.MaxPlayers), Logger: logger,
-			OnState: func(state string) { logger.Info("agones: GameServer state", "state", state) },
+		}
+		var lastState, lastAddr string // the watch's goroutine only
+		lifecycle.OnGameServer = func(gs agones.GameServer) {
+			if gs.Status.State != lastState {
+				lastState = gs.Status.State
+				logger.Info("agones: GameServer state", "state", lastState)
+			}
+			// Unless told otherwise, the lobby hands out the pod's public
+			// address (the certificate is pinned by hash, not by name).
+			if addr := gs.PublicAddr(); addr != "" && addr != lastAddr && cfg.PublicURL == "" {
+				lastAddr = addr
+				srv.SetPublicURL(cfg.scheme() + "://" + addr)
+				logger.Info("agones: public address", "url", cfg.scheme()+"://"+addr)
+			}
 		}
 		lifecycle.Init()
 		srv.OnPlayer = func(e netcode.PlayerEvent) { lifecycle.Player(e.PlayerID, e.Joined) }

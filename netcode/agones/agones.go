@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -122,7 +123,23 @@ type GameServer struct {
 	Status struct {
 		State   string `json:"state"`
 		Address string `json:"address"`
+		Ports   []Port `json:"ports"`
 	} `json:"status"`
+}
+
+// Port is one of a GameServer's allocated ports (host side).
+type Port struct {
+	Name string `json:"name"`
+	Port int    `json:"port"`
+}
+
+// PublicAddr is the GameServer's address and first port ("host:port"),
+// or "" before Agones has assigned them.
+func (gs GameServer) PublicAddr() string {
+	if gs.Status.Address == "" || len(gs.Status.Ports) == 0 || gs.Status.Ports[0].Port == 0 {
+		return ""
+	}
+	return net.JoinHostPort(gs.Status.Address, strconv.Itoa(gs.Status.Ports[0].Port))
 }
 
 // WatchGameServer streams GameServer updates (GET /watch/gameserver,
@@ -174,9 +191,10 @@ type Lifecycle struct {
 	RetryInterval time.Duration
 	// Capacity, if positive, is reported as the player capacity.
 	Capacity int64
-	// OnState, if set, is called with every GameServer state the watch
-	// reports ("Allocated" when a matchmaker took this server).
-	OnState func(state string)
+	// OnGameServer, if set, is called with every GameServer the watch
+	// reports (Status.State "Allocated" when a matchmaker took this
+	// server; PublicAddr once ports are assigned).
+	OnGameServer func(GameServer)
 	// Logger receives the few log lines. Default slog.Default().
 	Logger *slog.Logger
 
@@ -259,8 +277,8 @@ func (l *Lifecycle) Run(ctx context.Context, listening, drained <-chan struct{})
 	defer stopWatch()
 	go func() {
 		err := l.Client.WatchGameServer(wctx, func(gs GameServer) {
-			if l.OnState != nil {
-				l.OnState(gs.Status.State)
+			if l.OnGameServer != nil {
+				l.OnGameServer(gs)
 			}
 		})
 		if err != nil && !errors.Is(err, context.Canceled) {

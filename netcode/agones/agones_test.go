@@ -90,7 +90,7 @@ func (f *fakeSidecar) handler(t *testing.T) http.Handler {
 	mux.HandleFunc("GET /watch/gameserver", func(w http.ResponseWriter, r *http.Request) {
 		fl := w.(http.Flusher)
 		line := func(state string) {
-			fmt.Fprintf(w, `{"result":{"object_meta":{"name":"gs-1"},"status":{"state":%q,"address":"10.0.0.1"}}}`+"\n", state)
+			fmt.Fprintf(w, `{"result":{"object_meta":{"name":"gs-1"},"status":{"state":%q,"address":"10.0.0.1","ports":[{"name":"game","port":7001}]}}}`+"\n", state)
 			fl.Flush()
 		}
 		line("Ready")
@@ -121,8 +121,8 @@ func TestLifecycleCallsReadyHealthPlayersThenShutdownInOrder(t *testing.T) {
 		HealthInterval: 10 * time.Millisecond,
 		RetryInterval:  10 * time.Millisecond,
 		Capacity:       100,
-		OnState: func(s string) {
-			if s == "Allocated" {
+		OnGameServer: func(gs GameServer) {
+			if gs.Status.State == "Allocated" && gs.PublicAddr() == "10.0.0.1:7001" {
 				allocOnce.Do(func() { close(allocated) })
 			}
 		},
