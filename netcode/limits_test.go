@@ -1,7 +1,9 @@
 package netcode
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -141,4 +143,36 @@ func TestIPLimiterRejectsUnparseableAddress(t *testing.T) {
 	if _, err := newIPLimiter(IPLimits{}).admit("not-an-address", t0); err == nil {
 		t.Fatal("unparseable address admitted")
 	}
+}
+
+func TestEndpointAnswers429BeyondAnAddressesConnectionLimits(t *testing.T) {
+	accepted := make(chan Conn, 4)
+	te := serveTestEndpoint(t, &Endpoint{
+		IPLimits: IPLimits{LimitLoopback: true, MaxConcurrent: 2, ConnBurst: 100, ConnsPerSecond: 100},
+		OnConn: func(ctx context.Context, c Conn) {
+			accepted <- c
+			for { // until the connection ends
+				if _, err := c.Receive(ctx); err != nil {
+					return
+				}
+			}
+		}})
+	te.accepted = accepted
+	first, _ := te.dial(t, WebSocket)
+	second, _ := te.dial(t, WebTransport)
+	for _, kind := range bothKinds {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := Dial(ctx, te.URL(), DialOptions{Transport: kind, TrustServerCertHash: true, Logger: transportLog()})
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "429") {
+			t.Fatalf("%s: third connection from one address: %v, want a 429", kind, err)
+		}
+	}
+	first.Close()
+	// The slot is freed when the handler returns: poll, nothing signals it.
+	pollUntil(t, 5*time.Second, "the slot to be freed", func() bool { return te.nconns.Load() == 1 })
+	third, _ := te.dial(t, WebSocket)
+	third.Close()
+	second.Close()
+	te.stop()
 }

@@ -37,6 +37,12 @@ type Server struct {
 	// IdleTimeout ends a session that has sent nothing for this long
 	// (clients ping every second). Default 10s.
 	IdleTimeout time.Duration
+	// PacketBudget bounds the packets each session may send; excess is
+	// dropped before decoding and sustained excess ends the session with
+	// RATE_LIMITED. The zero value allows twice an honest client's rate.
+	PacketBudget PacketBudget
+	// IPLimits bounds connections per client address (see Endpoint).
+	IPLimits IPLimits
 	// Clock drives the room loop and timeouts. Default the real clock.
 	Clock game.Clock
 	// Handler serves extra HTTP routes on the TCP side (the web client,
@@ -61,7 +67,8 @@ type Server struct {
 }
 
 type serverMetrics struct {
-	malformed  atomic.Int64
+	malformed   atomic.Int64
+	rateLimited atomic.Int64
 	refused    atomic.Int64
 	fragmented atomic.Int64
 }
@@ -124,6 +131,7 @@ func (s *Server) Run(ctx context.Context) error {
 		CertFile:       s.CertFile,
 		KeyFile:        s.KeyFile,
 		AllowedOrigins: s.AllowedOrigins,
+		IPLimits:       s.IPLimits,
 		Handler:        mux,
 		OnConn:         s.handleConn,
 		Logger:         s.log,
@@ -185,6 +193,10 @@ func (s *Server) Sessions() []SessionInfo {
 // MalformedPackets is the number of undecodable packets received so far.
 func (s *Server) MalformedPackets() int64 { return s.metrics.malformed.Load() }
 
+// RateLimitedPackets counts packets dropped for exceeding a session's
+// PacketBudget.
+func (s *Server) RateLimitedPackets() int64 { return s.metrics.rateLimited.Load() }
+
 // RefusedHandshakes is the number of connections refused before a session.
 func (s *Server) RefusedHandshakes() int64 { return s.metrics.refused.Load() }
 
@@ -212,6 +224,7 @@ func (s *Server) handleConn(ctx context.Context, conn Conn) {
 		conn:   conn,
 		kick:   make(chan kickReason, 1),
 		in:     InputPacket{Inputs: make([]game.Input, 0, MaxInputsPerPacket)},
+		budget: newPacketLimiter(s.PacketBudget.withDefaults(s.room.Params().TickRate)),
 	}
 	ss.log = log.With("session", ss.id, "entity", uint32(entity), "name", ss.name)
 	ss.out.init(s, conn.Kind())
