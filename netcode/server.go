@@ -69,8 +69,8 @@ type Server struct {
 type serverMetrics struct {
 	malformed   atomic.Int64
 	rateLimited atomic.Int64
-	refused    atomic.Int64
-	fragmented atomic.Int64
+	refused     atomic.Int64
+	fragmented  atomic.Int64
 }
 
 // SessionInfo describes one connected session.
