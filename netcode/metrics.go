@@ -23,7 +23,7 @@ import (
 //	tickwire_datagrams_total{direction,transport}  counter  datagrams in/out (input, ping, pong in; snapshot, ping, pong out)
 //	tickwire_messages_total{direction,transport}   counter  reliable messages in/out (hello, welcome, disconnect)
 //	tickwire_bytes_total{direction,transport}      counter  payload bytes of both
-//	tickwire_dropped_total{reason}             counter    packets dropped: send_queue_full, malformed
+//	tickwire_dropped_total{reason}             counter    packets dropped: send_queue_full, malformed, rate_limited
 //	tickwire_snapshot_bytes{transport}         histogram  size of each snapshot datagram sent to a client
 //	tickwire_rtt_seconds                       histogram  round trip of the server's pings (every second per session)
 //	tickwire_input_lead_seconds                histogram  how early inputs arrive before their tick (sampled every second per session; negative: late)
@@ -42,6 +42,7 @@ type serverMetrics struct {
 	inputLead    prometheus.Histogram
 	malformed    prometheus.Counter
 	queueFull    prometheus.Counter
+	rateLimited  prometheus.Counter
 	transports   map[TransportKind]*transportMetrics
 }
 
@@ -97,6 +98,7 @@ func newServerMetrics(rooms func() []*room) *serverMetrics {
 	}
 	m.malformed = dropped.WithLabelValues("malformed")
 	m.queueFull = dropped.WithLabelValues("send_queue_full")
+	m.rateLimited = dropped.WithLabelValues("rate_limited")
 	for _, k := range []TransportKind{WebTransport, WebSocket} {
 		t := string(k)
 		m.transports[k] = &transportMetrics{

@@ -95,6 +95,12 @@ type Server struct {
 	// IdleTimeout ends a session that has sent nothing for this long
 	// (clients ping every second). Default 10s.
 	IdleTimeout time.Duration
+	// PacketBudget bounds the packets each session may send; excess is
+	// dropped before decoding and sustained excess ends the session with
+	// RATE_LIMITED. The zero value allows twice an honest client's rate.
+	PacketBudget PacketBudget
+	// IPLimits bounds connections per client address (see Endpoint).
+	IPLimits IPLimits
 	// Clock drives the room loops and timeouts. Default the real clock.
 	Clock game.Clock
 	// Handler serves extra HTTP routes on the TCP side (the web client).
@@ -126,11 +132,12 @@ type Server struct {
 	rooms    map[string]*room
 	roomsCtx context.Context
 
-	publicURL  atomic.Pointer[string]
-	nextID     atomic.Uint64
-	malformed  atomic.Int64
-	refused    atomic.Int64
-	activeRefs atomic.Int64 // sessions in every room
+	publicURL   atomic.Pointer[string]
+	nextID      atomic.Uint64
+	malformed   atomic.Int64
+	rateLimited atomic.Int64
+	refused     atomic.Int64
+	activeRefs  atomic.Int64 // sessions in every room
 }
 
 // PlayerEvent tells Server.OnPlayer that a player joined or left.
@@ -225,6 +232,7 @@ func (s *Server) Run(ctx context.Context) error {
 		CertFile:       s.CertFile,
 		KeyFile:        s.KeyFile,
 		AllowedOrigins: s.AllowedOrigins,
+		IPLimits:       s.IPLimits,
 		Handler:        s.routes(),
 		OnConn:         s.handleConn,
 		Logger:         s.log,
@@ -538,6 +546,10 @@ func (s *Server) stopAllRooms() {
 // MalformedPackets is the number of undecodable packets received so far.
 func (s *Server) MalformedPackets() int64 { return s.malformed.Load() }
 
+// RateLimitedPackets counts packets dropped for exceeding a session's
+// PacketBudget.
+func (s *Server) RateLimitedPackets() int64 { return s.rateLimited.Load() }
+
 // RefusedHandshakes is the number of connections refused before a session.
 func (s *Server) RefusedHandshakes() int64 { return s.refused.Load() }
 
@@ -577,6 +589,7 @@ func (s *Server) handleConn(ctx context.Context, raw Conn) {
 		room:   r,
 		kick:   make(chan kickReason, 1),
 		in:     InputPacket{Inputs: make([]game.Input, 0, MaxInputsPerPacket)},
+		budget: newPacketLimiter(s.PacketBudget.withDefaults(r.game.Params().TickRate)),
 	}
 	if claims.PlayerName != "" {
 		ss.name = claims.PlayerName

@@ -49,6 +49,7 @@ type session struct {
 	in        InputPacket
 	replyBuf  []byte
 	malformed int
+	budget    *packetLimiter
 }
 
 type kickReason struct {
@@ -170,7 +171,17 @@ func (s *session) finish(k kickReason) {
 // handlePacket processes one packet from the client. It returns false with
 // a reason when the session must end.
 func (s *session) handlePacket(srv *Server, raw []byte) (kickReason, bool) {
-	s.lastHeard.Store(srv.clock.Now().UnixNano())
+	now := srv.clock.Now()
+	if ok, abusive := s.budget.allow(now); !ok {
+		srv.rateLimited.Add(1)
+		srv.metrics.rateLimited.Inc()
+		if abusive {
+			return kickReason{pb.DisconnectReason_DISCONNECT_REASON_RATE_LIMITED,
+				fmt.Sprintf("sent far more packets than allowed (%d dropped)", s.budget.dropped)}, false
+		}
+		return kickReason{}, true
+	}
+	s.lastHeard.Store(now.UnixNano())
 	kind, body, err := SplitPacket(raw)
 	if err == nil {
 		err = s.dispatch(srv, kind, body, raw)
