@@ -158,14 +158,15 @@ type Client struct {
 	pingNonce uint32
 	pingBuf   []byte
 
-	inputSent  [ackWindow]inputSend
-	ackLat     [ackSamples]time.Duration
-	ackLatN    int
-	ackLatAt   int
-	inMeter    rateMeter
-	outMeter   rateMeter
-	snapMeter  rateMeter
-	redundancy int
+	inputSent     [ackWindow]inputSend
+	ackLat        [ackSamples]time.Duration
+	ackLatN       int
+	ackLatAt      int
+	inMeter       rateMeter
+	outMeter      rateMeter
+	snapMeter     rateMeter
+	redundancy    int
+	lastInputSend time.Time
 }
 
 type pingRecord struct {
@@ -364,11 +365,22 @@ func (c *Client) Frame(now time.Time, f *Frame) {
 
 // InputsDue says how many inputs the caller should send now (usually 0 or
 // 1) so that inputs follow the client's dilated input clock; call it every
-// frame or loop turn and call SendInput that many times.
+// frame or loop turn and call SendInput that many times. When the caller
+// has stopped sending, it also repeats the last input packet every two
+// ticks until the server acknowledges its newest input.
 func (c *Client) InputsDue(now time.Time) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.sync.inputsDue(now)
+	due := c.sync.inputsDue(now)
+	if c.recentN > 0 && now.Sub(c.lastInputSend) >= 2*c.sync.interval {
+		// The caller stopped sending: repeat the unacknowledged tail, which
+		// no later packet will carry, until the server has it.
+		newest := c.recent[(c.recentAt-1+MaxInputsPerPacket)%MaxInputsPerPacket]
+		if newest.Tick > c.ackedIn {
+			_ = c.sendInputs(now)
+		}
+	}
+	return due
 }
 
 // SendInput stamps an input with the server tick at which it should apply
@@ -388,6 +400,13 @@ func (c *Client) SendInput(moveX, moveY, aimRad float64, fire bool) (game.Input,
 	c.recentN = min(c.recentN+1, MaxInputsPerPacket)
 	c.inputSent[tick%ackWindow] = inputSend{tick: tick, sentAt: now}
 
+	c.sync.loss = max(c.lossDown(), c.lossUp(now))
+	return in, c.sendInputs(now)
+}
+
+// sendInputs sends the newest input with up to K-1 unacknowledged ones
+// before it. The caller holds mu.
+func (c *Client) sendInputs(now time.Time) error {
 	c.redundancy = c.chooseRedundancy()
 	k := min(c.redundancy, c.recentN)
 	c.pkt.Inputs = c.pkt.Inputs[:0]
@@ -400,7 +419,8 @@ func (c *Client) SendInput(moveX, moveY, aimRad float64, fire bool) (game.Input,
 	c.pkt.AckTick = c.ack.Load()
 	c.pkt.ClientTimeUs = uint64(c.elapsed(now).Microseconds())
 	c.outBuf = AppendInputPacket(c.outBuf[:0], &c.pkt)
-	return in, c.sendDatagram(c.outBuf, now)
+	c.lastInputSend = now
+	return c.sendDatagram(c.outBuf, now)
 }
 
 // chooseRedundancy is the number of inputs per packet: fixed if
@@ -410,7 +430,10 @@ func (c *Client) chooseRedundancy() int {
 	if c.cfg.InputRedundancy > 0 {
 		return c.cfg.InputRedundancy
 	}
-	p := max(c.lossDown(), c.lossUp(c.clock.Now()))
+	p := c.sync.loss
+	if c.firstTick == 0 || c.ack.Load()-c.firstTick < lossWindow/4 {
+		p = max(p, 0.1) // loss not measured yet: be generous
+	}
 	if p <= 0.001 {
 		return minRedundancy
 	}

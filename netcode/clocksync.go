@@ -64,6 +64,8 @@ type clockSync struct {
 	dilation float64
 	lastSent uint32
 	holdoff  time.Time // lead reports before this predate the last jump
+
+	loss float64 // measured packet loss, set by the Client
 }
 
 func (c *clockSync) init(tickRate int, serverTick uint32, now time.Time, rtt time.Duration) {
@@ -126,9 +128,16 @@ func (c *clockSync) observeRTT(sample time.Duration) {
 
 // targetLead is how early inputs should reach the server: one tick (an
 // input must be queued before the tick that applies it) plus a margin of
-// twice the measured jitter, at least 8 ms.
+// twice the measured jitter, at least 8 ms, plus one tick per lost packet
+// in a row that is likelier than 1 % at the measured loss (the redundant
+// copy of a lost input comes a tick later in the next packet).
 func (c *clockSync) targetLead() time.Duration {
-	return c.interval + max(8*time.Millisecond, time.Duration(2*c.jitter*float64(time.Second)))
+	lead := c.interval + max(8*time.Millisecond, time.Duration(2*c.jitter*float64(time.Second)))
+	if p := c.loss; p > 0.001 {
+		k := int(math.Ceil(math.Log(0.01)/math.Log(min(p, 0.5)))) - 1
+		lead += time.Duration(min(max(k, 0), 3)) * c.interval
+	}
+	return lead
 }
 
 // inputTick is I(now), fractional.

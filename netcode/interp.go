@@ -38,8 +38,9 @@ const (
 	// lateShare is the share of those arrivals allowed to come too late
 	// for the delay: the delay is their (1-lateShare) quantile.
 	lateShare = 0.005
-	// delayMargin is added to that quantile, in ticks.
-	delayMargin = 0.05
+	// delayMargin is added to that quantile, in ticks: the tail beyond
+	// it is thin but long, and a frame late by a little is still late.
+	delayMargin = 0.25
 	// delayShrink is how fast the delay may shrink on a clean link.
 	delayShrink = 5 * time.Millisecond // per second
 	// renderHorizon is the time over which the render clock closes the gap
@@ -87,6 +88,7 @@ type interpBuffer struct {
 	render     float64 // R at renderAt, ticks
 	renderAt   time.Time
 	delayTicks float64 // A - R at the last frame
+	lastGap    uint32  // ticks between the two snapshots of the last frame; 0 if it did not interpolate
 
 	interpolated, extrapolated, held int64
 }
@@ -141,7 +143,7 @@ func (b *interpBuffer) advance(a float64, now time.Time) float64 {
 		b.render, b.renderAt, b.hasRender = want, now, true
 	} else {
 		dt := max(0, now.Sub(b.renderAt).Seconds())
-		gap := want - b.render // ticks
+		gap := want - (b.render + dt*b.rate) // ticks, at the nominal rate
 		if math.Abs(gap) > clockJump.Seconds()*b.rate {
 			b.render = want
 		} else {
@@ -170,6 +172,7 @@ func (b *interpBuffer) frame(r float64, f *Frame) {
 	f.RenderTick = r
 	f.Remote = f.Remote[:0]
 	f.Projectiles = f.Projectiles[:0]
+	b.lastGap = 0
 	if b.n == 0 {
 		b.held++
 		return
@@ -195,6 +198,7 @@ func (b *interpBuffer) frame(r float64, f *Frame) {
 		nb := &b.snaps[(ai+1)%interpRing]
 		frac := (r - float64(a.tick)) / float64(nb.tick-a.tick)
 		b.interpolated++
+		b.lastGap = nb.tick - a.tick
 		b.fill(f, a, nb, frac, r)
 		return
 	}
