@@ -63,9 +63,10 @@ type interpSnap struct {
 // arrival clock (clockSync.arrival). The delay is chosen from the last
 // lateWindow arrivals: for each, the delay it needed not to have been
 // late is A(arrival) - (the newest tick held before it), since until it
-// came nothing past that tick could be interpolated. The target delay is
-// the smallest that would have kept all but lateShare of them on time;
-// it grows at once and shrinks at most delayShrink per second. The render
+// came nothing past that tick could be interpolated. The target delay
+// settles at the smallest that would have kept all but lateShare of them
+// on time (plus delayMargin); an arrival later than the current delay
+// raises it at once, and it shrinks at most delayShrink per second. The render
 // clock never jumps (unless 250 ms off): it runs up to renderSlow slower
 // or renderFast faster to follow the target.
 type interpBuffer struct {
@@ -132,7 +133,9 @@ func (b *interpBuffer) noteNeed(need float64, now time.Time) {
 		shrink := now.Sub(b.targetAt).Seconds() * delayShrink.Seconds() * b.rate
 		b.target = max(want, b.target-shrink)
 	}
-	b.target = max(want, b.target)
+	// A snapshot later than the delay allows grows it at once, even
+	// before it counts in the quantile; it then shrinks slowly back.
+	b.target = max(want, b.target, need+delayMargin)
 	b.targetAt = now
 }
 
