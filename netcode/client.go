@@ -365,21 +365,11 @@ func (c *Client) Frame(now time.Time, f *Frame) {
 
 // InputsDue says how many inputs the caller should send now (usually 0 or
 // 1) so that inputs follow the client's dilated input clock; call it every
-// frame or loop turn and call SendInput that many times. When the caller
-// has stopped sending, it also repeats the last input packet every two
-// ticks until the server acknowledges its newest input.
+// frame or loop turn and call SendInput that many times.
 func (c *Client) InputsDue(now time.Time) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	due := c.sync.inputsDue(now)
-	if c.recentN > 0 && now.Sub(c.lastInputSend) >= 2*c.sync.interval {
-		// The caller stopped sending: repeat the unacknowledged tail, which
-		// no later packet will carry, until the server has it.
-		newest := c.recent[(c.recentAt-1+MaxInputsPerPacket)%MaxInputsPerPacket]
-		if newest.Tick > c.ackedIn {
-			_ = c.sendInputs(now)
-		}
-	}
 	return due
 }
 
@@ -581,10 +571,23 @@ func (c *Client) noteSnapshot(snap *game.Snapshot, h *SnapshotHeader, now time.T
 		c.sync.observeLead(h.InputLeadMs, now)
 		c.noteInputAck(h.LastInputTick, now)
 	}
+	c.repeatInputTail(now)
 	if i, ok := slices.BinarySearchFunc(snap.Players, c.entity, func(p game.Player, id game.EntityID) int {
 		return cmp.Compare(p.ID, id)
 	}); ok {
 		c.pred.reconcile(snap.Players[i], h.LastInputTick, now)
+	}
+}
+
+// repeatInputTail resends the last input packet when the caller has sent
+// nothing for two ticks and the server has not applied the newest input:
+// no later packet will carry that tail. The caller holds mu.
+func (c *Client) repeatInputTail(now time.Time) {
+	if c.recentN == 0 || now.Sub(c.lastInputSend) < 2*c.sync.interval {
+		return
+	}
+	if newest := c.recent[(c.recentAt-1+MaxInputsPerPacket)%MaxInputsPerPacket]; newest.Tick > c.ackedIn {
+		_ = c.sendInputs(now)
 	}
 }
 

@@ -107,6 +107,17 @@ func (c *clockSync) observeSnapshot(tick uint32, now time.Time) {
 		c.jitter += (math.Abs(transit) - c.jitter) / 16
 	}
 	c.lastArrTick, c.lastArrAt = tick, now
+	// The input clock free-runs between lead reports; when the server's
+	// ticks drift from real time (an overloaded server skips ticks) or no
+	// report can come (inputs refused as too far ahead), the arrival clock
+	// still tells where the server is. Too far from that, jump.
+	if c.hasInput {
+		est := c.inputEstimate(now)
+		if math.Abs(c.inputTick(now)-est) > clockJump.Seconds()*c.rate {
+			c.inBase, c.inAt, c.dilation = est, now, 0
+			c.holdoff = now.Add(c.srtt + 500*time.Millisecond)
+		}
+	}
 }
 
 // observeRTT folds one round-trip sample in, as TCP does (RFC 6298).
@@ -145,10 +156,15 @@ func (c *clockSync) inputTick(now time.Time) float64 {
 	return c.inBase + now.Sub(c.inAt).Seconds()*c.rate*(1+c.dilation)
 }
 
-// resetInput sets the input clock from the estimate of the server's
-// clock: half an RTT ahead of it, plus the target lead.
+// inputEstimate is where the input clock should be by the estimate of the
+// server's clock: half an RTT ahead of it, plus the target lead.
+func (c *clockSync) inputEstimate(now time.Time) float64 {
+	return c.serverTick(now) + (c.srtt.Seconds()/2+c.targetLead().Seconds())*c.rate
+}
+
+// resetInput sets the input clock to inputEstimate.
 func (c *clockSync) resetInput(now time.Time) {
-	c.inBase = c.serverTick(now) + (c.srtt.Seconds()/2+c.targetLead().Seconds())*c.rate
+	c.inBase = c.inputEstimate(now)
 	c.inAt = now
 	c.dilation = 0
 	c.hasInput = true
