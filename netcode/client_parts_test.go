@@ -556,3 +556,25 @@ func BenchmarkSnapshotArrival100Players(b *testing.B) {
 		c.mu.Unlock()
 	}
 }
+
+// TestInputClockFollowsAServerThatSkipsTicks: an overloaded server runs
+// fewer ticks than real time allows. With no lead report (its inputs are
+// refused as too far ahead), the input clock must still stay within
+// reach of the server's tick, by the arrival clock.
+func TestInputClockFollowsAServerThatSkipsTicks(t *testing.T) {
+	var cs clockSync
+	cs.init(30, 100, t0, 50*time.Millisecond)
+	for ms := 0; ms < 20000; ms++ {
+		now := t0.Add(time.Duration(ms) * time.Millisecond)
+		serverTick := 100 + float64(ms)/1000*30*0.6 // 60 % of real time
+		if ms%33 == 0 {
+			cs.observeSnapshot(uint32(serverTick), now)
+		}
+		for n := cs.inputsDue(now); n > 0; n-- {
+			tick := cs.stampInput(now)
+			if ahead := float64(tick) - serverTick; ahead > 30 || ahead < 0 {
+				t.Fatalf("at %d ms an input for tick %d, server at %.1f", ms, tick, serverTick)
+			}
+		}
+	}
+}
