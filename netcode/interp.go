@@ -40,7 +40,7 @@ const (
 	lateShare = 0.005
 	// delayMargin is added to that quantile, in ticks: the tail beyond
 	// it is thin but long, and a frame late by a little is still late.
-	delayMargin = 0.25
+	delayMargin = 0.15
 	// delayShrink is how fast the delay may shrink on a clean link.
 	delayShrink = 5 * time.Millisecond // per second
 	// renderHorizon is the time over which the render clock closes the gap
