@@ -150,3 +150,23 @@ func TestSimIsDeterministic(t *testing.T) {
 		t.Errorf("two runs with one seed differ:\n%+v (%d inputs)\n%+v (%d inputs)", a, na, b, nb)
 	}
 }
+
+// TestSimDuplicatedAndReorderedPacketsApplyEachInputExactlyOnce: with 5 %
+// of datagrams duplicated and 5 % reordered on top of the reference link,
+// the server still applies every input once (the copies are dropped as
+// duplicates) and prediction never mispredicts.
+func TestSimDuplicatedAndReorderedPacketsApplyEachInputExactlyOnce(t *testing.T) {
+	link := sim5
+	link.Duplicate, link.Reorder = 0.05, 0.05
+	res := runSim(t, simConfig{seed: 11, link: link, clients: 3, duration: 20 * time.Second, warmup: 5 * time.Second})
+	logSim(t, "dup+reorder", 11, res)
+	assertNoInputLost(t, res)
+	if res.roomStats.InputsDuplicate == 0 {
+		t.Error("no duplicate copy reached the server")
+	}
+	for i, p := range res.clients {
+		if s := p.c.NetStats(); s.Corrections != 0 {
+			t.Errorf("client %d: %d corrections", i, s.Corrections)
+		}
+	}
+}

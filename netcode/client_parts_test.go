@@ -578,3 +578,27 @@ func TestInputClockFollowsAServerThatSkipsTicks(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnPlayerMovesSmoothlyBetweenInputs: the own player is drawn
+// between the states before and after the newest input, by the time
+// since it was sent.
+func TestOwnPlayerMovesSmoothlyBetweenInputs(t *testing.T) {
+	c := newOfflineClient(t)
+	clock := c.clock.(*game.ManualClock)
+	c.mu.Lock()
+	c.noteSnapshot(movingSnapshot(c.Params(), 101, 1), &SnapshotHeader{ServerTick: 101}, clock.Now())
+	c.mu.Unlock()
+	var f Frame
+	c.Frame(clock.Now(), &f)
+	x0 := f.Own.X
+	if _, err := c.SendInput(1, 0, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	step := c.pred.cur.X - x0
+	for _, k := range []float64{0, 0.5, 1, 2} {
+		c.Frame(clock.Now().Add(time.Duration(k*float64(time.Second/30))), &f)
+		if want := x0 + step*min(k, 1); !f.HasOwn || math.Abs(f.Own.X-want) > 1e-3 {
+			t.Errorf("%.1f ticks after the input the own player is at %v, want %v", k, f.Own.X, want)
+		}
+	}
+}
