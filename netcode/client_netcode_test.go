@@ -1,6 +1,7 @@
 package netcode
 
 import (
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -167,6 +168,24 @@ func TestSimDuplicatedAndReorderedPacketsApplyEachInputExactlyOnce(t *testing.T)
 	for i, p := range res.clients {
 		if s := p.c.NetStats(); s.Corrections != 0 {
 			t.Errorf("client %d: %d corrections", i, s.Corrections)
+		}
+	}
+}
+
+// TestSimOtherTickRatesKeepTheTargets: the server also runs at 20 and
+// 60 Hz; nothing in the client assumes 30.
+func TestSimOtherTickRatesKeepTheTargets(t *testing.T) {
+	for _, rate := range []int{20, 60} {
+		res := runSim(t, simConfig{seed: 5, link: sim5, clients: 3, duration: 30 * time.Second, warmup: 10 * time.Second, tickRate: rate})
+		logSim(t, fmt.Sprintf("%d Hz", rate), 5, res)
+		assertNoInputLost(t, res)
+		for i, p := range res.clients {
+			if _, bad := frameShares(p); bad >= 0.01 {
+				t.Errorf("%d Hz client %d: %.2f%% of frames extrapolated or held", rate, i, 100*bad)
+			}
+			if s := p.c.NetStats(); s.Corrections != 0 {
+				t.Errorf("%d Hz client %d: %d corrections", rate, i, s.Corrections)
+			}
 		}
 	}
 }

@@ -121,6 +121,7 @@ type simConfig struct {
 	clients  int
 	duration time.Duration // of play; then 3 s to drain
 	warmup   time.Duration
+	tickRate int // 0: 30 Hz
 }
 
 type simResult struct {
@@ -154,7 +155,7 @@ func runSim(t *testing.T, cfg simConfig) *simResult {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := game.NewManualClock(start)
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := &Server{Clock: clock, Logger: discard, Game: game.Config{Seed: uint64(cfg.seed)}}
+	srv := &Server{Clock: clock, Logger: discard, Game: game.Config{Seed: uint64(cfg.seed), TickRate: cfg.tickRate}}
 	if err := srv.init(); err != nil {
 		t.Fatal(err)
 	}
