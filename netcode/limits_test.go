@@ -8,14 +8,14 @@ import (
 	"time"
 )
 
-var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+var epoch0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func TestPacketBudgetDropsExcessAndFlagsSustainedAbuse(t *testing.T) {
 	b := PacketBudget{}.withDefaults(30) // 62/s, burst 62, abuse after 310 drops in 10 s
 	l := newPacketLimiter(b)
 
 	// An honest client: 31 packets a second for a minute never drops.
-	now := t0
+	now := epoch0
 	for i := 0; i < 60*31; i++ {
 		if ok, _ := l.allow(now); !ok {
 			t.Fatalf("honest packet %d dropped", i)
@@ -52,7 +52,7 @@ func TestPacketBudgetDropsExcessAndFlagsSustainedAbuse(t *testing.T) {
 
 func TestPacketBudgetForgivesShortBurstsSpreadOverTime(t *testing.T) {
 	l := newPacketLimiter(PacketBudget{PerSecond: 10, Burst: 10, AbuseDrops: 20, AbuseWindow: 10 * time.Second})
-	now := t0
+	now := epoch0
 	// Every 30 s, a burst of 25 packets: 15 drop each time, never more
 	// than 20 within one window, so the session is never abusive.
 	for round := 0; round < 5; round++ {
@@ -87,7 +87,7 @@ func TestIPLimiter(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			l := newIPLimiter(limits)
 			for i, a := range tt.addrs {
-				_, err := l.admit(a, t0)
+				_, err := l.admit(a, epoch0)
 				if !errors.Is(err, tt.want[i]) {
 					t.Errorf("connection %d from %s: err %v, want %v", i, a, err, tt.want[i])
 				}
@@ -99,7 +99,7 @@ func TestIPLimiter(t *testing.T) {
 func TestIPLimiterRateRefillsAndReleaseFreesASlot(t *testing.T) {
 	l := newIPLimiter(IPLimits{ConnsPerSecond: 1, ConnBurst: 3, MaxConcurrent: 10, LimitLoopback: true})
 	addr := "127.0.0.1:9"
-	now := t0
+	now := epoch0
 	for i := 0; i < 3; i++ {
 		release, err := l.admit(addr, now)
 		if err != nil {
@@ -118,20 +118,20 @@ func TestIPLimiterRateRefillsAndReleaseFreesASlot(t *testing.T) {
 
 func TestIPLimiterForgetsIdleAddressesWhenFull(t *testing.T) {
 	l := newIPLimiter(IPLimits{ConnsPerSecond: 10, ConnBurst: 10, MaxConcurrent: 1, MaxTracked: 2})
-	relA, err := l.admit("198.51.100.1:1", t0)
+	relA, err := l.admit("198.51.100.1:1", epoch0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.admit("198.51.100.2:1", t0); err != nil {
+	if _, err := l.admit("198.51.100.2:1", epoch0); err != nil {
 		t.Fatal(err)
 	}
 	// Both tracked addresses are busy: a third is refused.
-	if _, err := l.admit("198.51.100.3:1", t0); !errors.Is(err, ErrIPTableFull) {
+	if _, err := l.admit("198.51.100.3:1", epoch0); !errors.Is(err, ErrIPTableFull) {
 		t.Fatalf("third address while the table is full of busy ones: %v", err)
 	}
 	// Once A is released and its bucket has refilled, it is forgotten.
 	relA()
-	if _, err := l.admit("198.51.100.3:1", t0.Add(2*time.Second)); err != nil {
+	if _, err := l.admit("198.51.100.3:1", epoch0.Add(2*time.Second)); err != nil {
 		t.Fatalf("third address after an idle one could be forgotten: %v", err)
 	}
 	if n := l.tracked(); n != 2 {
@@ -140,7 +140,7 @@ func TestIPLimiterForgetsIdleAddressesWhenFull(t *testing.T) {
 }
 
 func TestIPLimiterRejectsUnparseableAddress(t *testing.T) {
-	if _, err := newIPLimiter(IPLimits{}).admit("not-an-address", t0); err == nil {
+	if _, err := newIPLimiter(IPLimits{}).admit("not-an-address", epoch0); err == nil {
 		t.Fatal("unparseable address admitted")
 	}
 }
