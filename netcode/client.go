@@ -23,6 +23,10 @@ type ClientConfig struct {
 	Server string
 	// Name is the player name shown to others (1 to 32 bytes).
 	Name string
+	// ResumeToken, when set, is sent in the hello to take back the session
+	// that issued it (ServerWelcome.resume_token) after a dropped
+	// connection. Whether the server honours it is the server's business.
+	ResumeToken []byte
 	// AuthToken is the join token sent in the hello (from a lobby's join
 	// response); empty for an open server.
 	AuthToken string
@@ -262,6 +266,7 @@ func (c *Client) handshake(ctx context.Context) error {
 		ProtocolVersion: ProtocolVersion,
 		PlayerName:      c.cfg.Name,
 		AuthToken:       c.cfg.AuthToken,
+		ResumeToken:     c.cfg.ResumeToken,
 	}}})
 	if err := c.conn.SendMessage(hello); err != nil {
 		return fmt.Errorf("sending hello: %w", err)

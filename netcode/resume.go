@@ -15,6 +15,7 @@ const DefaultResumeGrace = 30 * time.Second
 // entity stays in the world (idle: no inputs arrive) until it is resumed
 // or its grace runs out.
 type parkedPlayer struct {
+	room   *room
 	Room   string
 	Entity game.EntityID
 	Name   string
@@ -27,6 +28,33 @@ type parkedPlayer struct {
 type resumeBook struct {
 	mu     sync.Mutex
 	parked map[string]parkedPlayer
+	active map[string]*session // live sessions by the token they handed out
+}
+
+// register notes that ss is live under token.
+func (b *resumeBook) register(token []byte, ss *session) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.active == nil {
+		b.active = make(map[string]*session)
+	}
+	b.active[string(token)] = ss
+}
+
+// unregister forgets ss under token (if it is still the one registered).
+func (b *resumeBook) unregister(token []byte, ss *session) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.active[string(token)] == ss {
+		delete(b.active, string(token))
+	}
+}
+
+// live is the session live under token, or nil.
+func (b *resumeBook) live(token []byte) *session {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.active[string(token)]
 }
 
 // park remembers p under token until p.Until. A token parked twice keeps

@@ -77,6 +77,12 @@ type Server struct {
 	// other processes' lobbies). Default the endpoint's URL; see also
 	// SetPublicURL.
 	PublicURL string
+	// ResumeGrace is how long a player whose connection dropped (lost, timed
+	// out or replaced) stays in its room, idle, for its client to come back
+	// with the welcome's resume token over either transport and get the
+	// same entity, position, health and score. Default 30s; negative turns
+	// resuming off. A draining server gives up on parked players.
+	ResumeGrace time.Duration
 	// DrainTimeout is how long Run, once its ctx is done, lets players
 	// finish (no new joins, /readyz 503) before it tells those left that
 	// the server is shutting down. Zero: no wait.
@@ -132,6 +138,7 @@ type Server struct {
 	rooms    map[string]*room
 	roomsCtx context.Context
 
+	resume      resumeBook
 	publicURL   atomic.Pointer[string]
 	nextID      atomic.Uint64
 	malformed   atomic.Int64
@@ -177,6 +184,9 @@ func (s *Server) init() error {
 	}
 	if s.IdleTimeout == 0 {
 		s.IdleTimeout = 10 * time.Second
+	}
+	if s.ResumeGrace == 0 {
+		s.ResumeGrace = DefaultResumeGrace
 	}
 	if s.MaxRooms <= 0 {
 		s.MaxRooms = 64
@@ -499,6 +509,14 @@ func (s *Server) acquire(id string) *room {
 	return r
 }
 
+// holdRoom takes one more reference on r, which its holder already has.
+func (s *Server) holdRoom(r *room) {
+	s.roomsMu.Lock()
+	defer s.roomsMu.Unlock()
+	r.refs++
+	s.activeRefs.Add(1)
+}
+
 func (s *Server) releaseRoom(r *room) {
 	s.roomsMu.Lock()
 	defer s.roomsMu.Unlock()
@@ -575,18 +593,22 @@ func (s *Server) handleConn(ctx context.Context, raw Conn) {
 		return
 	}
 	defer s.releaseRoom(r)
-	entity, err := r.game.AddPlayer()
-	if err != nil {
-		s.refuse(log, conn, &helloError{pb.DisconnectReason_DISCONNECT_REASON_SERVER_FULL, fmt.Sprintf("room %q is full", r.id)})
-		return
+	entity, resumed := s.resumeEntity(ctx, r, hello.GetResumeToken())
+	if !resumed {
+		entity, err = r.game.AddPlayer()
+		if err != nil {
+			s.refuse(log, conn, &helloError{pb.DisconnectReason_DISCONNECT_REASON_SERVER_FULL, fmt.Sprintf("room %q is full", r.id)})
+			return
+		}
 	}
-	defer r.game.RemovePlayer(entity)
 	ss := &session{
 		id:     s.nextID.Add(1),
 		entity: entity,
 		name:   hello.GetPlayerName(),
 		conn:   conn,
 		room:   r,
+		token:  newToken(),
+		done:   make(chan struct{}),
 		kick:   make(chan kickReason, 1),
 		in:     InputPacket{Inputs: make([]game.Input, 0, MaxInputsPerPacket)},
 		budget: newPacketLimiter(s.PacketBudget.withDefaults(r.game.Params().TickRate)),
@@ -602,10 +624,19 @@ func (s *Server) handleConn(ctx context.Context, raw Conn) {
 	ss.out.init(s, conn.Kind())
 	ss.out.enc = r.newEncoder() // the room's rules and AOI
 	ss.lastHeard.Store(s.clock.Now().UnixNano())
+	// Whatever ends the session decides where the entity goes: back to the
+	// resume book (under the token the client holds) or out of the world.
+	resumable := false
+	defer func() { s.leave(ss, resumable); close(ss.done) }()
 	if err := conn.SendMessage(MarshalControl(s.welcome(r, ss))); err != nil {
 		log.Info("handshake failed", "err", fmt.Errorf("sending welcome: %w", err))
+		if resumed { // the client never got the new token: keep the old one
+			ss.token, resumable = hello.GetResumeToken(), true
+		}
 		return
 	}
+	s.resume.register(ss.token, ss)
+	defer s.resume.unregister(ss.token, ss)
 	s.metrics.handshakes.WithLabelValues("accepted").Inc()
 	tm.sessions.Inc()
 	defer tm.sessions.Dec()
@@ -615,8 +646,64 @@ func (s *Server) handleConn(ctx context.Context, raw Conn) {
 		s.OnPlayer(PlayerEvent{Joined: true, Room: r.id, PlayerID: ss.playerID})
 		defer s.OnPlayer(PlayerEvent{Joined: false, Room: r.id, PlayerID: ss.playerID})
 	}
-	ss.log.Info("session started")
-	ss.serve(ctx, s)
+	ss.log.Info("session started", "resumed", resumed)
+	resumable = ss.serve(ctx, s)
+}
+
+// resumeEntity returns the entity parked under token in room r, if any.
+// A session still live under the token (its connection half-open) is
+// ended as REPLACED first, which parks its entity.
+func (s *Server) resumeEntity(ctx context.Context, r *room, token []byte) (game.EntityID, bool) {
+	if len(token) == 0 || s.ResumeGrace < 0 {
+		return 0, false
+	}
+	if old := s.resume.live(token); old != nil {
+		old.disconnect(pb.DisconnectReason_DISCONNECT_REASON_REPLACED, "the same player connected again")
+		select {
+		case <-old.done:
+		case <-ctx.Done():
+			return 0, false
+		}
+	}
+	p, ok := s.resume.take(token, s.clock.Now())
+	if !ok {
+		return 0, false
+	}
+	if p.room != r { // asked for another room: join it anew, leave this one parked
+		s.resume.park(token, p)
+		return 0, false
+	}
+	s.releaseRoom(p.room) // the parked player's reference passes to this session's
+	return p.Entity, true
+}
+
+// leave takes a finished session's entity out of the world, or parks it
+// for ResumeGrace when the session may come back.
+func (s *Server) leave(ss *session, resumable bool) {
+	if !resumable || s.ResumeGrace < 0 || s.draining.Load() {
+		ss.room.game.RemovePlayer(ss.entity)
+		return
+	}
+	s.holdRoom(ss.room) // a parked player keeps its room open
+	s.resume.park(ss.token, parkedPlayer{room: ss.room, Room: ss.room.id, Entity: ss.entity, Name: ss.name,
+		Until: s.clock.Now().Add(s.ResumeGrace)})
+	ss.log.Info("player parked for resume", "grace", s.ResumeGrace)
+}
+
+// expireParked removes the parked players whose grace ran out, or all of
+// them once the server drains.
+func (s *Server) expireParked(now time.Time) {
+	var gone []parkedPlayer
+	if s.draining.Load() {
+		gone = s.resume.drain(nil)
+	} else {
+		gone = s.resume.expire(now, nil)
+	}
+	for _, p := range gone {
+		p.room.game.RemovePlayer(p.Entity)
+		s.releaseRoom(p.room)
+		s.log.Info("parked player removed", "room", p.Room, "entity", uint32(p.Entity), "name", p.Name)
+	}
 }
 
 // admit picks the hello's room (its token's, else the URL's, else
@@ -668,7 +755,7 @@ func (s *Server) welcome(r *room, ss *session) *pb.Packet {
 		PlayerEntityId:  uint32(ss.entity),
 		TickRate:        uint32(p.TickRate),
 		ServerTick:      r.game.CurrentTick(),
-		ResumeToken:     newToken(),
+		ResumeToken:     ss.token,
 		ProtocolVersion: ProtocolVersion,
 		Arena:           ArenaMessage(p, r.opts.Game.Seed),
 	}}}
@@ -713,6 +800,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 					}
 				}
 			}
+			s.expireParked(now)
 			s.closeIdleRooms(now)
 			if now.Sub(lastPublish) >= s.DirectoryTTL/3 {
 				lastPublish = now

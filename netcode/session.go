@@ -35,6 +35,11 @@ type session struct {
 	log    *slog.Logger
 	// playerID is the join token's player, or "session-<id>".
 	playerID string
+	// token is the resume token the welcome handed out.
+	token []byte
+	// done is closed once the session has ended and its entity has been
+	// parked or removed.
+	done chan struct{}
 
 	// Shared.
 	ackTick   atomic.Uint32
@@ -121,8 +126,10 @@ func newToken() []byte {
 }
 
 // serve runs the session's read loop until the connection ends or the
-// session is kicked, then tells the client why.
-func (s *session) serve(ctx context.Context, srv *Server) {
+// session is kicked, then tells the client why. It reports whether the
+// client may come back (resume): its connection was lost, timed out or
+// was replaced, rather than closed on purpose by either side.
+func (s *session) serve(ctx context.Context, srv *Server) (resumable bool) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	packets := make(chan []byte)
@@ -146,17 +153,18 @@ func (s *session) serve(ctx context.Context, srv *Server) {
 		case raw := <-packets:
 			if k, ok := s.handlePacket(srv, raw); !ok {
 				s.finish(k)
-				return
+				return false
 			}
 		case k := <-s.kick:
 			s.finish(k)
-			return
+			return k.reason == pb.DisconnectReason_DISCONNECT_REASON_TIMEOUT ||
+				k.reason == pb.DisconnectReason_DISCONNECT_REASON_REPLACED
 		case err := <-readErr:
 			s.log.Info("session ended", "reason", "connection lost", "err", err)
-			return
+			return true
 		case <-ctx.Done():
 			s.finish(kickReason{pb.DisconnectReason_DISCONNECT_REASON_SERVER_SHUTDOWN, "server shutting down"})
-			return
+			return false
 		}
 	}
 }
