@@ -310,3 +310,23 @@ func TestLobbyKeyGuardsCreateAndJoinButNotTheList(t *testing.T) {
 		}
 	}
 }
+
+func TestDialOptionsRoomJoinsThatRoomOnBothTransports(t *testing.T) {
+	srv := startServer(t, &Server{})
+	if _, err := srv.CreateRoom(RoomOptions{ID: "arena-2"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []TransportKind{WebTransport, WebSocket} {
+		c, err := Connect(context.Background(), ClientConfig{Server: srv.URL(), Name: "picker",
+			Dial: DialOptions{Transport: kind, TrustServerCertHash: true, Room: "arena-2"}, Logger: testLogger(t)})
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		sess := srv.Sessions()
+		if len(sess) != 1 || sess[0].Room != "arena-2" {
+			t.Errorf("%s: sessions %+v, want one in arena-2", kind, sess)
+		}
+		c.Close()
+		waitFor(t, 5*time.Second, func() bool { return len(srv.Sessions()) == 0 })
+	}
+}
