@@ -21,6 +21,10 @@ type ClientConfig struct {
 	Server string
 	// Name is the player name shown to others (1 to 32 bytes).
 	Name string
+	// ResumeToken, when set, is sent in the hello to take back the session
+	// that issued it (ServerWelcome.resume_token) after a dropped
+	// connection. Whether the server honours it is the server's business.
+	ResumeToken []byte
 	// Dial chooses and configures the transport.
 	Dial DialOptions
 	// HandshakeTimeout bounds dialing plus hello/welcome. Default 10s.
@@ -138,6 +142,7 @@ func (c *Client) handshake(ctx context.Context) error {
 	hello := MarshalControl(&pb.Packet{Body: &pb.Packet_Hello{Hello: &pb.ClientHello{
 		ProtocolVersion: ProtocolVersion,
 		PlayerName:      c.cfg.Name,
+		ResumeToken:     c.cfg.ResumeToken,
 	}}})
 	if err := c.conn.SendMessage(hello); err != nil {
 		return fmt.Errorf("sending hello: %w", err)

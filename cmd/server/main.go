@@ -19,6 +19,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/tickwire/tickwire/client/web"
 	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode"
 )
@@ -34,6 +35,7 @@ func run() error {
 	var (
 		srv      netcode.Server
 		origins  string
+		webDir   string
 		logLevel slog.Level
 	)
 	flag.StringVar(&srv.Addr, "addr", "localhost:4433", "listen `host:port` for TCP and UDP; localhost means 127.0.0.1 and ::1")
@@ -44,6 +46,7 @@ func run() error {
 	flag.StringVar(&srv.CertFile, "cert", "", "TLS certificate `file` (default: self-signed, rotated)")
 	flag.StringVar(&srv.KeyFile, "key", "", "TLS key `file`")
 	flag.StringVar(&origins, "origins", "", "comma-separated browser `origins` allowed to connect (default: the server's own)")
+	flag.StringVar(&webDir, "web", "", "serve the browser client at / from `dir` (client.wasm and wasm_exec.js; see scripts/serve.sh)")
 	flag.TextVar(&logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn, error")
 	flag.Parse()
 	if (srv.CertFile == "") != (srv.KeyFile == "") {
@@ -54,6 +57,12 @@ func run() error {
 	}
 	if err := (game.Config{TickRate: srv.Game.TickRate, MaxPlayers: srv.Game.MaxPlayers}).Validate(); err != nil {
 		return err
+	}
+	if webDir != "" {
+		if err := web.Check(webDir); err != nil {
+			return fmt.Errorf("-web: %w (scripts/serve.sh builds it)", err)
+		}
+		srv.Handler = web.Handler(webDir)
 	}
 	srv.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
 
