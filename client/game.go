@@ -24,6 +24,7 @@ import (
 	"github.com/hajimehoshi/ebiten/v2/inpututil"
 	"github.com/hajimehoshi/ebiten/v2/vector"
 
+	"github.com/tickwire/tickwire/client/palette"
 	"github.com/tickwire/tickwire/client/session"
 	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode"
@@ -67,23 +68,6 @@ func IsLoopback(serverURL string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Colours. The end-to-end tests count pixels of the border, own and other
-// colours, so these three appear nowhere else.
-var (
-	colBackground = color.RGBA{0x10, 0x12, 0x18, 0xff}
-	colOutside    = color.RGBA{0x06, 0x06, 0x08, 0xff}
-	colGrid       = color.RGBA{0x22, 0x26, 0x30, 0xff}
-	ColBorder     = color.RGBA{0xe6, 0xbe, 0x28, 0xff}
-	ColOwn        = color.RGBA{0x3c, 0xc8, 0xff, 0xff}
-	ColOther      = color.RGBA{0xf0, 0x50, 0x50, 0xff}
-	colDead       = color.RGBA{0x55, 0x55, 0x60, 0xff}
-	colShot       = color.RGBA{0xff, 0xf4, 0xd0, 0xff}
-	colHealth     = color.RGBA{0x50, 0xdc, 0x64, 0xff}
-	colHurt       = color.RGBA{0x70, 0x20, 0x20, 0xff}
-	colAim        = color.RGBA{0xa0, 0xe8, 0xff, 0xff}
-	colPanel      = color.RGBA{0x00, 0x00, 0x00, 0xa0}
-)
-
 // gridStep is the spacing of the light grid, in world units.
 const gridStep = 100
 
@@ -92,10 +76,10 @@ const gridStep = 100
 type Game struct {
 	cfg Config
 	log *slog.Logger
-	mgr *session.Manager[*NetSource]
+	mgr *session.Manager[*session.NetSource]
 
 	// Owned by Ebiten's goroutine (Update and Draw).
-	frame    Frame
+	frame    session.Frame
 	showNet  bool
 	w, h     int
 	camX     float64
@@ -105,7 +89,7 @@ type Game struct {
 	sendErrs int
 
 	statsMu sync.Mutex
-	stats   NetStats
+	stats   session.NetStats
 	statsAt time.Time
 }
 
@@ -118,10 +102,10 @@ func New(cfg Config) *Game {
 	if g.log == nil {
 		g.log = slog.Default()
 	}
-	g.mgr = session.New(session.Config[*NetSource]{
+	g.mgr = session.New(session.Config[*session.NetSource]{
 		Backoff: cfg.Backoff,
-		Dial: func(ctx context.Context, resume []byte) (*NetSource, error) {
-			return Connect(ctx, netcode.ClientConfig{
+		Dial: func(ctx context.Context, resume []byte) (*session.NetSource, error) {
+			return session.Connect(ctx, netcode.ClientConfig{
 				Server:      cfg.Server,
 				Name:        cfg.Name,
 				ResumeToken: resume,
@@ -244,7 +228,7 @@ func (g *Game) toScreen(x, y float64) (float64, float64) {
 // this instant (remote players interpolated, own player predicted) and
 // draws it with the HUD.
 func (g *Game) Draw(screen *ebiten.Image) {
-	screen.Fill(colOutside)
+	screen.Fill(palette.Outside)
 	src, ok := g.mgr.Current()
 	if ok {
 		src.Frame(time.Now(), &g.frame)
@@ -265,17 +249,17 @@ func (g *Game) drawWorld(screen *ebiten.Image) {
 	p, z := g.params, float32(g.cfg.Zoom)
 	x0, y0 := g.toScreen(0, 0)
 	size := float32(p.Size) * z
-	vector.DrawFilledRect(screen, float32(x0), float32(y0), size, size, colBackground, false)
+	vector.DrawFilledRect(screen, float32(x0), float32(y0), size, size, palette.Background, false)
 	for v := float64(gridStep); v < p.Size; v += gridStep {
 		sx, sy := g.toScreen(v, v)
-		vector.StrokeLine(screen, float32(sx), float32(y0), float32(sx), float32(y0)+size, 1, colGrid, false)
-		vector.StrokeLine(screen, float32(x0), float32(sy), float32(x0)+size, float32(sy), 1, colGrid, false)
+		vector.StrokeLine(screen, float32(sx), float32(y0), float32(sx), float32(y0)+size, 1, palette.Grid, false)
+		vector.StrokeLine(screen, float32(x0), float32(sy), float32(x0)+size, float32(sy), 1, palette.Grid, false)
 	}
-	vector.StrokeRect(screen, float32(x0)-3, float32(y0)-3, size+6, size+6, 6, ColBorder, false)
+	vector.StrokeRect(screen, float32(x0)-3, float32(y0)-3, size+6, size+6, 6, palette.Border, false)
 
 	for _, pr := range g.frame.Projectiles {
 		sx, sy := g.toScreen(pr.X, pr.Y)
-		vector.DrawFilledCircle(screen, float32(sx), float32(sy), max(2, float32(p.ProjectileRadius)*z), colShot, true)
+		vector.DrawFilledCircle(screen, float32(sx), float32(sy), max(2, float32(p.ProjectileRadius)*z), palette.Shot, true)
 	}
 	for i := range g.frame.Remote {
 		g.drawPlayer(screen, &g.frame.Remote[i], false)
@@ -289,25 +273,25 @@ func (g *Game) drawPlayer(screen *ebiten.Image, pl *game.Player, own bool) {
 	p, z := g.params, float32(g.cfg.Zoom)
 	sx, sy := g.toScreen(pl.X, pl.Y)
 	x, y, r := float32(sx), float32(sy), max(4, float32(p.PlayerRadius)*z)
-	col := ColOther
+	col := palette.Other
 	if own {
-		col = ColOwn
+		col = palette.Own
 	}
 	if !pl.Alive {
-		col = colDead
+		col = palette.Dead
 	}
 	vector.DrawFilledCircle(screen, x, y, r, col, false)
 	if own {
 		vector.StrokeCircle(screen, x, y, r+3, 2, color.White, true)
 	}
 	sin, cos := game.AngleSinCos(pl.Aim)
-	vector.StrokeLine(screen, x, y, x+float32(cos)*(r+8), y+float32(sin)*(r+8), 2, colAim, true)
+	vector.StrokeLine(screen, x, y, x+float32(cos)*(r+8), y+float32(sin)*(r+8), 2, palette.Aim, true)
 	// Health bar above the player.
 	if p.MaxHealth > 0 {
 		w := 2 * r
 		frac := float32(max(0, pl.Health)) / float32(p.MaxHealth)
-		vector.DrawFilledRect(screen, x-r, y-r-8, w, 4, colHurt, false)
-		vector.DrawFilledRect(screen, x-r, y-r-8, w*frac, 4, colHealth, false)
+		vector.DrawFilledRect(screen, x-r, y-r-8, w, 4, palette.Hurt, false)
+		vector.DrawFilledRect(screen, x-r, y-r-8, w*frac, 4, palette.Health, false)
 	}
 	ebitenutil.DebugPrintAt(screen, g.playerName(pl.ID, own), int(x-r), int(y-r)-24)
 }
@@ -341,7 +325,7 @@ func (g *Game) drawScoreboard(screen *ebiten.Image) {
 	}
 	w := 170
 	x := g.w - w - 8
-	vector.DrawFilledRect(screen, float32(x), 8, float32(w), float32(20+16*len(rows)), colPanel, false)
+	vector.DrawFilledRect(screen, float32(x), 8, float32(w), float32(20+16*len(rows)), palette.Panel, false)
 	ebitenutil.DebugPrintAt(screen, "SCORE", x+6, 10)
 	for i, r := range rows {
 		mark := " "
@@ -369,7 +353,7 @@ func (g *Game) drawNetGraph(screen *ebiten.Image) {
 	}
 	h := 8 + 16*len(lines)
 	y := g.h - h - 8
-	vector.DrawFilledRect(screen, 8, float32(y), 300, float32(h), colPanel, false)
+	vector.DrawFilledRect(screen, 8, float32(y), 300, float32(h), palette.Panel, false)
 	for i, l := range lines {
 		ebitenutil.DebugPrintAt(screen, l, 14, y+4+16*i)
 	}
@@ -390,6 +374,6 @@ func (g *Game) drawStatus(screen *ebiten.Image) {
 	case session.Disconnected:
 		msg = "disconnected: " + st.Reason
 	}
-	vector.DrawFilledRect(screen, 0, float32(g.h/2-20), float32(g.w), 48, colPanel, false)
+	vector.DrawFilledRect(screen, 0, float32(g.h/2-20), float32(g.w), 48, palette.Panel, false)
 	ebitenutil.DebugPrintAt(screen, msg, 16, g.h/2-12)
 }

@@ -1,4 +1,4 @@
-package client
+package session
 
 // This file is the client's one adapter to the netcode client session.
 // Frame, FrameProjectile and NetStats mirror the contract that
