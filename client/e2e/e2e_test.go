@@ -385,18 +385,18 @@ func TestBrowserClientPlaysOverWebTransportAndWebSocket(t *testing.T) {
 	}
 
 	for _, tc := range []struct {
-		name, query string
-		want        netcode.TransportKind
+		name, player, query string
+		want                netcode.TransportKind
 	}{
-		{"webtransport", "", netcode.WebTransport},
-		{"websocket", "&transport=ws", netcode.WebSocket},
+		{"webtransport", "web-wt", "", netcode.WebTransport},
+		{"websocket", "web-ws", "&transport=ws", netcode.WebSocket},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tabCtx, cancelTab := chromedp.NewContext(browserCtx)
 			defer cancelTab()
 			ctx, cancel := context.WithTimeout(tabCtx, 120*time.Second)
 			defer cancel()
-			name := "web-" + tc.name[:2]
+			name := tc.player
 			page := srv.URL() + "/?name=" + name + tc.query
 			if err := chromedp.Do(ctx, chromedp.Navigate(page)); err != nil {
 				t.Fatalf("opening %s: %v", page, err)

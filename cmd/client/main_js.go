@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strconv"
+	"strings"
 	"syscall/js"
 
 	"github.com/tickwire/tickwire/client"
@@ -27,7 +28,7 @@ import (
 
 func main() {
 	loc := js.Global().Get("location")
-	q, _ := url.ParseQuery(loc.Get("search").String())
+	q, _ := url.ParseQuery(strings.TrimPrefix(loc.Get("search").String(), "?"))
 	cfg := client.Config{
 		Server:        loc.Get("origin").String(),
 		Name:          q.Get("name"),
