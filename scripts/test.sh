@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ensure_go
+# The client's end-to-end tests: Xvfb + xwd (desktop screenshots), Chromium, Ebiten's cgo packages.
+ensure_debs xvfb xauth x11-apps chromium libc6-dev libgl1-mesa-dev libxcursor-dev libxi-dev libxinerama-dev libxrandr-dev libxxf86vm-dev libasound2-dev pkg-config
 export GOFLAGS="${GOFLAGS:-} -mod=readonly"
 
 step "gofmt"
@@ -16,6 +18,7 @@ fi
 
 step "go vet"
 go vet ./...
+GOOS=js GOARCH=wasm go vet ./cmd/client ./client ./client/session ./client/web ./netcode
 
 step "go test -race"
 go test -race -count=1 -timeout 20m ./...
