@@ -38,6 +38,9 @@ type ClientConfig struct {
 	// every snapshot newer than the previous one. s is valid only during
 	// the call.
 	OnSnapshot func(s *game.Snapshot, h *SnapshotHeader)
+	// OnRoster, if set, is called on the session's reader goroutine with
+	// every roster (the room's players and their names) the server sends.
+	OnRoster func(r *Roster)
 	// Logger receives the session's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -316,6 +319,14 @@ func (c *Client) handlePacket(raw []byte) error {
 			return err
 		}
 		c.noteRTT(c.elapsed() - time.Duration(p.SentUs)*time.Microsecond)
+	case KindRoster:
+		r, err := DecodeRoster(raw)
+		if err != nil {
+			return err
+		}
+		if c.cfg.OnRoster != nil {
+			c.cfg.OnRoster(r)
+		}
 	case KindDisconnect:
 		p, err := UnmarshalControl(raw)
 		if err != nil {

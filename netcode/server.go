@@ -58,6 +58,8 @@ type Server struct {
 	mu       sync.Mutex
 	sessions []*session // snapshot order; replaced, never mutated in place
 	nextID   atomic.Uint64
+
+	rosterRev atomic.Uint64 // see roster.go
 }
 
 type serverMetrics struct {
@@ -221,6 +223,8 @@ func (s *Server) handleConn(ctx context.Context, conn Conn) {
 		return
 	}
 	s.addSession(ss)
+	s.sendRoster()
+	defer s.sendRoster()
 	defer s.removeSession(ss)
 	ss.log.Info("session started")
 	ss.serve(ctx, s)
