@@ -296,11 +296,16 @@ func (g *Game) drawPlayer(screen *ebiten.Image, pl *game.Player, own bool) {
 	ebitenutil.DebugPrintAt(screen, g.playerName(pl.ID, own), int(x-r), int(y-r)-24)
 }
 
-// playerName: there is no roster message yet, so other players show
-// their entity id.
+// playerName is the name the server's roster gives id, or its entity id
+// until the roster has arrived.
 func (g *Game) playerName(id game.EntityID, own bool) string {
 	if own {
 		return g.cfg.Name
+	}
+	if src, ok := g.mgr.Current(); ok {
+		if n, ok := src.Name(id); ok {
+			return n
+		}
 	}
 	return fmt.Sprintf("#%d", id)
 }

@@ -78,6 +78,8 @@ type NetSource struct {
 	extrap      int64
 	held        int64
 	rate        rateWindow
+	names       map[game.EntityID]string
+	rosterRev   uint64
 }
 
 // Connect dials the server and joins; cfg.OnSnapshot is the adapter's.
@@ -88,6 +90,7 @@ func Connect(ctx context.Context, cfg netcode.ClientConfig) (*NetSource, error) 
 		<-ready
 		s.onSnapshot(snap, h, time.Now())
 	}
+	cfg.OnRoster = s.onRoster
 	c, err := netcode.Connect(ctx, cfg)
 	if err != nil {
 		close(ready)
@@ -152,6 +155,28 @@ func (s *NetSource) onSnapshot(snap *game.Snapshot, h *netcode.SnapshotHeader, n
 		s.corrections++
 	}
 	s.rate.snapshots++
+}
+
+// onRoster keeps the newest roster's names.
+func (s *NetSource) onRoster(r *netcode.Roster) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.Revision <= s.rosterRev && s.names != nil {
+		return
+	}
+	s.rosterRev = r.Revision
+	s.names = make(map[game.EntityID]string, len(r.Players))
+	for _, p := range r.Players {
+		s.names[p.Entity] = p.Name
+	}
+}
+
+// Name is a player's name from the server's roster.
+func (s *NetSource) Name(id game.EntityID) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.names[id]
+	return n, ok
 }
 
 // newest returns the newest stored snapshot (nil before the first).

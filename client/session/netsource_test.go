@@ -134,3 +134,16 @@ func TestInputsAreDueOncePerTickWithoutBurstsAfterAStall(t *testing.T) {
 		t.Errorf("right after: %d inputs due, want 0", n)
 	}
 }
+
+func TestNamesComeFromTheNewestRoster(t *testing.T) {
+	s := testSource(time.Unix(1000, 0))
+	s.onRoster(&netcode.Roster{Revision: 2, Players: []netcode.RosterEntry{{Entity: otherID, Name: "bob"}}})
+	s.onRoster(&netcode.Roster{Revision: 1, Players: []netcode.RosterEntry{{Entity: otherID, Name: "stale"}}})
+	if n, ok := s.Name(otherID); !ok || n != "bob" {
+		t.Errorf("name %q, %v; want bob from revision 2", n, ok)
+	}
+	s.onRoster(&netcode.Roster{Revision: 3})
+	if _, ok := s.Name(otherID); ok {
+		t.Error("a player who left still has a name")
+	}
+}
