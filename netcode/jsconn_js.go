@@ -44,9 +44,12 @@ func dialBrowser(ctx context.Context, serverURL string, opts DialOptions) (Conn,
 	if js.Global().Get("WebTransport").IsUndefined() {
 		return dialBrowserWS(ctx, base, cfg)
 	}
+	// A browser reports a refused WebTransport at once ("Opening
+	// handshake failed"), so waiting longer than natively costs little
+	// and spares a slow machine a needless fallback.
 	timeout := opts.FallbackTimeout
 	if timeout <= 0 {
-		timeout = 2 * time.Second
+		timeout = 5 * time.Second
 	}
 	wtCtx, cancel := context.WithTimeout(ctx, timeout)
 	c, wtErr := dialBrowserWT(wtCtx, base, opts, cfg)

@@ -388,7 +388,9 @@ func TestBrowserClientPlaysOverWebTransportAndWebSocket(t *testing.T) {
 		name, player, query string
 		want                netcode.TransportKind
 	}{
-		{"webtransport", "web-wt", "", netcode.WebTransport},
+		// WebTransport is forced: under a loaded machine the automatic
+		// choice may fall back to WebSocket, which would make this flaky.
+		{"webtransport", "web-wt", "&transport=wt", netcode.WebTransport},
 		{"websocket", "web-ws", "&transport=ws", netcode.WebSocket},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
