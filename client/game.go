@@ -166,8 +166,8 @@ func (g *Game) Update() error {
 		return nil
 	}
 	now := time.Now()
+	mx, my, aim, fire := g.controls()
 	for n := src.InputsDue(now); n > 0; n-- {
-		mx, my, aim, fire := g.controls()
 		if _, err := src.SendInput(mx, my, aim, fire); err != nil {
 			g.sendErrs++
 			if g.sendErrs == 1 || g.sendErrs%100 == 0 {

@@ -313,21 +313,28 @@ func (s *NetSource) Frame(now time.Time, f *Frame) {
 
 func clamp(v, lo, hi float64) float64 { return min(max(v, lo), hi) }
 
-// InputsDue says how many inputs to send now: one per tick period.
+// maxInputsDue bounds the catch-up after a slow frame: a few inputs
+// (the server applies up to three late ones per tick); after a longer
+// stall (a hidden tab) the old intent is not worth replaying.
+const maxInputsDue = 3
+
+// InputsDue says how many inputs to send now so that, over time, one goes
+// per tick period even when frames come slower than ticks.
 func (s *NetSource) InputsDue(now time.Time) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.nextInput.IsZero() {
 		s.nextInput = now
 	}
-	if now.Before(s.nextInput) {
-		return 0
+	n := 0
+	for !now.Before(s.nextInput) && n < maxInputsDue {
+		s.nextInput = s.nextInput.Add(s.period)
+		n++
 	}
-	s.nextInput = s.nextInput.Add(s.period)
-	if s.nextInput.Before(now) { // fell behind (a stall): do not burst
+	if !now.Before(s.nextInput) { // a stall: restart the schedule, no burst
 		s.nextInput = now.Add(s.period)
 	}
-	return 1
+	return n
 }
 
 // SendInput sends one input and keeps it for prediction.
