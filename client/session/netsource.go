@@ -271,12 +271,17 @@ func (s *NetSource) Frame(now time.Time, f *Frame) {
 		a = (rt - float64(from.Tick)) / float64(to.Tick-from.Tick)
 	}
 	step := s.params.PlayerStep() / game.MoveSteps
+	j := 0 // cursor in to.Players: both are sorted by ID
 	for _, p := range from.Players {
 		if p.ID == s.own {
 			continue
 		}
 		if to != nil {
-			if q, ok := findPlayer(to.Players, p.ID); ok && q.Alive == p.Alive {
+			for j < len(to.Players) && to.Players[j].ID < p.ID {
+				j++
+			}
+			if j < len(to.Players) && to.Players[j].ID == p.ID && to.Players[j].Alive == p.Alive {
+				q := to.Players[j]
 				p.X += (q.X - p.X) * a
 				p.Y += (q.Y - p.Y) * a
 				p.Health, p.Score = q.Health, q.Score

@@ -152,3 +152,57 @@ func TestNamesComeFromTheNewestRoster(t *testing.T) {
 		t.Error("a player who left still has a name")
 	}
 }
+
+// BenchmarkFrame is one display frame of a 100-player room with
+// projectiles: 0 allocs/op in steady state.
+func BenchmarkFrame(b *testing.B) {
+	t0 := time.Unix(1000, 0)
+	s := testSource(t0)
+	snap := game.Snapshot{}
+	for i := range 100 {
+		snap.Players = append(snap.Players, game.Player{ID: game.EntityID(i + 1), X: float64(10 * i), Y: 500, MoveX: 127, Alive: true, Health: 100})
+	}
+	for i := range 50 {
+		snap.Projectiles = append(snap.Projectiles, game.Projectile{ID: game.EntityID(1000 + i), Owner: 2, OriginX: 500, OriginY: 500, Angle: uint16(i * 1000)})
+	}
+	for tick := uint32(1); tick <= 20; tick++ {
+		snap.Tick = tick
+		for i := range snap.Projectiles {
+			snap.Projectiles[i].SpawnTick = tick - 1
+		}
+		s.onSnapshot(&snap, &netcode.SnapshotHeader{ServerTick: tick}, t0.Add(time.Duration(tick)*s.period))
+	}
+	var f Frame
+	now := t0.Add(20*s.period + s.period/2)
+	s.Frame(now, &f)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		s.Frame(now, &f)
+	}
+}
+
+// BenchmarkOnSnapshot is storing one snapshot of a 100-player room: 0
+// allocs/op in steady state.
+func BenchmarkOnSnapshot(b *testing.B) {
+	t0 := time.Unix(1000, 0)
+	s := testSource(t0)
+	snap := game.Snapshot{}
+	for i := range 100 {
+		snap.Players = append(snap.Players, game.Player{ID: game.EntityID(i + 1), X: float64(10 * i), Y: 500, Alive: true})
+	}
+	h := netcode.SnapshotHeader{}
+	tick := uint32(0)
+	for range 2 * snapRing {
+		tick++
+		snap.Tick, h.ServerTick = tick, tick
+		s.onSnapshot(&snap, &h, t0.Add(time.Duration(tick)*s.period))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		tick++
+		snap.Tick, h.ServerTick = tick, tick
+		s.onSnapshot(&snap, &h, t0.Add(time.Duration(tick)*s.period))
+	}
+}
