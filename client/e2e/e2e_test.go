@@ -5,6 +5,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -322,17 +323,27 @@ func startXvfb(t *testing.T) string {
 	}
 	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1024x768x24", "-nolisten", "tcp")
 	cmd.ExtraFiles = []*os.File{w}
+	var xlog bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &xlog, &xlog
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("Xvfb output:\n%s", xlog.String())
+		}
+	})
 	got := make(chan string, 1)
+	// Xvfb writes the number and a newline, possibly in two writes: read
+	// the whole line, and keep the pipe open while it runs (a write to a
+	// closed pipe is fatal to it).
+	t.Cleanup(func() { r.Close() })
 	go func() {
-		b := make([]byte, 16)
-		n, _ := r.Read(b)
-		got <- strings.TrimSpace(string(b[:n]))
-		r.Close()
+		line, _ := bufio.NewReader(r).ReadString('\n')
+		got <- strings.TrimSpace(line)
 	}()
 	select {
 	case d := <-got:
