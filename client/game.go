@@ -347,7 +347,7 @@ func (g *Game) drawNetGraph(screen *ebiten.Image) {
 	g.statsMu.Unlock()
 	lines := []string{
 		fmt.Sprintf("transport  %s", s.Transport),
-		fmt.Sprintf("rtt        %v", s.RTT.Round(100*time.Microsecond)),
+		fmt.Sprintf("rtt        %v  jitter %v", s.RTT.Round(100*time.Microsecond), s.Jitter.Round(100*time.Microsecond)),
 		fmt.Sprintf("loss       down %.1f%%  up %.1f%%", 100*s.LossDown, 100*s.LossUp),
 		fmt.Sprintf("bytes/s    in %.0f  out %.0f", s.BytesInPerSec, s.BytesOutPerSec),
 		fmt.Sprintf("snapshots  %.1f/s", s.SnapshotsPerSec),

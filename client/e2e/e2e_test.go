@@ -246,7 +246,10 @@ func TestDesktopClientUnderXvfbShowsArenaAndPlayers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var logs bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "-server", srv.URL(), "-name", "desk", "-debug")
+	// WebTransport forced (no fallback on a slow machine): joining over it
+	// shows the default -trust-cert-hash pinned the loopback server's
+	// self-signed certificate.
+	cmd := exec.CommandContext(ctx, bin, "-server", srv.URL(), "-name", "desk", "-debug", "-transport", "wt")
 	cmd.Env = append(os.Environ(), "DISPLAY="+display)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -265,7 +268,7 @@ func TestDesktopClientUnderXvfbShowsArenaAndPlayers(t *testing.T) {
 	sess := waitSession(t, srv, "desk", 60*time.Second)
 	t.Logf("desktop client joined over %s as entity %d", sess.Transport, sess.Entity)
 	if sess.Transport != netcode.WebTransport {
-		t.Errorf("desktop client on loopback joined over %s, want webtransport (auto with the pinned hash)", sess.Transport)
+		t.Errorf("desktop client on loopback joined over %s, want webtransport (with the pinned hash)", sess.Transport)
 	}
 	// The window appears and draws asynchronously: take screenshots until
 	// one shows the arena and the players, within a bound.
