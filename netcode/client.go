@@ -52,6 +52,9 @@ type ClientConfig struct {
 	// Clock is where the session reads the time (SendInput, packet
 	// arrivals, pings). Default the real clock.
 	Clock game.Clock
+	// OnRoster, if set, is called on the session's reader goroutine with
+	// every roster (the room's players and their names) the server sends.
+	OnRoster func(r *Roster)
 	// Logger receives the session's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -533,6 +536,14 @@ func (c *Client) handlePacket(raw []byte, now time.Time) error {
 			c.rttNs.Store(int64(c.sync.srtt))
 		}
 		c.mu.Unlock()
+	case KindRoster:
+		r, err := DecodeRoster(raw)
+		if err != nil {
+			return err
+		}
+		if c.cfg.OnRoster != nil {
+			c.cfg.OnRoster(r)
+		}
 	case KindDisconnect:
 		p, err := UnmarshalControl(raw)
 		if err != nil {

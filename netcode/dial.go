@@ -64,6 +64,9 @@ type DialOptions struct {
 // WebTransport does not come up within FallbackTimeout, unless
 // opts.Transport forces one.
 func Dial(ctx context.Context, serverURL string, opts DialOptions) (Conn, error) {
+	if platformDial != nil {
+		return platformDial(ctx, serverURL, opts)
+	}
 	d, err := newDialer(serverURL, opts)
 	if err != nil {
 		return nil, err
@@ -97,6 +100,11 @@ func Dial(ctx context.Context, serverURL string, opts DialOptions) (Conn, error)
 	}
 	return c, nil
 }
+
+// platformDial replaces Dial where Go's net package cannot dial: in a
+// browser (js/wasm) it is set by jsconn_js.go to use the browser's own
+// WebTransport and WebSocket objects.
+var platformDial func(ctx context.Context, serverURL string, opts DialOptions) (Conn, error)
 
 // DialWebTransport connects over WebTransport to the server at serverURL
 // (its base URL, "http(s)://host:port"), then opens the control stream.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,8 +44,9 @@ type room struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 
-	mu       sync.Mutex
-	sessions []*session // snapshot order; replaced, never mutated in place
+	mu        sync.Mutex
+	sessions  []*session    // snapshot order; replaced, never mutated in place
+	rosterRev atomic.Uint64 // see roster.go
 
 	// Guarded by srv.roomsMu.
 	refs       int       // sessions and joins in progress

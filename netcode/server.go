@@ -641,6 +641,8 @@ func (s *Server) handleConn(ctx context.Context, raw Conn) {
 	tm.sessions.Inc()
 	defer tm.sessions.Dec()
 	r.addSession(ss)
+	r.sendRoster()
+	defer r.sendRoster()
 	defer r.removeSession(ss)
 	if s.OnPlayer != nil {
 		s.OnPlayer(PlayerEvent{Joined: true, Room: r.id, PlayerID: ss.playerID})

@@ -30,6 +30,7 @@ const (
 	KindPing       PacketKind = 5
 	KindPong       PacketKind = 6
 	KindDisconnect PacketKind = 7
+	KindRoster     PacketKind = 8
 )
 
 func (k PacketKind) String() string {
@@ -48,6 +49,8 @@ func (k PacketKind) String() string {
 		return "pong"
 	case KindDisconnect:
 		return "disconnect"
+	case KindRoster:
+		return "roster"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }
@@ -66,7 +69,7 @@ func SplitPacket(b []byte) (PacketKind, []byte, error) {
 	if n < 0 {
 		return 0, nil, malformed("packet tag: %v", protowire.ParseError(n))
 	}
-	if typ != protowire.BytesType || num < protowire.Number(KindHello) || num > protowire.Number(KindDisconnect) {
+	if typ != protowire.BytesType || num < protowire.Number(KindHello) || num > protowire.Number(KindRoster) {
 		return 0, nil, malformed("unknown packet field %d (wire type %d)", num, typ)
 	}
 	body, m := protowire.ConsumeBytes(b[n:])

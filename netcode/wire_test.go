@@ -134,7 +134,7 @@ func TestSplitPacketRejectsNonPackets(t *testing.T) {
 	good := AppendPing(nil, KindPing, &Ping{Nonce: 1})
 	for name, b := range map[string][]byte{
 		"empty":         nil,
-		"unknown field": {0x42, 0x00},
+		"unknown field": {0x4a, 0x00},
 		"varint field":  {0x08, 0x01},
 		"trailing":      append(append([]byte{}, good...), 0),
 		"truncated":     good[:len(good)-1],

@@ -7,6 +7,8 @@ source scripts/lib.sh
 
 ensure_go
 ensure_debs redis-server # the room directory's integration test (cmd/server)
+# The client's end-to-end tests: Xvfb + xwd (desktop screenshots), Chromium, Ebiten's cgo packages.
+ensure_debs xvfb xauth x11-apps chromium libc6-dev libgl1-mesa-dev libxcursor-dev libxi-dev libxinerama-dev libxrandr-dev libxxf86vm-dev libasound2-dev pkg-config
 export GOFLAGS="${GOFLAGS:-} -mod=readonly"
 
 step "gofmt"
@@ -17,6 +19,7 @@ fi
 
 step "go vet"
 go vet ./...
+GOOS=js GOARCH=wasm go vet ./cmd/client ./client ./client/session ./client/web ./netcode
 
 step "go test -race"
 go test -race -count=1 -timeout 20m ./...

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tickwire/tickwire/client/web"
 	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode"
 )
@@ -35,6 +36,7 @@ type config struct {
 	AOI           float64
 	Cert, Key     string
 	Origins       string
+	Web           string
 	LogLevel      slog.Level
 	MaxRooms      int
 	RoomGrace     time.Duration
@@ -67,6 +69,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.Cert, "cert", "", "TLS certificate `file` (default: self-signed, rotated)")
 	fs.StringVar(&c.Key, "key", "", "TLS key `file`")
 	fs.StringVar(&c.Origins, "origins", "", "comma-separated browser `origins` allowed to connect (default: the server's own)")
+	fs.StringVar(&c.Web, "web", "", "serve the browser client at / from `dir` (client.wasm and wasm_exec.js; scripts/serve.sh builds it)")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn, error")
 	fs.IntVar(&c.MaxRooms, "max-rooms", 64, "most rooms open at once, the default room included")
 	fs.DurationVar(&c.RoomGrace, "room-grace", time.Minute, "how long a lobby-created room stays open while empty")
@@ -226,6 +229,11 @@ func (c *config) validate() error {
 	if (c.Cert == "") != (c.Key == "") {
 		bad("cert", "-cert and -key go together")
 	}
+	if c.Web != "" {
+		if err := web.Check(c.Web); err != nil {
+			bad("web", "%v (scripts/serve.sh builds it)", err)
+		}
+	}
 	if c.MaxRooms < 1 {
 		bad("max-rooms", "%d, want at least 1", c.MaxRooms)
 	}
@@ -303,6 +311,9 @@ func (c *config) server(logger *slog.Logger) *netcode.Server {
 	}
 	if c.Origins != "" {
 		srv.AllowedOrigins = strings.Split(c.Origins, ",")
+	}
+	if c.Web != "" {
+		srv.Handler = web.Handler(c.Web)
 	}
 	return srv
 }

@@ -131,6 +131,7 @@ type Packet struct {
 	//	*Packet_Ping
 	//	*Packet_Pong
 	//	*Packet_Disconnect
+	//	*Packet_Roster
 	Body          isPacket_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -236,6 +237,15 @@ func (x *Packet) GetDisconnect() *Disconnect {
 	return nil
 }
 
+func (x *Packet) GetRoster() *Roster {
+	if x != nil {
+		if x, ok := x.Body.(*Packet_Roster); ok {
+			return x.Roster
+		}
+	}
+	return nil
+}
+
 type isPacket_Body interface {
 	isPacket_Body()
 }
@@ -268,6 +278,10 @@ type Packet_Disconnect struct {
 	Disconnect *Disconnect `protobuf:"bytes,7,opt,name=disconnect,proto3,oneof"`
 }
 
+type Packet_Roster struct {
+	Roster *Roster `protobuf:"bytes,8,opt,name=roster,proto3,oneof"`
+}
+
 func (*Packet_Hello) isPacket_Body() {}
 
 func (*Packet_Welcome) isPacket_Body() {}
@@ -281,6 +295,8 @@ func (*Packet_Ping) isPacket_Body() {}
 func (*Packet_Pong) isPacket_Body() {}
 
 func (*Packet_Disconnect) isPacket_Body() {}
+
+func (*Packet_Roster) isPacket_Body() {}
 
 // ClientHello is the first message a client sends, on the reliable channel.
 type ClientHello struct {
@@ -971,6 +987,117 @@ func (x *Pong) GetServerTick() uint32 {
 	return 0
 }
 
+// Roster lists the players in the room, on the reliable channel: sent to
+// every client when a player joins or leaves. Each roster is complete; a
+// client keeps the one with the highest revision (messages sent to
+// different clients are not ordered with each other).
+type Roster struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// revision increases with every change of the room's players.
+	Revision      uint64         `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	Players       []*RosterEntry `protobuf:"bytes,2,rep,name=players,proto3" json:"players,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Roster) Reset() {
+	*x = Roster{}
+	mi := &file_tickwire_v1_tickwire_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Roster) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Roster) ProtoMessage() {}
+
+func (x *Roster) ProtoReflect() protoreflect.Message {
+	mi := &file_tickwire_v1_tickwire_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Roster.ProtoReflect.Descriptor instead.
+func (*Roster) Descriptor() ([]byte, []int) {
+	return file_tickwire_v1_tickwire_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Roster) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *Roster) GetPlayers() []*RosterEntry {
+	if x != nil {
+		return x.Players
+	}
+	return nil
+}
+
+// RosterEntry names one player's entity.
+type RosterEntry struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	EntityId uint32                 `protobuf:"varint,1,opt,name=entity_id,json=entityId,proto3" json:"entity_id,omitempty"`
+	// name is the player's ClientHello.player_name.
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RosterEntry) Reset() {
+	*x = RosterEntry{}
+	mi := &file_tickwire_v1_tickwire_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RosterEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RosterEntry) ProtoMessage() {}
+
+func (x *RosterEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_tickwire_v1_tickwire_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RosterEntry.ProtoReflect.Descriptor instead.
+func (*RosterEntry) Descriptor() ([]byte, []int) {
+	return file_tickwire_v1_tickwire_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RosterEntry) GetEntityId() uint32 {
+	if x != nil {
+		return x.EntityId
+	}
+	return 0
+}
+
+func (x *RosterEntry) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 // Disconnect is the last message on a session, on the reliable channel.
 type Disconnect struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -983,7 +1110,7 @@ type Disconnect struct {
 
 func (x *Disconnect) Reset() {
 	*x = Disconnect{}
-	mi := &file_tickwire_v1_tickwire_proto_msgTypes[9]
+	mi := &file_tickwire_v1_tickwire_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -995,7 +1122,7 @@ func (x *Disconnect) String() string {
 func (*Disconnect) ProtoMessage() {}
 
 func (x *Disconnect) ProtoReflect() protoreflect.Message {
-	mi := &file_tickwire_v1_tickwire_proto_msgTypes[9]
+	mi := &file_tickwire_v1_tickwire_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1008,7 +1135,7 @@ func (x *Disconnect) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disconnect.ProtoReflect.Descriptor instead.
 func (*Disconnect) Descriptor() ([]byte, []int) {
-	return file_tickwire_v1_tickwire_proto_rawDescGZIP(), []int{9}
+	return file_tickwire_v1_tickwire_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Disconnect) GetReason() DisconnectReason {
@@ -1029,7 +1156,7 @@ var File_tickwire_v1_tickwire_proto protoreflect.FileDescriptor
 
 const file_tickwire_v1_tickwire_proto_rawDesc = "" +
 	"\n" +
-	"\x1atickwire/v1/tickwire.proto\x12\vtickwire.v1\"\xee\x02\n" +
+	"\x1atickwire/v1/tickwire.proto\x12\vtickwire.v1\"\x9d\x03\n" +
 	"\x06Packet\x120\n" +
 	"\x05hello\x18\x01 \x01(\v2\x18.tickwire.v1.ClientHelloH\x00R\x05hello\x126\n" +
 	"\awelcome\x18\x02 \x01(\v2\x1a.tickwire.v1.ServerWelcomeH\x00R\awelcome\x120\n" +
@@ -1039,7 +1166,8 @@ const file_tickwire_v1_tickwire_proto_rawDesc = "" +
 	"\x04pong\x18\x06 \x01(\v2\x11.tickwire.v1.PongH\x00R\x04pong\x129\n" +
 	"\n" +
 	"disconnect\x18\a \x01(\v2\x17.tickwire.v1.DisconnectH\x00R\n" +
-	"disconnectB\x06\n" +
+	"disconnect\x12-\n" +
+	"\x06roster\x18\b \x01(\v2\x13.tickwire.v1.RosterH\x00R\x06rosterB\x06\n" +
 	"\x04body\"\x9b\x01\n" +
 	"\vClientHello\x12)\n" +
 	"\x10protocol_version\x18\x01 \x01(\rR\x0fprotocolVersion\x12\x1d\n" +
@@ -1098,7 +1226,13 @@ const file_tickwire_v1_tickwire_proto_rawDesc = "" +
 	"\x05nonce\x18\x01 \x01(\rR\x05nonce\x12\x17\n" +
 	"\aecho_us\x18\x02 \x01(\x04R\x06echoUs\x12\x1f\n" +
 	"\vserver_tick\x18\x03 \x01(\rR\n" +
-	"serverTick\"W\n" +
+	"serverTick\"X\n" +
+	"\x06Roster\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\x04R\brevision\x122\n" +
+	"\aplayers\x18\x02 \x03(\v2\x18.tickwire.v1.RosterEntryR\aplayers\">\n" +
+	"\vRosterEntry\x12\x1b\n" +
+	"\tentity_id\x18\x01 \x01(\rR\bentityId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"W\n" +
 	"\n" +
 	"Disconnect\x125\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x1d.tickwire.v1.DisconnectReasonR\x06reason\x12\x12\n" +
@@ -1130,7 +1264,7 @@ func file_tickwire_v1_tickwire_proto_rawDescGZIP() []byte {
 }
 
 var file_tickwire_v1_tickwire_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tickwire_v1_tickwire_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_tickwire_v1_tickwire_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_tickwire_v1_tickwire_proto_goTypes = []any{
 	(DisconnectReason)(0), // 0: tickwire.v1.DisconnectReason
 	(*Packet)(nil),        // 1: tickwire.v1.Packet
@@ -1142,7 +1276,9 @@ var file_tickwire_v1_tickwire_proto_goTypes = []any{
 	(*Snapshot)(nil),      // 7: tickwire.v1.Snapshot
 	(*Ping)(nil),          // 8: tickwire.v1.Ping
 	(*Pong)(nil),          // 9: tickwire.v1.Pong
-	(*Disconnect)(nil),    // 10: tickwire.v1.Disconnect
+	(*Roster)(nil),        // 10: tickwire.v1.Roster
+	(*RosterEntry)(nil),   // 11: tickwire.v1.RosterEntry
+	(*Disconnect)(nil),    // 12: tickwire.v1.Disconnect
 }
 var file_tickwire_v1_tickwire_proto_depIdxs = []int32{
 	2,  // 0: tickwire.v1.Packet.hello:type_name -> tickwire.v1.ClientHello
@@ -1151,15 +1287,17 @@ var file_tickwire_v1_tickwire_proto_depIdxs = []int32{
 	7,  // 3: tickwire.v1.Packet.snapshot:type_name -> tickwire.v1.Snapshot
 	8,  // 4: tickwire.v1.Packet.ping:type_name -> tickwire.v1.Ping
 	9,  // 5: tickwire.v1.Packet.pong:type_name -> tickwire.v1.Pong
-	10, // 6: tickwire.v1.Packet.disconnect:type_name -> tickwire.v1.Disconnect
-	3,  // 7: tickwire.v1.ServerWelcome.arena:type_name -> tickwire.v1.Arena
-	5,  // 8: tickwire.v1.InputPacket.inputs:type_name -> tickwire.v1.Input
-	0,  // 9: tickwire.v1.Disconnect.reason:type_name -> tickwire.v1.DisconnectReason
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	12, // 6: tickwire.v1.Packet.disconnect:type_name -> tickwire.v1.Disconnect
+	10, // 7: tickwire.v1.Packet.roster:type_name -> tickwire.v1.Roster
+	3,  // 8: tickwire.v1.ServerWelcome.arena:type_name -> tickwire.v1.Arena
+	5,  // 9: tickwire.v1.InputPacket.inputs:type_name -> tickwire.v1.Input
+	11, // 10: tickwire.v1.Roster.players:type_name -> tickwire.v1.RosterEntry
+	0,  // 11: tickwire.v1.Disconnect.reason:type_name -> tickwire.v1.DisconnectReason
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_tickwire_v1_tickwire_proto_init() }
@@ -1175,6 +1313,7 @@ func file_tickwire_v1_tickwire_proto_init() {
 		(*Packet_Ping)(nil),
 		(*Packet_Pong)(nil),
 		(*Packet_Disconnect)(nil),
+		(*Packet_Roster)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1182,7 +1321,7 @@ func file_tickwire_v1_tickwire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tickwire_v1_tickwire_proto_rawDesc), len(file_tickwire_v1_tickwire_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

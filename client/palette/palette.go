@@ -1,0 +1,22 @@
+// Package palette holds the client's colours. The end-to-end tests count
+// pixels of Border, Own and Other in screenshots, so those three appear
+// nowhere else on screen. (A package of its own so that tests can import
+// it without Ebiten, which needs a display as soon as it is loaded.)
+package palette
+
+import "image/color"
+
+var (
+	Background = color.RGBA{0x10, 0x12, 0x18, 0xff}
+	Outside    = color.RGBA{0x06, 0x06, 0x08, 0xff}
+	Grid       = color.RGBA{0x22, 0x26, 0x30, 0xff}
+	Border     = color.RGBA{0xe6, 0xbe, 0x28, 0xff}
+	Own        = color.RGBA{0x3c, 0xc8, 0xff, 0xff}
+	Other      = color.RGBA{0xf0, 0x50, 0x50, 0xff}
+	Dead       = color.RGBA{0x55, 0x55, 0x60, 0xff}
+	Shot       = color.RGBA{0xff, 0xf4, 0xd0, 0xff}
+	Health     = color.RGBA{0x50, 0xdc, 0x64, 0xff}
+	Hurt       = color.RGBA{0x70, 0x20, 0x20, 0xff}
+	Aim        = color.RGBA{0xa0, 0xe8, 0xff, 0xff}
+	Panel      = color.RGBA{0x00, 0x00, 0x00, 0xa0}
+)

@@ -1,0 +1,66 @@
+//go:build !js
+
+// Command client is the Tickwire game on the desktop.
+//
+//	go run ./cmd/client                                   # localhost:4433, WebTransport then WebSocket
+//	go run ./cmd/client -server http://host:4433 -name ann -transport ws
+//
+// Against a self-signed server it pins the hashes the server lists at
+// /cert-hash, but only when told to trust that server: -trust-cert-hash,
+// on by default for loopback hosts. Certificates are always verified,
+// by pin or by chain. In a browser the same game runs from main_js.go.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/tickwire/tickwire/client"
+	"github.com/tickwire/tickwire/netcode"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "client:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		cfg       client.Config
+		transport string
+		logLevel  slog.Level
+	)
+	flag.StringVar(&cfg.Server, "server", "http://localhost:4433", "server base `URL`")
+	flag.StringVar(&cfg.Name, "name", "player", "player `name` (1 to 32 bytes)")
+	flag.StringVar(&transport, "transport", "auto", "transport: wt, ws or auto (WebTransport, falling back to WebSocket)")
+	flag.BoolVar(&cfg.TrustCertHash, "trust-cert-hash", false, "pin the certificate hashes the server lists at /cert-hash (default true for loopback servers)")
+	flag.BoolVar(&cfg.Debug, "debug", false, "show the net graph from the start (F3 toggles it)")
+	flag.Float64Var(&cfg.Zoom, "zoom", 1, "screen pixels per world unit")
+	flag.TextVar(&logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn, error")
+	flag.Parse()
+	trustSet := false
+	flag.Visit(func(f *flag.Flag) { trustSet = trustSet || f.Name == "trust-cert-hash" })
+	if !trustSet {
+		cfg.TrustCertHash = client.IsLoopback(cfg.Server)
+	}
+	switch transport {
+	case "wt":
+		cfg.Transport = netcode.WebTransport
+	case "ws":
+		cfg.Transport = netcode.WebSocket
+	case "auto", "":
+	default:
+		return fmt.Errorf("-transport %q: want wt, ws or auto", transport)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return client.Run(ctx, cfg)
+}
