@@ -42,6 +42,11 @@ type ClientConfig struct {
 	InputRedundancy int
 	// PingInterval is the heartbeat and RTT sampling period. Default 1s.
 	PingInterval time.Duration
+	// ServerTimeout ends the session when nothing has arrived from the
+	// server for this long (a crashed server or a cut network say nothing;
+	// the transport alone would notice only after its idle timeout).
+	// Checked every PingInterval. Default 5s.
+	ServerTimeout time.Duration
 	// OnSnapshot, if set, is called on the session's reader goroutine for
 	// every snapshot newer than the previous one. s is valid only during
 	// the call.
@@ -144,10 +149,11 @@ type Client struct {
 	errMu  sync.Mutex
 	err    error
 
-	ack   atomic.Uint32 // newest decoded snapshot tick
-	rttNs atomic.Int64
-	stats clientCounters
-	inbox snapshotInbox // reader goroutine only
+	ack       atomic.Uint32 // newest decoded snapshot tick
+	rttNs     atomic.Int64
+	lastHeard atomic.Int64 // clock time of the newest packet from the server, UnixNano
+	stats     clientCounters
+	inbox     snapshotInbox // reader goroutine only
 
 	mu     sync.Mutex // guards everything below
 	sync   clockSync
@@ -231,6 +237,7 @@ func Connect(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		return nil, fmt.Errorf("netcode: joining %s over %s: %w", cfg.Server, conn.Kind(), err)
 	}
 	c.ctx, c.cancel = context.WithCancel(ctx)
+	c.lastHeard.Store(c.clock.Now().UnixNano())
 	go c.readLoop()
 	go c.pingLoop()
 	return c, nil
@@ -250,6 +257,9 @@ func newClient(cfg ClientConfig) *Client {
 		c.cfg.HandshakeTimeout = 10 * time.Second
 	}
 	c.cfg.InputRedundancy = min(max(c.cfg.InputRedundancy, 0), MaxInputsPerPacket)
+	if c.cfg.ServerTimeout <= 0 {
+		c.cfg.ServerTimeout = 5 * time.Second
+	}
 	if c.cfg.PingInterval == 0 {
 		c.cfg.PingInterval = time.Second
 	}
@@ -502,6 +512,7 @@ func (c *Client) readLoop() {
 // handlePacket processes one packet that arrived at now. Only the reader
 // (one goroutine) calls it.
 func (c *Client) handlePacket(raw []byte, now time.Time) error {
+	c.lastHeard.Store(now.UnixNano())
 	c.stats.packetsIn.Add(1)
 	c.stats.bytesIn.Add(int64(len(raw)))
 	c.mu.Lock()
@@ -703,6 +714,10 @@ func (c *Client) pingLoop() {
 		case <-c.ctx.Done():
 			return
 		case now := <-t.C():
+			if silent := now.Sub(time.Unix(0, c.lastHeard.Load())); silent > c.cfg.ServerTimeout {
+				c.end(fmt.Errorf("netcode: server silent for %v", silent.Round(time.Millisecond)))
+				return
+			}
 			if err := c.sendPing(now); err != nil {
 				c.end(err)
 				return

@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"sync"
 	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,4 +124,47 @@ func playOverLinkSim(srv *Server, kind TransportKind, seed int64, d time.Duratio
 		return fmt.Errorf("%s: no predicted own player", kind)
 	}
 	return nil
+}
+
+// TestClientEndsASessionWhoseServerFellSilent: a server that stops
+// answering (crashed, or the network cut) ends the client's session after
+// ServerTimeout, on WebTransport too, whose transport alone would wait for
+// QUIC's idle timeout.
+func TestClientEndsASessionWhoseServerFellSilent(t *testing.T) {
+	srv := startServer(t, &Server{})
+	var cut atomic.Bool
+	c, err := Connect(context.Background(), ClientConfig{
+		Server: srv.URL(), Name: "lonely", ServerTimeout: time.Second, PingInterval: 100 * time.Millisecond,
+		Dial:     DialOptions{Transport: WebTransport, TrustServerCertHash: true},
+		WrapConn: func(c Conn) Conn { return &silencer{Conn: c, cut: &cut} },
+		Logger:   testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cut.Store(true)
+	select {
+	case <-c.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("session still up 10 s after the server fell silent")
+	}
+	if !strings.Contains(c.Err().Error(), "silent") {
+		t.Fatalf("session ended with %v, want the server's silence", c.Err())
+	}
+}
+
+// silencer drops everything received once cut is set.
+type silencer struct {
+	Conn
+	cut *atomic.Bool
+}
+
+func (s *silencer) Receive(ctx context.Context) ([]byte, error) {
+	for {
+		b, err := s.Conn.Receive(ctx)
+		if err != nil || !s.cut.Load() {
+			return b, err
+		}
+	}
 }
