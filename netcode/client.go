@@ -45,7 +45,7 @@ type ClientConfig struct {
 	// ServerTimeout ends the session when nothing has arrived from the
 	// server for this long (a crashed server or a cut network say nothing;
 	// the transport alone would notice only after its idle timeout).
-	// Checked every PingInterval. Default 5s.
+	// Checked every PingInterval. Default 2s.
 	ServerTimeout time.Duration
 	// OnSnapshot, if set, is called on the session's reader goroutine for
 	// every snapshot newer than the previous one. s is valid only during
@@ -152,8 +152,10 @@ type Client struct {
 	ack       atomic.Uint32 // newest decoded snapshot tick
 	rttNs     atomic.Int64
 	lastHeard atomic.Int64 // clock time of the newest packet from the server, UnixNano
-	stats     clientCounters
-	inbox     snapshotInbox // reader goroutine only
+	// serverSilent is set when the session ends for ServerTimeout.
+	serverSilent atomic.Bool
+	stats        clientCounters
+	inbox        snapshotInbox // reader goroutine only
 
 	mu     sync.Mutex // guards everything below
 	sync   clockSync
@@ -258,7 +260,7 @@ func newClient(cfg ClientConfig) *Client {
 	}
 	c.cfg.InputRedundancy = min(max(c.cfg.InputRedundancy, 0), MaxInputsPerPacket)
 	if c.cfg.ServerTimeout <= 0 {
-		c.cfg.ServerTimeout = 5 * time.Second
+		c.cfg.ServerTimeout = 2 * time.Second
 	}
 	if c.cfg.PingInterval == 0 {
 		c.cfg.PingInterval = time.Second
@@ -489,8 +491,16 @@ func (c *Client) end(err error) {
 }
 
 func (c *Client) readLoop() {
-	defer close(c.done)
-	defer c.conn.Close()
+	defer func() {
+		if c.serverSilent.Load() {
+			// Nobody will answer the goodbye: do not make the caller wait
+			// out the transport's flush timeout before it reconnects.
+			go c.conn.Close()
+		} else {
+			c.conn.Close()
+		}
+		close(c.done)
+	}()
 	for {
 		raw, err := c.conn.Receive(c.ctx)
 		if err != nil {
@@ -715,6 +725,7 @@ func (c *Client) pingLoop() {
 			return
 		case now := <-t.C():
 			if silent := now.Sub(time.Unix(0, c.lastHeard.Load())); silent > c.cfg.ServerTimeout {
+				c.serverSilent.Store(true)
 				c.end(fmt.Errorf("netcode: server silent for %v", silent.Round(time.Millisecond)))
 				return
 			}
