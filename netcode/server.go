@@ -50,6 +50,7 @@ type Server struct {
 	room     *game.Room
 	endpoint *Endpoint
 	metrics  serverMetrics
+	fanout   snapshotFanout // the room goroutine's per-tick snapshot work
 
 	readyOnce sync.Once
 	readyC    chan struct{}
@@ -302,11 +303,9 @@ func (s *Server) reapIdle(ctx context.Context) {
 	}
 }
 
-// OnTick sends every session its snapshot of the tick just simulated. It
-// runs on the room goroutine, so it must never block: transports drop a
-// datagram rather than wait.
+// OnTick sends every session its snapshot of the tick just simulated
+// (see snapshotFanout). It runs on the room goroutine, so it must never
+// block: transports drop a datagram rather than wait.
 func (s *Server) OnTick(cur *game.Snapshot, history *game.History) {
-	for _, ss := range s.currentSessions() {
-		ss.out.send(ss, cur, history, s.room)
-	}
+	s.fanout.tick(cur, history, s.currentSessions(), s.room, s.AOIRadius)
 }
