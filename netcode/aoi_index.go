@@ -35,7 +35,7 @@ type AOIIndex struct {
 	playerStart, playerItems []int32
 	shotStart, shotItems     []int32
 	cellOf                   []int32 // scratch of Build
-	candidates               []int32 // scratch of VisibleSet
+	accepted                 []int32 // scratch of VisibleSet
 }
 
 // Build indexes s for views of the given radius under params. s must stay
@@ -122,35 +122,35 @@ func (ix *AOIIndex) VisibleSet(dst *game.Snapshot, viewer game.EntityID) {
 	x0, x1 := ix.axis(vx-reach), ix.axis(vx+reach)
 	y0, y1 := ix.axis(vy-reach), ix.axis(vy+reach)
 
+	// Test the entities of those cells with VisibleSet's own tests, then
+	// put the few that pass back in ID (index) order.
 	r2 := ix.radius * ix.radius
-	ix.gather(ix.playerStart, ix.playerItems, x0, x1, y0, y1, int32(vi))
-	for _, i := range ix.candidates {
-		pl := &s.Players[i]
-		if pl.ID == viewer || dist2(pl.X-vx, pl.Y-vy) <= r2 {
-			dst.Players = append(dst.Players, *pl)
-		}
-	}
-	perTick := ix.params.ProjectileStep()
-	ix.gather(ix.shotStart, ix.shotItems, x0, x1, y0, y1, -1)
-	for _, i := range ix.candidates {
-		pr := &s.Projectiles[i]
-		if projectileVisible(pr, s.Tick, &ix.params, perTick, vx, vy, ix.radius) {
-			dst.Projectiles = append(dst.Projectiles, *pr)
-		}
-	}
-}
-
-// gather fills ix.candidates with the ascending, distinct indexes of the
-// entities in the cells [x0, x1] × [y0, y1], plus extra when ≥ 0.
-func (ix *AOIIndex) gather(start, items []int32, x0, x1, y0, y1 int, extra int32) {
-	c := ix.candidates[:0]
-	if extra >= 0 {
-		c = append(c, extra)
-	}
+	acc := append(ix.accepted[:0], int32(vi))
 	for cy := y0; cy <= y1; cy++ {
 		row := cy * ix.side
-		c = append(c, items[start[row+x0]:start[row+x1+1]]...)
+		for _, i := range ix.playerItems[ix.playerStart[row+x0]:ix.playerStart[row+x1+1]] {
+			if pl := &s.Players[i]; int(i) != vi && dist2(pl.X-vx, pl.Y-vy) <= r2 {
+				acc = append(acc, i)
+			}
+		}
 	}
-	slices.Sort(c)
-	ix.candidates = slices.Compact(c)
+	slices.Sort(acc)
+	for _, i := range acc {
+		dst.Players = append(dst.Players, s.Players[i])
+	}
+	perTick := ix.params.ProjectileStep()
+	acc = acc[:0]
+	for cy := y0; cy <= y1; cy++ {
+		row := cy * ix.side
+		for _, i := range ix.shotItems[ix.shotStart[row+x0]:ix.shotStart[row+x1+1]] {
+			if projectileVisible(&s.Projectiles[i], s.Tick, &ix.params, perTick, vx, vy, ix.radius) {
+				acc = append(acc, i)
+			}
+		}
+	}
+	slices.Sort(acc)
+	for _, i := range acc {
+		dst.Projectiles = append(dst.Projectiles, s.Projectiles[i])
+	}
+	ix.accepted = acc
 }
