@@ -178,23 +178,45 @@ func TestSameTickInputAppliedOnce(t *testing.T) {
 	}
 }
 
-func TestCatchUpAppliesAtMostThreeInputsPerTick(t *testing.T) {
+func TestLateInputsAreSupersededNotCaughtUp(t *testing.T) {
 	tr := startRoom(t, RoomConfig{})
 	id := tr.addPlayer()
+	var before Player
 	for range 5 {
-		tr.tick(id)
+		before = tr.tick(id)
 	}
 	// Ticks 1..5 were missed entirely (the player joined at tick 0); the
-	// client sends them all at once, with the input for tick 6.
+	// client sends them all at once, with the input for tick 6. Only the
+	// newest applies: one step, never a burst of catch-up.
 	tr.QueueInputs(id, []Input{right(1), right(2), right(3), right(4), right(5), right(6)})
-	if p := tr.tick(id); p.LastInputTick != 3 {
-		t.Fatalf("tick 6 applied up to input %d, want 3", p.LastInputTick)
+	p := tr.tick(id)
+	if p.LastInputTick != 6 {
+		t.Fatalf("tick 6 applied up to input %d, want 6", p.LastInputTick)
 	}
-	if p := tr.tick(id); p.LastInputTick != 6 {
-		t.Fatalf("tick 7 applied up to input %d, want 6", p.LastInputTick)
+	if d, step := p.X-before.X, tr.Params().PlayerStep(); d < step-0.1 || d > step+0.1 {
+		t.Fatalf("moved %v at tick 6, want one step (%v)", d, step)
 	}
-	if s := tr.Stats(); s.InputsApplied != 6 || s.InputsLate != 6 {
+	if s := tr.Stats(); s.InputsApplied != 1 || s.InputsLate != 0 || s.InputsStale != 5 {
 		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestStaleInputIsDropped(t *testing.T) {
+	tr := startRoom(t, RoomConfig{})
+	id := tr.addPlayer()
+	for range 20 {
+		tr.tick(id)
+	}
+	start, _ := tr.Player(id)
+	stale := StaleTicks(tr.Params().TickRate)
+	// Tick 21 is next: an input for 21-stale still applies, older ones
+	// are dropped on arrival.
+	tr.QueueInputs(id, []Input{right(20 - stale), right(21 - stale)})
+	if s := tr.Stats(); s.InputsStale != 1 {
+		t.Fatalf("%d inputs dropped as stale on arrival, want 1", s.InputsStale)
+	}
+	if p := tr.tick(id); p.LastInputTick != 21-stale || p.X <= start.X {
+		t.Fatalf("the input %d ticks behind was not applied: %+v", stale, p)
 	}
 }
 
