@@ -527,7 +527,7 @@ func TestEncodeRefusesWhatTheFormatCannotCarry(t *testing.T) {
 }
 
 // payloadBuilder writes payloads by hand for the decoder's bad cases,
-// following docs/SNAPSHOT_FORMAT.md with the default parameters.
+// following docs/PROTOCOL.md with the default parameters.
 type payloadBuilder struct{ w BitWriter }
 
 func (b *payloadBuilder) full(tick uint32) *payloadBuilder {
