@@ -34,6 +34,7 @@ type AOIIndex struct {
 	// snapshot's slices, ascending within a cell (counting sort).
 	playerStart, playerItems []int32
 	shotStart, shotItems     []int32
+	shotX, shotY             []float64 // each projectile's PositionAt(tick)
 	cellOf                   []int32 // scratch of Build
 	accepted                 []int32 // scratch of VisibleSet
 }
@@ -51,14 +52,14 @@ func (ix *AOIIndex) Build(s *game.Snapshot, radius float64, params game.Params) 
 	cells := ix.side * ix.side
 	ix.playerStart, ix.playerItems = ix.bucket(ix.playerStart, ix.playerItems, cells, len(s.Players),
 		func(i int) (float64, float64) { return s.Players[i].X, s.Players[i].Y })
-	perTick := params.ProjectileStep()
-	ix.shotStart, ix.shotItems = ix.bucket(ix.shotStart, ix.shotItems, cells, len(s.Projectiles),
-		func(i int) (float64, float64) {
-			pr := &s.Projectiles[i]
-			sin, cos := game.AngleSinCos(pr.Angle)
-			dist := float64(perTick * float64(int64(s.Tick)-int64(pr.SpawnTick)))
-			return pr.OriginX + float64(cos*dist), pr.OriginY + float64(sin*dist)
-		})
+	n := len(s.Projectiles)
+	ix.shotX = slices.Grow(ix.shotX[:0], n)[:n]
+	ix.shotY = slices.Grow(ix.shotY[:0], n)[:n]
+	for i := range s.Projectiles {
+		ix.shotX[i], ix.shotY[i] = s.Projectiles[i].PositionAt(params, s.Tick)
+	}
+	ix.shotStart, ix.shotItems = ix.bucket(ix.shotStart, ix.shotItems, cells, n,
+		func(i int) (float64, float64) { return ix.shotX[i], ix.shotY[i] })
 }
 
 // bucket sorts n entities into cells by the position pos gives, by
@@ -143,7 +144,12 @@ func (ix *AOIIndex) VisibleSet(dst *game.Snapshot, viewer game.EntityID) {
 	for cy := y0; cy <= y1; cy++ {
 		row := cy * ix.side
 		for _, i := range ix.shotItems[ix.shotStart[row+x0]:ix.shotStart[row+x1+1]] {
-			if projectileVisible(&s.Projectiles[i], s.Tick, &ix.params, perTick, vx, vy, ix.radius) {
+			// projectileVisible, with the position computed at Build.
+			v, ok := projectileShortcut(&s.Projectiles[i], s.Tick, perTick, vx, vy, ix.radius)
+			if !ok {
+				v = dist2(ix.shotX[i]-vx, ix.shotY[i]-vy) <= r2
+			}
+			if v {
 				acc = append(acc, i)
 			}
 		}

@@ -206,20 +206,51 @@ func TestFanoutAllocatesNothingOnceWarm(t *testing.T) {
 	}
 }
 
+// perClientTick is the fan-out as it was before it was shared: every
+// client encoded on its own with Encode (and its whole-world interest
+// scan), for comparison in the same benchmark run.
+func perClientTick(f *snapshotFanout, enc *SnapshotEncoder, cur *game.Snapshot, h *game.History, sessions []*session, room fanoutRoom) {
+	if !f.ready {
+		f.setup(room.Params(), enc.AOIRadius)
+	}
+	for _, ss := range sessions {
+		hdr := SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
+		base := baselineFor(ss, cur, h)
+		if base != nil {
+			hdr.BaselineTick = base.Tick
+		}
+		if lead, ok := room.InputLead(ss.entity); ok {
+			hdr.InputLeadMs = int32(lead.Milliseconds())
+		}
+		payload, err := enc.Encode(f.payload[:0], cur, base, ss.entity)
+		if err != nil {
+			panic(err)
+		}
+		f.payload = payload
+		f.send(ss, &hdr, payload)
+	}
+}
+
 // BenchmarkTickFanout is the room's whole per-tick snapshot work for N
 // clients, less the transport's send (the connections only count bytes):
 // baseline choice, interest filter, encoding, envelopes and fragments.
-// Clients ack 2 to 4 ticks back; one in ten has no baseline (full
-// snapshots), one in 25 fell behind the history.
+// Clients ack 2 to 4 ticks back, except that one in five acks anywhere in
+// the last 40 ticks, one in ten has no baseline (full snapshots) and one
+// in 25 fell behind the history. The per_client cases are the same work
+// done the old way, one Encode per client.
 func BenchmarkTickFanout(b *testing.B) {
 	for _, bc := range []struct {
-		name    string
-		players int
-		aoi     float64
+		name      string
+		players   int
+		aoi       float64
+		perClient bool
 	}{
-		{"clients=100", 100, 0},
-		{"clients=1000", 1000, 0},
-		{"clients=1000_aoi=400", 1000, 400},
+		{"clients=100", 100, 0, false},
+		{"clients=1000", 1000, 0, false},
+		{"clients=1000_aoi=400", 1000, 400, false},
+		{"clients=100/per_client", 100, 0, true},
+		{"clients=1000/per_client", 1000, 0, true},
+		{"clients=1000_aoi=400/per_client", 1000, 400, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			fx := newFanoutFixture(b, bc.players, false)
@@ -230,9 +261,17 @@ func BenchmarkTickFanout(b *testing.B) {
 			}
 			ticks = ticks[8:]
 			var f snapshotFanout
-			for _, cur := range ticks {
+			enc := SnapshotEncoder{Params: fx.world.params, AOIRadius: bc.aoi}
+			run := func(cur *game.Snapshot) {
 				fx.ack(cur.Tick, true)
+				if bc.perClient {
+					perClientTick(&f, &enc, cur, fx.history, fx.sessions, fx.room)
+					return
+				}
 				f.tick(cur, fx.history, fx.sessions, fx.room, bc.aoi)
+			}
+			for _, cur := range ticks {
+				run(cur)
 			}
 			for _, c := range fx.conns {
 				c.sent, c.bytes = 0, 0
@@ -240,9 +279,7 @@ func BenchmarkTickFanout(b *testing.B) {
 			b.ReportAllocs()
 			n := 0
 			for b.Loop() {
-				cur := ticks[n%len(ticks)]
-				fx.ack(cur.Tick, true)
-				f.tick(cur, fx.history, fx.sessions, fx.room, bc.aoi)
+				run(ticks[n%len(ticks)])
 				n++
 			}
 			var sent, bytes int
