@@ -73,13 +73,15 @@ type RoomConfig struct {
 //     (or the tick the player joined at) is a duplicate and is dropped, so
 //     the redundant copies that later packets carry are never applied
 //     twice;
-//   - of the inputs with Tick <= T, the newest is applied at T; the older
-//     ones (late: their tick was simulated without them) are superseded
-//     and dropped, except that a shot in any of them fires at T. A late
-//     input is applied at the next tick only when no newer one is due:
-//     movement is never caught up, so no sequence of inputs moves a
-//     player faster than PlayerSpeed, and fire stays bound by the
-//     cooldown;
+//   - of the inputs with Tick <= T (due), the oldest is applied at T and
+//     the others wait for the next ticks, one a tick, in order: a late
+//     input (its tick was simulated without it) is delayed, not lost, so
+//     the client's prediction stays exact. Movement is never caught up,
+//     so no sequence of inputs moves a player faster than PlayerSpeed,
+//     and fire stays bound by the cooldown. At most LateBacklog (2) late
+//     inputs wait behind the one applied; older ones are dropped (a shot
+//     in them fires with the one applied), which bounds the delay a
+//     burst of late inputs adds;
 //   - an input more than StaleTicks (0.25 s) behind T is stale and is
 //     dropped, on arrival or in the buffer: a "lag switch" that holds its
 //     inputs and releases them gains nothing;

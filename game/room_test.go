@@ -178,25 +178,30 @@ func TestSameTickInputAppliedOnce(t *testing.T) {
 	}
 }
 
-func TestLateInputsAreSupersededNotCaughtUp(t *testing.T) {
+func TestLateInputsWaitTheirTurnAndABurstIsCut(t *testing.T) {
 	tr := startRoom(t, RoomConfig{})
 	id := tr.addPlayer()
-	var before Player
+	var prev Player
 	for range 5 {
-		before = tr.tick(id)
+		prev = tr.tick(id)
 	}
 	// Ticks 1..5 were missed entirely (the player joined at tick 0); the
-	// client sends them all at once, with the input for tick 6. Only the
-	// newest applies: one step, never a burst of catch-up.
+	// client sends them all at once, with the input for tick 6. The
+	// oldest beyond the backlog are dropped, the rest apply one a tick,
+	// in order: one step a tick, never a burst of catch-up.
 	tr.QueueInputs(id, []Input{right(1), right(2), right(3), right(4), right(5), right(6)})
-	p := tr.tick(id)
-	if p.LastInputTick != 6 {
-		t.Fatalf("tick 6 applied up to input %d, want 6", p.LastInputTick)
+	step := tr.Params().PlayerStep()
+	for i, want := range []uint32{4, 5, 6} {
+		p := tr.tick(id)
+		if p.LastInputTick != want {
+			t.Fatalf("tick %d applied input %d, want %d", 6+i, p.LastInputTick, want)
+		}
+		if d := p.X - prev.X; d < step-0.1 || d > step+0.1 {
+			t.Fatalf("moved %v at tick %d, want one step (%v)", d, 6+i, step)
+		}
+		prev = p
 	}
-	if d, step := p.X-before.X, tr.Params().PlayerStep(); d < step-0.1 || d > step+0.1 {
-		t.Fatalf("moved %v at tick 6, want one step (%v)", d, step)
-	}
-	if s := tr.Stats(); s.InputsApplied != 1 || s.InputsLate != 0 || s.InputsStale != 5 {
+	if s := tr.Stats(); s.InputsApplied != 3 || s.InputsLate != 3 || s.InputsStale != 3 {
 		t.Errorf("stats %+v", s)
 	}
 }

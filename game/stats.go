@@ -16,8 +16,7 @@ type RoomStats struct {
 	// of them applied after their tick.
 	InputsApplied, InputsLate uint64
 	// InputsStale counts inputs dropped because they came too late: more
-	// than StaleTicks behind, or superseded by a newer input due at the
-	// same tick.
+	// than StaleTicks behind, or beyond the LateBacklog of due inputs.
 	InputsStale uint64
 	// InputsDuplicate counts inputs for a tick already applied or already
 	// queued (the redundant copies every input packet carries).

@@ -35,8 +35,8 @@ type AOIIndex struct {
 	playerStart, playerItems []int32
 	shotStart, shotItems     []int32
 	shotX, shotY             []float64 // each projectile's PositionAt(tick)
-	cellOf                   []int32 // scratch of Build
-	accepted                 []int32 // scratch of VisibleSet
+	cellOf                   []int32   // scratch of Build
+	accepted                 []int32   // scratch of VisibleSet
 }
 
 // Build indexes s for views of the given radius under params. s must stay
