@@ -293,3 +293,40 @@ func BenchmarkTickFanout(b *testing.B) {
 		})
 	}
 }
+
+// TestBaselineIsTheNewestAckStillInHistory: a client's payload is a
+// delta against the tick it acknowledged while the history holds it, and
+// a full snapshot when it acknowledged nothing or a tick the history has
+// dropped (older than 64 ticks).
+func TestBaselineIsTheNewestAckStillInHistory(t *testing.T) {
+	fx := newFanoutFixture(t, 20, true)
+	var f snapshotFanout
+	fx.step()
+	cur := fx.history.Latest()
+	for _, tc := range []struct {
+		ack, want uint32
+	}{
+		{cur.Tick - 1, cur.Tick - 1},
+		{cur.Tick - game.DefaultHistoryTicks + 1, cur.Tick - game.DefaultHistoryTicks + 1},
+		{cur.Tick - game.DefaultHistoryTicks, 0},
+		{cur.Tick - 70, 0},
+		{0, 0},
+		{cur.Tick, 0}, // not before the tick: no delta possible
+	} {
+		ss, conn := fx.sessions[0], fx.conns[0]
+		conn.datagrams = conn.datagrams[:0]
+		ss.ackTick.Store(tc.ack)
+		f.tick(cur, fx.history, fx.sessions[:1], fx.room, 0)
+		kind, body, err := SplitPacket(conn.datagrams[0])
+		if err != nil || kind != KindSnapshot {
+			t.Fatalf("ack %d: not a snapshot: %v", tc.ack, err)
+		}
+		var h SnapshotHeader
+		if _, err := DecodeSnapshotPacket(body, &h); err != nil {
+			t.Fatal(err)
+		}
+		if h.BaselineTick != tc.want || h.ServerTick != cur.Tick {
+			t.Errorf("ack %d at tick %d: baseline %d, want %d", tc.ack, cur.Tick, h.BaselineTick, tc.want)
+		}
+	}
+}
