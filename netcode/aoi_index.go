@@ -89,12 +89,17 @@ func (ix *AOIIndex) bucket(start, items []int32, cells, n int, pos func(int) (fl
 	return start, items
 }
 
-// axis is the cell coordinate of v, clamped to the grid (NaN to 0).
+// axis is the cell coordinate of v, clamped to the grid (NaN to 0), for
+// any v and width, infinities included.
 func (ix *AOIIndex) axis(v float64) int {
-	if !(v >= 0) {
+	c := v / ix.width
+	switch {
+	case !(c >= 0):
 		return 0
+	case c >= float64(ix.side):
+		return ix.side - 1
 	}
-	return min(int(v/ix.width), ix.side-1)
+	return int(c)
 }
 
 // Snapshot is the snapshot the index was built over.

@@ -2,6 +2,7 @@ package netcode
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -29,7 +30,7 @@ func TestAOIIndexSeesExactlyWhatVisibleSetSees(t *testing.T) {
 					b.X = a.X - 300
 				}
 			}
-			for _, radius := range []float64{300, 1 + rng.Float64()*100, 50 + rng.Float64()*900, 1e7, 0} {
+			for _, radius := range []float64{300, 1 + rng.Float64()*100, 50 + rng.Float64()*900, 1e7, 0, math.Inf(1), math.NaN()} {
 				ix.Build(full, radius, world.params)
 				for range 8 {
 					viewer := full.Players[rng.IntN(len(full.Players))].ID

@@ -87,6 +87,9 @@ func (f *snapshotFanout) tick(cur *game.Snapshot, history *game.History, session
 	if f.observe != nil {
 		f.observe(cur)
 	}
+	if !(radius > 0) {
+		radius = 0 // NaN and negatives mean the whole world, as in VisibleSet
+	}
 	if p := room.Params(); !f.ready || f.params != p || f.radius != radius {
 		f.setup(p, radius)
 	}
