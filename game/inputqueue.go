@@ -68,43 +68,26 @@ func (q *inputQueue) offer(in Input, oldest, limit uint32) queueResult {
 	return queued
 }
 
-// LateBacklog is how many late inputs may wait behind the one a tick
-// applies: a late input is delayed, not lost, while at most this many are
-// due; older ones beyond are dropped, so the delay a burst of late inputs
-// adds stays within LateBacklog ticks.
-const LateBacklog = 2
-
 // drain appends to dst the one input the player gets at tick, if any,
 // and says whether it was late and how many queued inputs it discarded.
 // Of the queued inputs whose Tick <= tick (due), those more than stale
-// ticks behind tick are discarded, then the oldest ones beyond the newest
-// LateBacklog+1; the oldest remaining one is applied, firing if a
-// discarded one fired. The others wait for the next ticks: a player moves
-// at most one step a tick whatever arrives when, and late inputs are
-// applied in order, so the client's prediction stays exact. Caller holds
-// mu.
+// ticks behind tick are discarded; the oldest remaining one is applied,
+// and the others wait for the next ticks. A player moves at most one step
+// a tick whatever arrives when, late inputs are applied in order (so the
+// client's prediction stays exact), and the delay a burst of late inputs
+// adds is bounded by stale. Caller holds mu.
 func (q *inputQueue) drain(tick, stale uint32, dst []PlayerInput) (_ []PlayerInput, late bool, discarded int) {
-	k, due := 0, 0
+	k := 0
 	for k < q.n && q.buf[k].Tick <= tick && tick-q.buf[k].Tick > stale {
 		k++
 	}
 	discarded = k
-	for j := k; j < q.n && q.buf[j].Tick <= tick; j++ {
-		due++
-	}
-	if due == 0 {
+	if k == q.n || q.buf[k].Tick > tick {
 		q.shift(k)
 		return dst, false, discarded
 	}
-	fire := false
-	for ; due > LateBacklog+1; due-- {
-		fire = fire || q.buf[k].Fire
-		k++
-		discarded++
-	}
 	in := q.buf[k]
 	q.shift(k + 1)
-	in.Fire = in.Fire || fire
 	q.lastApplied = in.Tick
 	return append(dst, PlayerInput{Player: q.id, Input: in}), in.Tick < tick, discarded
 }

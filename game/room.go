@@ -36,6 +36,13 @@ type SnapshotSink interface {
 	OnTick(cur *Snapshot, history *History)
 }
 
+// TickObserver is implemented by a SnapshotSink that wants each tick's
+// duration (the sink included), for instance to feed a histogram. It is
+// called on the room's goroutine after OnTick; it must not block.
+type TickObserver interface {
+	ObserveTick(d time.Duration)
+}
+
 // SinkFunc adapts a function to SnapshotSink.
 type SinkFunc func(cur *Snapshot, history *History)
 
@@ -78,13 +85,11 @@ type RoomConfig struct {
 //     input (its tick was simulated without it) is delayed, not lost, so
 //     the client's prediction stays exact. Movement is never caught up,
 //     so no sequence of inputs moves a player faster than PlayerSpeed,
-//     and fire stays bound by the cooldown. At most LateBacklog (2) late
-//     inputs wait behind the one applied; older ones are dropped (a shot
-//     in them fires with the one applied), which bounds the delay a
-//     burst of late inputs adds;
+//     and fire stays bound by the cooldown;
 //   - an input more than StaleTicks (0.25 s) behind T is stale and is
-//     dropped, on arrival or in the buffer: a "lag switch" that holds its
-//     inputs and releases them gains nothing;
+//     dropped, on arrival or in the buffer, which bounds the delay late
+//     inputs can build up: a "lag switch" that holds its inputs and
+//     releases them gains nothing;
 //   - an input with Tick > T waits in the buffer until its tick;
 //   - an input more than 2 s ahead of the room when it arrives is dropped
 //     (hostile), as is one that finds the player's buffer (InputQueueCap)
@@ -110,6 +115,7 @@ type Room struct {
 	staleTicks  uint32
 	clock       Clock
 	sink        SnapshotSink
+	observer    TickObserver
 	log         *slog.Logger
 
 	mu    sync.Mutex // guards world
@@ -161,6 +167,7 @@ func NewRoom(cfg RoomConfig) (*Room, error) {
 		queues:  make(map[EntityID]*inputQueue),
 		history: NewHistory(max(histTicks, MinHistoryTicks)),
 	}
+	r.observer, _ = cfg.Sink.(TickObserver)
 	r.params = r.world.Params()
 	r.period = time.Second / time.Duration(r.params.TickRate)
 	r.tickMs = 1000 / float64(r.params.TickRate)
@@ -386,6 +393,9 @@ func (r *Room) runTick(start time.Time) {
 		r.sink.OnTick(snap, r.history)
 	}
 	d := r.clock.Now().Sub(start)
+	if r.observer != nil {
+		r.observer.ObserveTick(d)
+	}
 
 	r.ticks.Add(1)
 	r.applied.Add(uint64(len(r.pending)))

@@ -16,7 +16,7 @@ type RoomStats struct {
 	// of them applied after their tick.
 	InputsApplied, InputsLate uint64
 	// InputsStale counts inputs dropped because they came too late: more
-	// than StaleTicks behind, or beyond the LateBacklog of due inputs.
+	// than StaleTicks behind the tick being simulated.
 	InputsStale uint64
 	// InputsDuplicate counts inputs for a tick already applied or already
 	// queued (the redundant copies every input packet carries).

@@ -45,6 +45,10 @@ type DialOptions struct {
 	// RootCAs verifies the server's certificate chain when no hash is
 	// pinned (and an https /cert-hash). Nil means the system roots.
 	RootCAs *x509.CertPool
+	// Room names the room to join, sent as the "room" query parameter of
+	// /wt and /ws. Empty joins the server's default room (or the join
+	// token's).
+	Room string
 	// Header is sent with the WebTransport CONNECT request and the
 	// WebSocket upgrade (for instance an Origin).
 	Header http.Header
@@ -150,7 +154,11 @@ func parseServerURL(s string) (*url.URL, error) {
 }
 
 func (d *dialer) endpointURL(scheme, path string) string {
-	return (&url.URL{Scheme: scheme, Host: d.base.Host, Path: path}).String()
+	u := &url.URL{Scheme: scheme, Host: d.base.Host, Path: path}
+	if d.opts.Room != "" && path != PathCertHash {
+		u.RawQuery = url.Values{"room": {d.opts.Room}}.Encode()
+	}
+	return u.String()
 }
 
 // pinned returns the hashes to pin: the configured ones plus, with

@@ -82,6 +82,10 @@ type Endpoint struct {
 	// handshake until OnConn returns; beyond it /ws and /wt answer 503.
 	// Default 4096.
 	MaxConns int
+	// IPLimits bounds new connections per second and open connections
+	// per client address; beyond them /ws and /wt answer 429 before any
+	// upgrade. Loopback is exempt unless IPLimits.LimitLoopback is set.
+	IPLimits IPLimits
 	// DisableWebTransport serves only the TCP side (for a host behind a
 	// TCP-only proxy); clients fall back to WebSocket.
 	DisableWebTransport bool
@@ -104,6 +108,7 @@ type Endpoint struct {
 	connCtx    context.Context // handed to OnConn; cancelled at shutdown
 	connCancel context.CancelFunc
 	nconns     atomic.Int64
+	perIP      *ipLimiter
 
 	mu           sync.Mutex
 	listened     bool
@@ -168,6 +173,7 @@ func (e *Endpoint) applyDefaults() {
 		e.MaxConns = 4096
 	}
 	e.Conn = e.Conn.withDefaults()
+	e.perIP = newIPLimiter(e.IPLimits)
 	e.conns = make(map[Conn]struct{})
 	e.shutdownDone = make(chan struct{})
 	e.stopServing = make(chan struct{})
@@ -411,23 +417,27 @@ func (e *Endpoint) withCORS(h http.Handler) http.Handler {
 	})
 }
 
-// admit counts a connection in, refusing it beyond MaxConns or during
-// shutdown. Every admitted connection is released exactly once.
-func (e *Endpoint) admit() bool {
+// admit counts a connection from remote in, refusing it during shutdown,
+// beyond MaxConns (503) or beyond its address's IPLimits (429). Every
+// admitted connection is released exactly once, with the func returned.
+func (e *Endpoint) admit(remote string) (release func(), status int, err error) {
 	e.mu.Lock()
 	closing := e.closing
 	e.mu.Unlock()
 	if closing {
-		return false
+		return nil, http.StatusServiceUnavailable, errors.New("server shutting down")
+	}
+	releaseIP, err := e.perIP.admit(remote, time.Now())
+	if err != nil {
+		return nil, http.StatusTooManyRequests, err
 	}
 	if e.nconns.Add(1) > int64(e.MaxConns) {
 		e.nconns.Add(-1)
-		return false
+		releaseIP()
+		return nil, http.StatusServiceUnavailable, errors.New("server busy")
 	}
-	return true
+	return func() { e.nconns.Add(-1); releaseIP() }, 0, nil
 }
-
-func (e *Endpoint) release() { e.nconns.Add(-1) }
 
 func (e *Endpoint) serveWS(w http.ResponseWriter, r *http.Request) {
 	log := e.log.With("transport", WebSocket, "remote", r.RemoteAddr)
@@ -436,17 +446,19 @@ func (e *Endpoint) serveWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	}
-	if !e.admit() {
-		http.Error(w, "server busy", http.StatusServiceUnavailable)
+	release, status, err := e.admit(r.RemoteAddr)
+	if err != nil {
+		log.Info("refused connection", "status", status, "err", err)
+		http.Error(w, err.Error(), status)
 		return
 	}
 	ws, err := e.upgrader.Upgrade(w, r, nil)
 	if err != nil {
-		e.release()
+		release()
 		log.Debug("websocket upgrade failed", "err", err)
 		return
 	}
-	e.handOff(newWSConn(ws, e.Conn, MaxClientMessageSize), log)
+	e.handOff(newWSConn(ws, e.Conn, MaxClientMessageSize), release, log, r)
 }
 
 func (e *Endpoint) serveWT(w http.ResponseWriter, r *http.Request) {
@@ -456,13 +468,15 @@ func (e *Endpoint) serveWT(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusForbidden)
 		return
 	}
-	if !e.admit() {
-		w.WriteHeader(http.StatusServiceUnavailable)
+	release, status, err := e.admit(r.RemoteAddr)
+	if err != nil {
+		log.Info("refused connection", "status", status, "err", err)
+		w.WriteHeader(status)
 		return
 	}
 	sess, err := e.wtSrv.Upgrade(w, r)
 	if err != nil {
-		e.release()
+		release()
 		log.Debug("webtransport upgrade failed", "err", err)
 		w.WriteHeader(http.StatusBadRequest)
 		return
@@ -472,13 +486,38 @@ func (e *Endpoint) serveWT(w http.ResponseWriter, r *http.Request) {
 	str, err := sess.AcceptStream(ctx)
 	cancel()
 	if err != nil {
-		e.release()
+		release()
 		log.Info("closing webtransport session: no control stream", "err", err, "timeout", e.HandshakeTimeout)
 		_ = sess.CloseWithError(wtCodeHandshake, "control stream not opened in time")
 		closeQUICAfter(qconn, e.Conn.FlushTimeout, wtCodeHandshake)
 		return
 	}
-	e.handOff(newWTConn(sess, str, qconn, e.Conn, MaxClientMessageSize, nil), log)
+	e.handOff(newWTConn(sess, str, qconn, e.Conn, MaxClientMessageSize, nil), release, log, r)
+}
+
+// RoomHeader names the room to join, for native clients that set headers
+// rather than the "room" query parameter of /wt and /ws.
+const RoomHeader = "Tickwire-Room"
+
+type roomKey struct{}
+
+// withRequestedRoom records in ctx the room the connection's request asks
+// for: its "room" query parameter, else its RoomHeader.
+func withRequestedRoom(ctx context.Context, r *http.Request) context.Context {
+	room := r.URL.Query().Get("room")
+	if room == "" {
+		room = r.Header.Get(RoomHeader)
+	}
+	if room == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, roomKey{}, room)
+}
+
+// requestedRoom is the room an OnConn ctx's request asked for, or "".
+func requestedRoom(ctx context.Context) string {
+	s, _ := ctx.Value(roomKey{}).(string)
+	return s
 }
 
 // closeQUICAfter closes qconn unless its peer does within grace.
@@ -496,11 +535,12 @@ func closeQUICAfter(qconn *quic.Conn, grace time.Duration, code webtransport.Ses
 }
 
 // handOff runs OnConn for an admitted connection in its own goroutine.
-func (e *Endpoint) handOff(c Conn, log *slog.Logger) {
+func (e *Endpoint) handOff(c Conn, release func(), log *slog.Logger, r *http.Request) {
+	ctx := withRequestedRoom(e.connCtx, r)
 	e.mu.Lock()
 	if e.closing {
 		e.mu.Unlock()
-		e.release()
+		release()
 		_ = c.Close()
 		return
 	}
@@ -510,7 +550,7 @@ func (e *Endpoint) handOff(c Conn, log *slog.Logger) {
 	log.Debug("connection accepted")
 	go func() {
 		defer e.handlers.Done()
-		defer e.release()
+		defer release()
 		defer func() {
 			_ = c.Close()
 			e.mu.Lock()
@@ -518,7 +558,7 @@ func (e *Endpoint) handOff(c Conn, log *slog.Logger) {
 			e.mu.Unlock()
 			log.Debug("connection closed")
 		}()
-		e.OnConn(e.connCtx, c)
+		e.OnConn(ctx, c)
 	}()
 }
 

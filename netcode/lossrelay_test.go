@@ -203,7 +203,7 @@ func runLossyLink(t *testing.T, aoi float64, seed uint64) {
 	const want = 150 // snapshots the lossy client must decode (about 6 s)
 	rec := &recordedTicks{ticks: map[uint32]*game.Snapshot{}}
 	srv := &Server{AOIRadius: aoi, Game: game.Config{MaxPlayers: 20, Seed: seed}}
-	srv.fanout.observe = rec.observe
+	srv.observeTick = rec.observe
 	startServer(t, srv)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

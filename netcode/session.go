@@ -31,7 +31,15 @@ type session struct {
 	entity game.EntityID
 	name   string
 	conn   Conn
+	room   *room
 	log    *slog.Logger
+	// playerID is the join token's player, or "session-<id>".
+	playerID string
+	// token is the resume token the welcome handed out.
+	token []byte
+	// done is closed once the session has ended and its entity has been
+	// parked or removed.
+	done chan struct{}
 
 	// Shared.
 	ackTick   atomic.Uint32
@@ -46,6 +54,7 @@ type session struct {
 	in        InputPacket
 	replyBuf  []byte
 	malformed int
+	budget    *packetLimiter
 }
 
 type kickReason struct {
@@ -117,8 +126,10 @@ func newToken() []byte {
 }
 
 // serve runs the session's read loop until the connection ends or the
-// session is kicked, then tells the client why.
-func (s *session) serve(ctx context.Context, srv *Server) {
+// session is kicked, then tells the client why. It reports whether the
+// client may come back (resume): its connection was lost, timed out or
+// was replaced, rather than closed on purpose by either side.
+func (s *session) serve(ctx context.Context, srv *Server) (resumable bool) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	packets := make(chan []byte)
@@ -142,17 +153,18 @@ func (s *session) serve(ctx context.Context, srv *Server) {
 		case raw := <-packets:
 			if k, ok := s.handlePacket(srv, raw); !ok {
 				s.finish(k)
-				return
+				return false
 			}
 		case k := <-s.kick:
 			s.finish(k)
-			return
+			return k.reason == pb.DisconnectReason_DISCONNECT_REASON_TIMEOUT ||
+				k.reason == pb.DisconnectReason_DISCONNECT_REASON_REPLACED
 		case err := <-readErr:
 			s.log.Info("session ended", "reason", "connection lost", "err", err)
-			return
+			return true
 		case <-ctx.Done():
 			s.finish(kickReason{pb.DisconnectReason_DISCONNECT_REASON_SERVER_SHUTDOWN, "server shutting down"})
-			return
+			return false
 		}
 	}
 }
@@ -167,7 +179,17 @@ func (s *session) finish(k kickReason) {
 // handlePacket processes one packet from the client. It returns false with
 // a reason when the session must end.
 func (s *session) handlePacket(srv *Server, raw []byte) (kickReason, bool) {
-	s.lastHeard.Store(srv.clock.Now().UnixNano())
+	now := srv.clock.Now()
+	if ok, abusive := s.budget.allow(now); !ok {
+		srv.rateLimited.Add(1)
+		srv.metrics.rateLimited.Inc()
+		if abusive {
+			return kickReason{pb.DisconnectReason_DISCONNECT_REASON_RATE_LIMITED,
+				fmt.Sprintf("sent far more packets than allowed (%d dropped)", s.budget.dropped)}, false
+		}
+		return kickReason{}, true
+	}
+	s.lastHeard.Store(now.UnixNano())
 	kind, body, err := SplitPacket(raw)
 	if err == nil {
 		err = s.dispatch(srv, kind, body, raw)
@@ -179,7 +201,8 @@ func (s *session) handlePacket(srv *Server, raw []byte) (kickReason, bool) {
 	if errors.As(err, &left) {
 		return kickReason{pb.DisconnectReason_DISCONNECT_REASON_CLIENT_LEFT, left.text}, false
 	}
-	srv.metrics.malformed.Add(1)
+	srv.malformed.Add(1)
+	srv.metrics.malformed.Inc()
 	s.malformed++
 	if s.malformed == 1 || s.malformed == maxMalformedPackets {
 		s.log.Warn("dropped malformed packet", "err", err, "size", len(raw), "count", s.malformed)
@@ -201,19 +224,24 @@ func (s *session) dispatch(srv *Server, kind PacketKind, body, raw []byte) error
 		if err := DecodeInputPacket(body, &s.in); err != nil {
 			return err
 		}
-		s.noteAck(s.in.AckTick, srv.room.CurrentTick())
-		srv.room.QueueInputs(s.entity, s.in.Inputs)
+		s.noteAck(s.in.AckTick, s.room.game.CurrentTick())
+		s.room.game.QueueInputs(s.entity, s.in.Inputs)
 		return nil
 	case KindPing:
 		var p Ping
 		if err := DecodePing(body, &p); err != nil {
 			return err
 		}
-		p.ServerTick = srv.room.CurrentTick()
+		p.ServerTick = s.room.game.CurrentTick()
 		s.replyBuf = AppendPing(s.replyBuf[:0], KindPong, &p)
 		_ = s.conn.SendDatagram(s.replyBuf)
 		return nil
 	case KindPong:
+		var p Ping
+		if err := DecodePing(body, &p); err != nil {
+			return err
+		}
+		srv.notePong(&p)
 		return nil
 	case KindDisconnect:
 		p, err := UnmarshalControl(raw)

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ensure_go
+ensure_debs redis-server # the room directory's integration test (cmd/server)
 export GOFLAGS="${GOFLAGS:-} -mod=readonly"
 
 step "gofmt"

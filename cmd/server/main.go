@@ -2,10 +2,16 @@
 //
 //	go run ./cmd/server                      # localhost:4433, 30 Hz, self-signed cert
 //	go run ./cmd/server -addr :4433 -tick-rate 60 -cert cert.pem -key key.pem
+//	TICKWIRE_TOKEN_SECRET=... go run ./cmd/server -require-tokens -redis redis://localhost:6379/0
 //
-// It listens on one port number: TCP for HTTP (/ws, /cert-hash, /healthz)
-// and UDP for HTTP/3 + WebTransport (/wt). SIGINT or SIGTERM tells every
-// client the server is shutting down, then exits.
+// It listens on one port number: TCP for HTTP (/ws, /cert-hash, /rooms,
+// /metrics, /healthz, /readyz) and UDP for HTTP/3 + WebTransport (/wt).
+// Settings come from flags, then TICKWIRE_* variables, then a JSON config
+// file, then defaults (see config.go and docs/HOSTING.md).
+//
+// SIGTERM or SIGINT drains: no new players, /readyz 503, players keep
+// playing for up to -drain-timeout, then are told the server is shutting
+// down, and the process exits 0. A second signal ends the drain at once.
 package main
 
 import (
@@ -16,49 +22,90 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
+	"time"
 
-	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode"
+	"github.com/tickwire/tickwire/netcode/agones"
+	"github.com/tickwire/tickwire/netcode/directory/redisdir"
 )
 
 func main() {
 	if err := run(); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
 		fmt.Fprintln(os.Stderr, "server:", err)
 		os.Exit(1)
 	}
 }
 
 func run() error {
-	var (
-		srv      netcode.Server
-		origins  string
-		logLevel slog.Level
-	)
-	flag.StringVar(&srv.Addr, "addr", "localhost:4433", "listen `host:port` for TCP and UDP; localhost means 127.0.0.1 and ::1")
-	flag.IntVar(&srv.Game.TickRate, "tick-rate", 30, "simulation rate in Hz: 20, 30 or 60")
-	flag.IntVar(&srv.Game.MaxPlayers, "max-players", 100, "most players in the room (also sizes the arena)")
-	flag.Uint64Var(&srv.Game.Seed, "seed", 1, "seed of the world's randomness")
-	flag.Float64Var(&srv.AOIRadius, "aoi", 0, "send each client only entities within this `radius` of its player (0: everything)")
-	flag.StringVar(&srv.CertFile, "cert", "", "TLS certificate `file` (default: self-signed, rotated)")
-	flag.StringVar(&srv.KeyFile, "key", "", "TLS key `file`")
-	flag.StringVar(&origins, "origins", "", "comma-separated browser `origins` allowed to connect (default: the server's own)")
-	flag.TextVar(&logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn, error")
-	flag.Parse()
-	if (srv.CertFile == "") != (srv.KeyFile == "") {
-		return errors.New("-cert and -key go together")
-	}
-	if origins != "" {
-		srv.AllowedOrigins = strings.Split(origins, ",")
-	}
-	if err := (game.Config{TickRate: srv.Game.TickRate, MaxPlayers: srv.Game.MaxPlayers}).Validate(); err != nil {
+	cfg, err := loadConfig(os.Args[1:], os.LookupEnv, os.Stderr)
+	if err != nil {
 		return err
 	}
-	srv.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if unknown := unknownEnv(os.Environ()); len(unknown) > 0 {
+		logger.Warn("ignoring environment variables that name no setting", "vars", unknown)
+	}
+	srv := cfg.server(logger)
+	if cfg.RequireTokens && cfg.LobbyKey == "" {
+		logger.Warn("-require-tokens without -lobby-key: anyone can get a join token from POST /rooms/{id}/join")
+	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	if cfg.Redis != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		dir, err := redisdir.Open(ctx, cfg.Redis)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("-redis: %w", err)
+		}
+		defer dir.Close()
+		srv.Directory = dir
+	}
+
+	// The first signal drains; a second one ends the drain at once.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	ctx, drain := context.WithCancel(context.Background())
+	defer drain()
+	go func() {
+		s := <-sigs
+		logger.Info("signal: draining", "signal", s.String(), "drain_timeout", cfg.DrainTimeout)
+		drain()
+		<-sigs
+		logger.Info("second signal: stopping now")
+		srv.StopNow()
+	}()
+
+	drained := make(chan struct{})
+	var lifecycle *agones.Lifecycle
+	agonesDone := make(chan error, 1)
+	if client, inPod := agones.FromEnv(); cfg.agones(inPod) {
+		lifecycle = &agones.Lifecycle{
+			Client: client, HealthInterval: cfg.AgonesHealth, Capacity: int64(cfg.MaxPlayers), Logger: logger,
+		}
+		var lastState, lastAddr string // the watch's goroutine only
+		lifecycle.OnGameServer = func(gs agones.GameServer) {
+			if gs.Status.State != lastState {
+				lastState = gs.Status.State
+				logger.Info("agones: GameServer state", "state", lastState)
+			}
+			// Unless told otherwise, the lobby hands out the pod's public
+			// address (the certificate is pinned by hash, not by name).
+			if addr := gs.PublicAddr(); addr != "" && addr != lastAddr && cfg.PublicURL == "" {
+				lastAddr = addr
+				srv.SetPublicURL(cfg.scheme() + "://" + addr)
+				logger.Info("agones: public address", "url", cfg.scheme()+"://"+addr)
+			}
+		}
+		lifecycle.Init()
+		srv.OnPlayer = func(e netcode.PlayerEvent) { lifecycle.Player(e.PlayerID, e.Joined) }
+		go func() { agonesDone <- lifecycle.Run(context.Background(), srv.Ready(), drained) }()
+	}
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Run(ctx) }()
 	select {
@@ -66,8 +113,24 @@ func run() error {
 		return err
 	case <-srv.Ready():
 	}
-	srv.Logger.Info("tickwire server listening",
+	logger.Info("tickwire server listening",
 		"url", srv.URL(), "webtransport", srv.URL()+"/wt", "websocket", srv.URL()+"/ws",
-		"cert_hash", srv.URL()+"/cert-hash", "tick_rate", srv.Room().Params().TickRate)
-	return <-errc
+		"lobby", srv.URL()+netcode.PathRooms, "metrics", srv.URL()+netcode.PathMetrics,
+		"tick_rate", srv.Room().Params().TickRate, "process", srv.ProcessID, "agones", lifecycle != nil)
+	err = <-errc
+	close(drained)
+	if lifecycle != nil {
+		select {
+		case aerr := <-agonesDone:
+			if aerr != nil {
+				logger.Warn("agones: shutdown", "err", aerr)
+			}
+		case <-time.After(5 * time.Second):
+			logger.Warn("agones: sidecar did not answer Shutdown in 5s")
+		}
+	}
+	if err == nil {
+		logger.Info("server stopped")
+	}
+	return err
 }

@@ -1,0 +1,317 @@
+// Package agones speaks the Agones SDK sidecar's REST API
+// (https://agones.dev/site/docs/guides/client-sdks/rest/) with net/http,
+// since the Agones Go SDK cannot be a dependency here. It covers what a
+// Tickwire server needs: Ready once listening, Health on a ticker, a watch
+// of the GameServer (for Allocated), player tracking (alpha: capacity,
+// connect, disconnect) and Shutdown once drained.
+//
+// The sidecar listens on localhost at AGONES_SDK_HTTP_PORT (default 9358)
+// and may start after the game server, so Ready is retried.
+package agones
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+)
+
+// EnvPort is the variable Agones sets to the sidecar's HTTP port.
+const EnvPort = "AGONES_SDK_HTTP_PORT"
+
+// DefaultPort is the sidecar's HTTP port when EnvPort is unset.
+const DefaultPort = 9358
+
+// Client calls the sidecar. The zero value is not usable: use New or
+// FromEnv.
+type Client struct {
+	base string
+	http *http.Client
+}
+
+// New returns a client of the sidecar at base ("http://localhost:9358").
+func New(base string) *Client {
+	return &Client{base: base, http: &http.Client{Timeout: 10 * time.Second}}
+}
+
+// FromEnv returns a client of the sidecar on localhost at EnvPort, and
+// whether EnvPort was set (Agones runs the process).
+func FromEnv() (*Client, bool) {
+	port, ok := os.LookupEnv(EnvPort)
+	if !ok {
+		return New("http://localhost:" + strconv.Itoa(DefaultPort)), false
+	}
+	return New("http://localhost:" + port), true
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body any, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("agones: %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("agones: %s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(data))
+	}
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("agones: %s %s: decoding: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+type empty struct{}
+
+// Ready marks the GameServer Ready (POST /ready).
+func (c *Client) Ready(ctx context.Context) error { return c.do(ctx, "POST", "/ready", empty{}, nil) }
+
+// Health sends one health ping (POST /health).
+func (c *Client) Health(ctx context.Context) error { return c.do(ctx, "POST", "/health", empty{}, nil) }
+
+// Shutdown asks Agones to shut the GameServer down (POST /shutdown).
+func (c *Client) Shutdown(ctx context.Context) error {
+	return c.do(ctx, "POST", "/shutdown", empty{}, nil)
+}
+
+// SetPlayerCapacity sets Status.Players.Capacity (alpha, PUT
+// /alpha/player/capacity).
+func (c *Client) SetPlayerCapacity(ctx context.Context, n int64) error {
+	return c.do(ctx, "PUT", "/alpha/player/capacity", struct {
+		Count int64 `json:"count"`
+	}{n}, nil)
+}
+
+type playerID struct {
+	PlayerID string `json:"playerID"`
+}
+
+// PlayerConnect records a player (alpha, POST /alpha/player/connect).
+func (c *Client) PlayerConnect(ctx context.Context, id string) error {
+	return c.do(ctx, "POST", "/alpha/player/connect", playerID{id}, nil)
+}
+
+// PlayerDisconnect forgets a player (alpha, POST /alpha/player/disconnect).
+func (c *Client) PlayerDisconnect(ctx context.Context, id string) error {
+	return c.do(ctx, "POST", "/alpha/player/disconnect", playerID{id}, nil)
+}
+
+// GameServer is the part of the GameServer resource Tickwire reads.
+type GameServer struct {
+	ObjectMeta struct {
+		Name string `json:"name"`
+	} `json:"object_meta"`
+	Status struct {
+		State   string `json:"state"`
+		Address string `json:"address"`
+		Ports   []Port `json:"ports"`
+	} `json:"status"`
+}
+
+// Port is one of a GameServer's allocated ports (host side).
+type Port struct {
+	Name string `json:"name"`
+	Port int    `json:"port"`
+}
+
+// PublicAddr is the GameServer's address and first port ("host:port"),
+// or "" before Agones has assigned them.
+func (gs GameServer) PublicAddr() string {
+	if gs.Status.Address == "" || len(gs.Status.Ports) == 0 || gs.Status.Ports[0].Port == 0 {
+		return ""
+	}
+	return net.JoinHostPort(gs.Status.Address, strconv.Itoa(gs.Status.Ports[0].Port))
+}
+
+// WatchGameServer streams GameServer updates (GET /watch/gameserver,
+// newline-delimited {"result": GameServer}) to fn until ctx is done or
+// the stream ends.
+func (c *Client) WatchGameServer(ctx context.Context, fn func(GameServer)) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/watch/gameserver", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{}).Do(req) // no timeout: a stream
+	if err != nil {
+		return fmt.Errorf("agones: watch: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("agones: watch: %s", resp.Status)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Result GameServer `json:"result"`
+		}
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			return fmt.Errorf("agones: watch: %w", err)
+		}
+		fn(line.Result)
+	}
+	if err := sc.Err(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("agones: watch: %w", err)
+	}
+	return ctx.Err()
+}
+
+// Lifecycle runs a game server's side of the Agones protocol.
+type Lifecycle struct {
+	// Client is the sidecar. Required.
+	Client *Client
+	// HealthInterval is the time between health pings. Default 2s
+	// (Agones' default health period is 5s).
+	HealthInterval time.Duration
+	// RetryInterval is the time between Ready attempts while the sidecar
+	// is not up. Default 1s.
+	RetryInterval time.Duration
+	// Capacity, if positive, is reported as the player capacity.
+	Capacity int64
+	// OnGameServer, if set, is called with every GameServer the watch
+	// reports (Status.State "Allocated" when a matchmaker took this
+	// server; PublicAddr once ports are assigned).
+	OnGameServer func(GameServer)
+	// Logger receives the few log lines. Default slog.Default().
+	Logger *slog.Logger
+
+	players chan playerEvent
+}
+
+type playerEvent struct {
+	id     string
+	joined bool
+}
+
+// Player queues a player tracking update; it never blocks (beyond 1024
+// pending updates it drops them and says so in the log).
+func (l *Lifecycle) Player(id string, joined bool) {
+	select {
+	case l.playerChan() <- playerEvent{id, joined}:
+	default:
+		l.log().Warn("agones: player tracking queue full; update dropped", "player", id)
+	}
+}
+
+func (l *Lifecycle) playerChan() chan playerEvent {
+	if l.players == nil {
+		panic("agones: Lifecycle.Player called before Run")
+	}
+	return l.players
+}
+
+func (l *Lifecycle) log() *slog.Logger {
+	if l.Logger != nil {
+		return l.Logger
+	}
+	return slog.Default()
+}
+
+// Init prepares l so that Player may be called before Run.
+func (l *Lifecycle) Init() { l.players = make(chan playerEvent, 1024) }
+
+// Run waits for listening, marks the server Ready (retrying until the
+// sidecar answers), then pings Health, watches the GameServer and sends
+// player updates until drained is closed; then it sends Shutdown and
+// returns. It returns early only if ctx is done.
+func (l *Lifecycle) Run(ctx context.Context, listening, drained <-chan struct{}) error {
+	if l.players == nil {
+		l.Init()
+	}
+	health := l.HealthInterval
+	if health <= 0 {
+		health = 2 * time.Second
+	}
+	retry := l.RetryInterval
+	if retry <= 0 {
+		retry = time.Second
+	}
+	log := l.log()
+	select {
+	case <-listening:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	for {
+		err := l.Client.Ready(ctx)
+		if err == nil {
+			break
+		}
+		log.Warn("agones: Ready failed; retrying", "err", err, "in", retry)
+		select {
+		case <-time.After(retry):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	log.Info("agones: GameServer marked Ready")
+	if l.Capacity > 0 {
+		if err := l.Client.SetPlayerCapacity(ctx, l.Capacity); err != nil {
+			log.Warn("agones: setting player capacity (is the PlayerTracking feature gate on?)", "err", err)
+		}
+	}
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go func() {
+		err := l.Client.WatchGameServer(wctx, func(gs GameServer) {
+			if l.OnGameServer != nil {
+				l.OnGameServer(gs)
+			}
+		})
+		if err != nil && !errors.Is(err, context.Canceled) {
+			log.Warn("agones: watching the GameServer", "err", err)
+		}
+	}()
+	t := time.NewTicker(health)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			if err := l.Client.Health(ctx); err != nil {
+				log.Warn("agones: health ping", "err", err)
+			}
+		case ev := <-l.players:
+			var err error
+			if ev.joined {
+				err = l.Client.PlayerConnect(ctx, ev.id)
+			} else {
+				err = l.Client.PlayerDisconnect(ctx, ev.id)
+			}
+			if err != nil {
+				log.Warn("agones: player tracking", "err", err)
+			}
+		case <-drained:
+			stopWatch()
+			if err := l.Client.Shutdown(ctx); err != nil {
+				return err
+			}
+			log.Info("agones: Shutdown sent")
+			return nil
+		}
+	}
+}
