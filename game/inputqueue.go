@@ -7,8 +7,9 @@ const (
 	// InputQueueCap is how many inputs a player may have queued.
 	InputQueueCap = 64
 	// MaxInputsPerTick is how many inputs the room applies to one player
-	// in one tick: one on time plus catch-up of late ones.
-	MaxInputsPerTick = 3
+	// in one tick: one, hence at most one movement step and one shot, so
+	// that no sequence of inputs moves a player faster than PlayerSpeed.
+	MaxInputsPerTick = 1
 	// leadSmoothing is the weight of a new sample in the input lead EWMA.
 	leadSmoothing = 0.125
 )
@@ -35,13 +36,18 @@ const (
 	queueDuplicate
 	queueFull
 	queueFuture
+	queueStale
 )
 
-// offer queues in unless it is a duplicate, too far ahead of tick now
-// (limit: the newest acceptable tick) or there is no room. Caller holds mu.
-func (q *inputQueue) offer(in Input, limit uint32) queueResult {
+// offer queues in unless it is a duplicate, stale (its tick is before
+// oldest), too far ahead (after limit) or there is no room. Caller holds
+// mu.
+func (q *inputQueue) offer(in Input, oldest, limit uint32) queueResult {
 	if in.Tick <= q.lastApplied {
 		return queueDuplicate
+	}
+	if in.Tick < oldest {
+		return queueStale
 	}
 	if in.Tick > limit {
 		return queueFuture
@@ -62,26 +68,34 @@ func (q *inputQueue) offer(in Input, limit uint32) queueResult {
 	return queued
 }
 
-// drain appends to dst, for tick, up to MaxInputsPerTick of the queued
-// inputs whose Tick <= tick, oldest first, and returns how many of them
-// were late. Caller holds mu.
-func (q *inputQueue) drain(tick uint32, dst []PlayerInput) (_ []PlayerInput, late int) {
+// drain appends to dst the one input the player gets at tick, if any,
+// and says whether it was late and how many queued inputs it discarded.
+// Of the queued inputs whose Tick <= tick (due), those more than stale
+// ticks behind tick are discarded; the oldest remaining one is applied,
+// and the others wait for the next ticks. A player moves at most one step
+// a tick whatever arrives when, late inputs are applied in order (so the
+// client's prediction stays exact), and the delay a burst of late inputs
+// adds is bounded by stale. Caller holds mu.
+func (q *inputQueue) drain(tick, stale uint32, dst []PlayerInput) (_ []PlayerInput, late bool, discarded int) {
 	k := 0
-	for k < q.n && k < MaxInputsPerTick && q.buf[k].Tick <= tick {
-		in := q.buf[k]
+	for k < q.n && q.buf[k].Tick <= tick && tick-q.buf[k].Tick > stale {
 		k++
-		if in.Tick <= q.lastApplied { // cannot happen (offer checks); kept as the rule's guard
-			continue
-		}
-		if in.Tick < tick {
-			late++
-		}
-		q.lastApplied = in.Tick
-		dst = append(dst, PlayerInput{Player: q.id, Input: in})
 	}
+	discarded = k
+	if k == q.n || q.buf[k].Tick > tick {
+		q.shift(k)
+		return dst, false, discarded
+	}
+	in := q.buf[k]
+	q.shift(k + 1)
+	q.lastApplied = in.Tick
+	return append(dst, PlayerInput{Player: q.id, Input: in}), in.Tick < tick, discarded
+}
+
+// shift removes the first k queued inputs.
+func (q *inputQueue) shift(k int) {
 	copy(q.buf[:], q.buf[k:q.n])
 	q.n -= k
-	return dst, late
 }
 
 // noteLead folds one lead sample, in ms, into the average. Caller holds

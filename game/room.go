@@ -17,6 +17,12 @@ const (
 	maxHistoryTicks     = 1 << 16
 )
 
+// StaleTicks is how many ticks behind the tick being simulated an input
+// may be and still apply, at a tick rate: a quarter of a second (7 ticks
+// at 30 Hz, 5 at 20 Hz, 15 at 60 Hz), at least 1. Older inputs are
+// dropped.
+func StaleTicks(tickRate int) uint32 { return max(1, uint32(max(tickRate, 0))/4) }
+
 // ErrRoomStopped is returned by WaitTick once the room's loop has ended.
 var ErrRoomStopped = errors.New("game: room stopped")
 
@@ -68,24 +74,31 @@ type RoomConfig struct {
 // # Inputs
 //
 // Each input is meant for the tick in its Tick field. When the room
-// computes tick T it applies, per player, every queued input with
-// Tick <= T, oldest first, at most MaxInputsPerTick (3) of them:
+// computes tick T it applies, per player, at most one input
+// (MaxInputsPerTick), hence at most one movement step and one shot:
 //   - an input whose Tick is at or before the player's last applied tick
 //     (or the tick the player joined at) is a duplicate and is dropped, so
 //     the redundant copies that later packets carry are never applied
 //     twice;
-//   - a late input (Tick < T, not yet applied) is applied at T as
-//     catch-up, and counted as late; beyond the three, the rest wait for
-//     the next tick;
+//   - of the inputs with Tick <= T (due), the oldest is applied at T and
+//     the others wait for the next ticks, one a tick, in order: a late
+//     input (its tick was simulated without it) is delayed, not lost, so
+//     the client's prediction stays exact. Movement is never caught up,
+//     so no sequence of inputs moves a player faster than PlayerSpeed,
+//     and fire stays bound by the cooldown;
+//   - an input more than StaleTicks (0.25 s) behind T is stale and is
+//     dropped, on arrival or in the buffer, which bounds the delay late
+//     inputs can build up: a "lag switch" that holds its inputs and
+//     releases them gains nothing;
 //   - an input with Tick > T waits in the buffer until its tick;
 //   - an input more than 2 s ahead of the room when it arrives is dropped
 //     (hostile), as is one that finds the player's buffer (InputQueueCap)
 //     full.
 //
-// Each applied input is one movement step (see World.Step). A player with
-// no input for a tick does not move. The room also measures, per player,
-// how early inputs arrive (InputLead), so the client can aim its inputs a
-// little ahead of the server.
+// A player with no input for a tick does not move. The room also
+// measures, per player, how early inputs arrive (InputLead), so the
+// client can aim its inputs a little ahead of the server and late inputs
+// stay rare.
 //
 // # Timing
 //
@@ -99,6 +112,7 @@ type Room struct {
 	period      time.Duration
 	tickMs      float64
 	futureTicks uint32
+	staleTicks  uint32
 	clock       Clock
 	sink        SnapshotSink
 	observer    TickObserver
@@ -130,7 +144,7 @@ type Room struct {
 
 // counters are the room's event counts, updated from any goroutine.
 type counters struct {
-	ticks, missed, applied, late, duplicate, dropped, future atomic.Uint64
+	ticks, missed, applied, late, duplicate, dropped, future, stale atomic.Uint64
 }
 
 // NewRoom builds a room at tick 0. It does not start the loop (Run).
@@ -158,6 +172,7 @@ func NewRoom(cfg RoomConfig) (*Room, error) {
 	r.period = time.Second / time.Duration(r.params.TickRate)
 	r.tickMs = 1000 / float64(r.params.TickRate)
 	r.futureTicks = 2 * uint32(r.params.TickRate)
+	r.staleTicks = StaleTicks(r.params.TickRate)
 	r.pending = make([]PlayerInput, 0, cfg.World.maxPlayers()*MaxInputsPerTick)
 	if r.clock == nil {
 		r.clock = RealClock{}
@@ -233,11 +248,17 @@ func (r *Room) QueueInputs(id EntityID, inputs []Input) {
 	}
 	cur := r.tick.Load()
 	limit := cur + r.futureTicks
-	var dup, full, future uint64
+	// The next tick is cur+1; an input more than staleTicks behind it
+	// would be dropped there anyway.
+	oldest := uint32(0)
+	if cur+1 > r.staleTicks {
+		oldest = cur + 1 - r.staleTicks
+	}
+	var dup, full, future, stale uint64
 	newest := -1
 	q.mu.Lock()
 	for i := range inputs {
-		switch q.offer(inputs[i], limit) {
+		switch q.offer(inputs[i], oldest, limit) {
 		case queued:
 			if newest < 0 || inputs[i].Tick > inputs[newest].Tick {
 				newest = i
@@ -248,6 +269,8 @@ func (r *Room) QueueInputs(id EntityID, inputs []Input) {
 			full++
 		case queueFuture:
 			future++
+		case queueStale:
+			stale++
 		}
 	}
 	if newest >= 0 {
@@ -259,6 +282,7 @@ func (r *Room) QueueInputs(id EntityID, inputs []Input) {
 	r.duplicate.Add(dup)
 	r.dropped.Add(full)
 	r.future.Add(future)
+	r.stale.Add(stale)
 }
 
 // InputLead is how early a player's inputs arrive before their tick is
@@ -286,6 +310,7 @@ func (r *Room) Stats() RoomStats {
 		InputsDuplicate: r.duplicate.Load(),
 		InputsDropped:   r.dropped.Load(),
 		InputsFuture:    r.future.Load(),
+		InputsStale:     r.stale.Load(),
 	}
 	r.statsMu.Lock()
 	defer r.statsMu.Unlock()
@@ -296,7 +321,7 @@ func (r *Room) Stats() RoomStats {
 // ResetStats zeroes the counters and tick durations, e.g. after a
 // benchmark's warm-up.
 func (r *Room) ResetStats() {
-	for _, c := range []*atomic.Uint64{&r.ticks, &r.missed, &r.applied, &r.late, &r.duplicate, &r.dropped, &r.future} {
+	for _, c := range []*atomic.Uint64{&r.ticks, &r.missed, &r.applied, &r.late, &r.duplicate, &r.dropped, &r.future, &r.stale} {
 		c.Store(0)
 	}
 	r.statsMu.Lock()
@@ -381,19 +406,25 @@ func (r *Room) runTick(start time.Time) {
 	r.notifyTick(t)
 }
 
-// drainInputs fills r.pending with the inputs due at tick t, players in
-// ID order, and returns how many were late.
+// drainInputs fills r.pending with the inputs due at tick t, at most one
+// per player, players in ID order, and returns how many were late.
 func (r *Room) drainInputs(t uint32) (late int) {
 	r.pending = r.pending[:0]
 	r.qmu.RLock()
 	defer r.qmu.RUnlock()
+	var discarded int
 	for _, q := range r.order {
-		var l int
 		q.mu.Lock()
-		r.pending, l = q.drain(t, r.pending)
+		var l bool
+		var d int
+		r.pending, l, d = q.drain(t, r.staleTicks, r.pending)
 		q.mu.Unlock()
-		late += l
+		if l {
+			late++
+		}
+		discarded += d
 	}
+	r.stale.Add(uint64(discarded))
 	return late
 }
 

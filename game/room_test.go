@@ -178,23 +178,49 @@ func TestSameTickInputAppliedOnce(t *testing.T) {
 	}
 }
 
-func TestCatchUpAppliesAtMostThreeInputsPerTick(t *testing.T) {
+func TestLateInputsWaitTheirTurnOneStepATick(t *testing.T) {
 	tr := startRoom(t, RoomConfig{})
 	id := tr.addPlayer()
+	var prev Player
 	for range 5 {
-		tr.tick(id)
+		prev = tr.tick(id)
 	}
 	// Ticks 1..5 were missed entirely (the player joined at tick 0); the
-	// client sends them all at once, with the input for tick 6.
+	// client sends them all at once, with the input for tick 6. They
+	// apply one a tick, in order: one step a tick, never a burst.
 	tr.QueueInputs(id, []Input{right(1), right(2), right(3), right(4), right(5), right(6)})
-	if p := tr.tick(id); p.LastInputTick != 3 {
-		t.Fatalf("tick 6 applied up to input %d, want 3", p.LastInputTick)
+	step := tr.Params().PlayerStep()
+	for i := range uint32(6) {
+		p := tr.tick(id)
+		if p.LastInputTick != i+1 {
+			t.Fatalf("tick %d applied input %d, want %d", 6+i, p.LastInputTick, i+1)
+		}
+		if d := p.X - prev.X; d < step-0.1 || d > step+0.1 {
+			t.Fatalf("moved %v at tick %d, want one step (%v)", d, 6+i, step)
+		}
+		prev = p
 	}
-	if p := tr.tick(id); p.LastInputTick != 6 {
-		t.Fatalf("tick 7 applied up to input %d, want 6", p.LastInputTick)
-	}
-	if s := tr.Stats(); s.InputsApplied != 6 || s.InputsLate != 6 {
+	if s := tr.Stats(); s.InputsApplied != 6 || s.InputsLate != 6 || s.InputsStale != 0 {
 		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestStaleInputIsDropped(t *testing.T) {
+	tr := startRoom(t, RoomConfig{})
+	id := tr.addPlayer()
+	for range 20 {
+		tr.tick(id)
+	}
+	start, _ := tr.Player(id)
+	stale := StaleTicks(tr.Params().TickRate)
+	// Tick 21 is next: an input for 21-stale still applies, older ones
+	// are dropped on arrival.
+	tr.QueueInputs(id, []Input{right(20 - stale), right(21 - stale)})
+	if s := tr.Stats(); s.InputsStale != 1 {
+		t.Fatalf("%d inputs dropped as stale on arrival, want 1", s.InputsStale)
+	}
+	if p := tr.tick(id); p.LastInputTick != 21-stale || p.X <= start.X {
+		t.Fatalf("the input %d ticks behind was not applied: %+v", stale, p)
 	}
 }
 

@@ -13,8 +13,11 @@ type RoomStats struct {
 	// than a period after they were due.
 	MissedTicks uint64
 	// InputsApplied counts inputs handed to the world; InputsLate those
-	// of them applied after their tick (catch-up).
+	// of them applied after their tick.
 	InputsApplied, InputsLate uint64
+	// InputsStale counts inputs dropped because they came too late: more
+	// than StaleTicks behind the tick being simulated.
+	InputsStale uint64
 	// InputsDuplicate counts inputs for a tick already applied or already
 	// queued (the redundant copies every input packet carries).
 	InputsDuplicate uint64

@@ -62,14 +62,23 @@ func dist2(dx, dy float64) float64 { return dx*dx + dy*dy }
 // alone (it can change by at most the distance flown), which spares the
 // trigonometry of the exact position.
 func projectileVisible(pr *game.Projectile, tick uint32, params *game.Params, perTick, vx, vy, radius float64) bool {
-	flown := math.Abs(perTick * float64(int64(tick)-int64(pr.SpawnTick)))
-	d2 := dist2(pr.OriginX-vx, pr.OriginY-vy)
-	if far := radius + flown; d2 > far*far {
-		return false
-	}
-	if near := radius - flown; near >= 0 && d2 <= near*near {
-		return true
+	if v, ok := projectileShortcut(pr, tick, perTick, vx, vy, radius); ok {
+		return v
 	}
 	x, y := pr.PositionAt(*params, tick)
 	return dist2(x-vx, y-vy) <= radius*radius
+}
+
+// projectileShortcut decides projectileVisible from the origin alone when
+// it can (ok); otherwise the exact position at tick decides.
+func projectileShortcut(pr *game.Projectile, tick uint32, perTick, vx, vy, radius float64) (visible, ok bool) {
+	flown := math.Abs(perTick * float64(int64(tick)-int64(pr.SpawnTick)))
+	d2 := dist2(pr.OriginX-vx, pr.OriginY-vy)
+	if far := radius + flown; d2 > far*far {
+		return false, true
+	}
+	if near := radius - flown; near >= 0 && d2 <= near*near {
+		return true, true
+	}
+	return false, false
 }

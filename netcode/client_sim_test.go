@@ -328,7 +328,6 @@ func deliverUp(t *testing.T, srv *Server, p *simClient, raw []byte, now time.Tim
 			budget: newPacketLimiter(srv.PacketBudget.withDefaults(r.game.Params().TickRate)),
 		}
 		ss.out.init(srv, WebTransport)
-		ss.out.enc = r.newEncoder()
 		if err := ss.conn.SendMessage(MarshalControl(srv.welcome(r, ss))); err != nil {
 			t.Fatal(err)
 		}

@@ -31,7 +31,7 @@ type snapshotInbox struct {
 	// snapshot; the next one deltas against the last acked baseline).
 	fragTick         uint32
 	fragCount        uint32
-	fragHave         uint32 // bitmask of received fragment indexes
+	fragHave         uint64 // bitmask of received fragment indexes
 	frags            [maxFragments][]byte
 	whole            []byte
 	fragmentsDropped int64
@@ -85,13 +85,13 @@ func (in *snapshotInbox) reassemble(h *SnapshotHeader, payload []byte) ([]byte, 
 		}
 		in.fragTick, in.fragCount, in.fragHave = h.ServerTick, h.FragmentCount, 0
 	}
-	bit := uint32(1) << h.FragmentIndex
+	bit := uint64(1) << h.FragmentIndex
 	if in.fragHave&bit != 0 {
 		return nil, false // duplicate
 	}
 	in.fragHave |= bit
 	in.frags[h.FragmentIndex] = append(in.frags[h.FragmentIndex][:0], payload...)
-	if in.fragHave != 1<<in.fragCount-1 {
+	if in.fragHave != allFragments(in.fragCount) {
 		return nil, false
 	}
 	in.whole = in.whole[:0]
@@ -100,4 +100,12 @@ func (in *snapshotInbox) reassemble(h *SnapshotHeader, payload []byte) ([]byte, 
 	}
 	in.fragHave = 0
 	return in.whole, true
+}
+
+// allFragments is the bitmask of a snapshot in n ≤ maxFragments pieces.
+func allFragments(n uint32) uint64 {
+	if n >= 64 {
+		return ^uint64(0)
+	}
+	return 1<<n - 1
 }

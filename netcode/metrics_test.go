@@ -207,7 +207,6 @@ func BenchmarkRoomOnTick(b *testing.B) {
 		ss := &session{id: uint64(i), entity: e, room: r, log: srv.log,
 			conn: &meteredConn{Conn: discardConn{kind}, m: srv.metrics.transports[kind]}}
 		ss.out.init(srv, kind)
-		ss.out.enc = r.newEncoder()
 		r.addSession(ss)
 	}
 	hist := game.NewHistory(game.DefaultHistoryTicks)

@@ -2,6 +2,7 @@ package netcode
 
 import (
 	"sort"
+	"time"
 
 	"github.com/tickwire/tickwire/game"
 )
@@ -11,63 +12,193 @@ import (
 // fields: at most 40 bytes).
 const fragmentPayloadSize = MaxDatagramSize - 40
 
-// snapshotOutbox is one session's snapshot sender. It is used only from
-// the room goroutine and reuses its buffers, so sending a snapshot
-// allocates nothing in steady state.
+// snapshotOutbox is one session's part of the snapshot fan-out: what the
+// fan-out must know of its transport. It is used only from the room
+// goroutine.
 type snapshotOutbox struct {
-	enc       SnapshotEncoder
-	payload   []byte
-	packet    []byte
 	fragments bool // the transport has a datagram budget (WebTransport)
 	tooLarge  bool // logged once
+	encodeErr bool // logged once
 }
 
-func (o *snapshotOutbox) init(srv *Server, kind TransportKind) {
-	o.enc = srv.newEncoder()
+func (o *snapshotOutbox) init(_ *Server, kind TransportKind) {
 	o.fragments = kind == WebTransport
-	o.payload = make([]byte, 0, 4096)
-	o.packet = make([]byte, 0, MaxDatagramSize+64)
 }
 
-// send encodes the snapshot of cur for ss against the newest tick it has
-// acknowledged (a full snapshot when that tick is no longer in history)
-// and sends it, split into fragments when it exceeds one datagram.
-func (o *snapshotOutbox) send(ss *session, cur *game.Snapshot, history *game.History, room *game.Room) {
-	hdr := SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
-	var base *game.Snapshot
-	if ack := ss.ackTick.Load(); ack != 0 && ack < cur.Tick {
-		if b, ok := history.At(ack); ok {
-			base, hdr.BaselineTick = b, ack
+// fanoutRoom is what the fan-out needs of the room it serves.
+type fanoutRoom interface {
+	Params() game.Params
+	InputLead(id game.EntityID) (time.Duration, bool)
+}
+
+// snapshotFanout is a room's per-tick snapshot work: for every session,
+// pick the baseline (the newest tick it acknowledged, if still in
+// history), encode the snapshot against it, wrap it in the envelope and
+// send it, in fragments when it exceeds one datagram. It runs on the room
+// goroutine only, and allocates nothing once its buffers have grown.
+//
+// Without interest management a payload depends only on the tick and the
+// baseline, not on the client: the fan-out encodes once per distinct
+// baseline per tick and every session that acknowledged that baseline
+// gets the same bytes (at 30 Hz most clients ack one of a handful of
+// recent ticks). With interest management each client's payload is its
+// own, but the interest filter runs on AOIIndex grids shared by all
+// clients: one is built per tick, for the new snapshot, and kept while
+// that tick may serve as a baseline, so no client scans the whole world.
+// Either way the bytes are exactly those SnapshotEncoder.Encode writes
+// for that client alone.
+type snapshotFanout struct {
+	enc    SnapshotEncoder // AOIRadius stays 0: the filter is the indexes'
+	params game.Params
+	radius float64
+	ready  bool
+
+	shared  []sharedPayload // without AOI: this tick's payloads, by baseline
+	nShared int
+	payload []byte // with AOI: the current session's payload
+	packet  []byte
+	indexes [game.DefaultHistoryTicks]AOIIndex // with AOI: by tick, mod 64
+
+	// observe, when set (by tests, before the room runs), sees every
+	// tick's snapshot before anything is sent.
+	observe func(cur *game.Snapshot)
+}
+
+// sharedPayload is one tick's payload against one baseline (0: full).
+type sharedPayload struct {
+	baseline uint32
+	payload  []byte
+	err      error
+}
+
+func (f *snapshotFanout) setup(params game.Params, radius float64) {
+	f.params, f.radius, f.ready = params, radius, true
+	f.enc = SnapshotEncoder{Params: params}
+	f.indexes = [len(f.indexes)]AOIIndex{}
+	if f.packet == nil {
+		f.packet = make([]byte, 0, MaxDatagramSize+64)
+		f.payload = make([]byte, 0, 4096)
+	}
+}
+
+// tick sends every session its snapshot of cur. radius is the room's AOI
+// radius (≤ 0: the whole world).
+func (f *snapshotFanout) tick(cur *game.Snapshot, history *game.History, sessions []*session, room fanoutRoom, radius float64) {
+	if f.observe != nil {
+		f.observe(cur)
+	}
+	if !(radius > 0) {
+		radius = 0 // NaN and negatives mean the whole world, as in VisibleSet
+	}
+	if p := room.Params(); !f.ready || f.params != p || f.radius != radius {
+		f.setup(p, radius)
+	}
+	f.nShared = 0
+	var curIx *AOIIndex
+	if f.radius > 0 {
+		curIx = f.index(cur, true)
+	}
+	for _, ss := range sessions {
+		hdr := SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
+		base := baselineFor(ss, cur, history)
+		if base != nil {
+			hdr.BaselineTick = base.Tick
+		}
+		if lead, ok := room.InputLead(ss.entity); ok {
+			hdr.InputLeadMs = int32(lead.Milliseconds())
+		}
+		var payload []byte
+		var err error
+		if curIx != nil {
+			var baseIx *AOIIndex
+			if base != nil {
+				baseIx = f.index(base, false)
+			}
+			payload, err = f.enc.encodeIndexed(f.payload[:0], curIx, baseIx, ss.entity)
+			f.payload = payload
+		} else {
+			payload, err = f.sharedPayload(cur, base)
+		}
+		if err != nil {
+			if !ss.out.encodeErr {
+				ss.out.encodeErr = true
+				ss.log.Error("encoding snapshot", "err", err, "tick", cur.Tick)
+			}
+			continue
+		}
+		f.send(ss, &hdr, payload)
+	}
+}
+
+// baselineFor is the snapshot ss's next payload deltas against: the
+// newest tick it acknowledged, or nil (a full snapshot) when it has
+// acknowledged none still in history.
+func baselineFor(ss *session, cur *game.Snapshot, history *game.History) *game.Snapshot {
+	ack := ss.ackTick.Load()
+	if ack == 0 || ack >= cur.Tick {
+		return nil
+	}
+	if b, ok := history.At(ack); ok {
+		return b
+	}
+	return nil
+}
+
+// index returns the AOIIndex of s, building it when the slot of its tick
+// holds another snapshot's (or always, when fresh: s is a new tick's).
+func (f *snapshotFanout) index(s *game.Snapshot, fresh bool) *AOIIndex {
+	ix := &f.indexes[s.Tick%uint32(len(f.indexes))]
+	if fresh || ix.snap != s || ix.tick != s.Tick || ix.radius != f.radius || ix.params != f.params {
+		ix.Build(s, f.radius, f.params)
+	}
+	return ix
+}
+
+// sharedPayload returns this tick's payload against base, encoding it on
+// first use.
+func (f *snapshotFanout) sharedPayload(cur, base *game.Snapshot) ([]byte, error) {
+	var bt uint32
+	if base != nil {
+		bt = base.Tick
+	}
+	for i := range f.nShared {
+		if sp := &f.shared[i]; sp.baseline == bt {
+			return sp.payload, sp.err
 		}
 	}
-	if lead, ok := room.InputLead(ss.entity); ok {
-		hdr.InputLeadMs = int32(lead.Milliseconds())
+	if f.nShared == len(f.shared) {
+		f.shared = append(f.shared, sharedPayload{})
 	}
-	payload, err := o.enc.Encode(o.payload[:0], cur, base, ss.entity)
-	if err != nil {
-		ss.log.Error("encoding snapshot", "err", err, "tick", cur.Tick)
-		return
-	}
-	o.payload = payload
-	if !o.fragments || len(payload) <= fragmentPayloadSize {
-		o.packet = AppendSnapshotPacket(o.packet[:0], &hdr, payload)
-		_ = ss.conn.SendDatagram(o.packet)
+	sp := &f.shared[f.nShared]
+	f.nShared++
+	sp.baseline = bt
+	sp.payload, sp.err = f.enc.Encode(sp.payload[:0], cur, base, 0)
+	return sp.payload, sp.err
+}
+
+// send wraps payload in the envelope and hands it to the transport:
+// whole over WebSocket or when it fits one datagram, else in fragments.
+// Sends never block; a full queue drops the datagram.
+func (f *snapshotFanout) send(ss *session, hdr *SnapshotHeader, payload []byte) {
+	if !ss.out.fragments || len(payload) <= fragmentPayloadSize {
+		f.packet = AppendSnapshotPacket(f.packet[:0], hdr, payload)
+		_ = ss.conn.SendDatagram(f.packet)
 		return
 	}
 	count := (len(payload) + fragmentPayloadSize - 1) / fragmentPayloadSize
 	if count > maxFragments {
-		if !o.tooLarge {
-			o.tooLarge = true
+		if !ss.out.tooLarge {
+			ss.out.tooLarge = true
 			ss.log.Error("snapshot too large to send; enable AOI", "bytes", len(payload), "max_fragments", maxFragments)
 		}
 		return
 	}
 	hdr.FragmentCount = uint32(count)
-	for i := 0; i < count; i++ {
+	for i := range count {
 		chunk := payload[i*fragmentPayloadSize : min(len(payload), (i+1)*fragmentPayloadSize)]
 		hdr.FragmentIndex = uint32(i)
-		o.packet = AppendSnapshotPacket(o.packet[:0], &hdr, chunk)
-		_ = ss.conn.SendDatagram(o.packet)
+		f.packet = AppendSnapshotPacket(f.packet[:0], hdr, chunk)
+		_ = ss.conn.SendDatagram(f.packet)
 	}
 }
 

@@ -41,6 +41,7 @@ type room struct {
 	game *game.Room
 
 	tickObs prometheus.Observer // pre-resolved: no lookup on the tick
+	fanout  snapshotFanout      // the per-tick snapshot work, on the room goroutine
 	cancel  context.CancelFunc
 	done    chan struct{}
 
@@ -61,6 +62,7 @@ func (s *Server) newRoom(opts RoomOptions) (*room, error) {
 		return nil, fmt.Errorf("netcode: creating room %q: %w", opts.ID, err)
 	}
 	r.game = g
+	r.fanout.observe = s.observeTick
 	r.tickObs = s.metrics.tickDuration.WithLabelValues(opts.ID)
 	r.emptySince = s.clock.Now()
 	return r, nil
@@ -82,13 +84,11 @@ func (r *room) stop() {
 	r.srv.metrics.tickDuration.DeleteLabelValues(r.id)
 }
 
-// OnTick sends every session its snapshot of the tick just simulated. It
-// runs on the room goroutine, so it must never block: transports drop a
-// datagram rather than wait.
+// OnTick sends every session its snapshot of the tick just simulated
+// (see snapshotFanout). It runs on the room goroutine, so it must never
+// block: transports drop a datagram rather than wait.
 func (r *room) OnTick(cur *game.Snapshot, history *game.History) {
-	for _, ss := range r.currentSessions() {
-		ss.out.send(ss, cur, history, r.game)
-	}
+	r.fanout.tick(cur, history, r.currentSessions(), r.game, r.opts.AOIRadius)
 }
 
 // ObserveTick records a tick's duration (game.TickObserver).

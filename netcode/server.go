@@ -134,9 +134,12 @@ type Server struct {
 	stopNow   chan struct{} // closed by StopNow
 	stopOnce  sync.Once
 
-	roomsMu  sync.Mutex
-	rooms    map[string]*room
-	roomsCtx context.Context
+	roomsMu sync.Mutex
+	rooms   map[string]*room
+	// observeTick, when set by a test before Run, sees every room's
+	// snapshot of every tick before it is sent.
+	observeTick func(cur *game.Snapshot)
+	roomsCtx    context.Context
 
 	resume      resumeBook
 	publicURL   atomic.Pointer[string]
@@ -622,7 +625,6 @@ func (s *Server) handleConn(ctx context.Context, raw Conn) {
 	}
 	ss.log = log.With("session", ss.id, "room", r.id, "entity", uint32(entity), "name", ss.name)
 	ss.out.init(s, conn.Kind())
-	ss.out.enc = r.newEncoder() // the room's rules and AOI
 	ss.lastHeard.Store(s.clock.Now().UnixNano())
 	// Whatever ends the session decides where the entity goes: back to the
 	// resume book (under the token the client holds) or out of the world.

@@ -165,12 +165,19 @@ func TestClientsOnBothTransportsMoveWhereTheyAskAndSeeEachOther(t *testing.T) {
 		}
 		return true
 	})
+	// Every input applied puts a player exactly where its inputs say. On
+	// a loaded machine a few inputs may arrive too late to apply (the
+	// room never catches movement up): each such input leaves its player
+	// at most one step short.
+	stale := srv.Room().Stats().InputsStale
+	slack := float64(stale) * (params.PlayerStep() + 1.0/game.PositionScale)
 	for i, p := range players {
 		p.mu.Lock()
 		want := replay(params, p.first, p.sent)
 		got := p.last.self
-		if got.X != want.X || got.Y != want.Y {
-			t.Errorf("player %d (%s): at (%v, %v), its inputs put it at (%v, %v)", i, p.Transport(), got.X, got.Y, want.X, want.Y)
+		if math.Hypot(got.X-want.X, got.Y-want.Y) > slack {
+			t.Errorf("player %d (%s): at (%v, %v), its inputs put it at (%v, %v) (%d inputs dropped as late in the room)",
+				i, p.Transport(), got.X, got.Y, want.X, want.Y, stale)
 		}
 		if moved := math.Hypot(got.X-p.first.self.X, got.Y-p.first.self.Y); moved < 100 {
 			t.Errorf("player %d moved only %.1f units in 5 s", i, moved)

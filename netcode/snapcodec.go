@@ -13,7 +13,7 @@ import (
 // The snapshot codec turns a game.Snapshot into the payload of a
 // pb.Snapshot envelope and back: quantized, filtered by interest, delta
 // coded against a baseline the client holds, bit packed. The format is
-// described field by field in docs/SNAPSHOT_FORMAT.md.
+// described field by field in docs/PROTOCOL.md.
 //
 // Both sides are stateless between calls (they keep only scratch
 // buffers): the server passes the world snapshot of the baseline tick
@@ -221,6 +221,35 @@ func (e *SnapshotEncoder) Encode(dst []byte, cur, base *game.Snapshot, viewer ga
 	}
 	e.g = g
 	cur, base = e.view(cur, base, viewer)
+	return e.encodeView(dst, cur, base)
+}
+
+// encodeIndexed is Encode of the snapshots two AOIIndexes were built over
+// (base nil for a full snapshot), with the interest filter of the indexes
+// (their radius) in place of AOIRadius. AOIIndex.VisibleSet equals
+// VisibleSet, so the payload is byte for byte what Encode writes with
+// AOIRadius set to the indexes' radius.
+func (e *SnapshotEncoder) encodeIndexed(dst []byte, cur, base *AOIIndex, viewer game.EntityID) ([]byte, error) {
+	g, err := newGeometry(&e.Params)
+	if err != nil {
+		return dst, fmt.Errorf("snapshot encoder: %w", err)
+	}
+	if base != nil && base.tick >= cur.tick {
+		return dst, fmt.Errorf("snapshot encoder: baseline tick %d not before tick %d", base.tick, cur.tick)
+	}
+	e.g = g
+	cur.VisibleSet(&e.curView, viewer)
+	if base == nil {
+		return e.encodeView(dst, &e.curView, nil)
+	}
+	base.VisibleSet(&e.baseView, viewer)
+	return e.encodeView(dst, &e.curView, &e.baseView)
+}
+
+// encodeView is Encode of snapshots already filtered by interest (or of
+// the whole world), with e.g set: what the per-tick fan-out calls with the
+// views it computes from a shared AOIIndex.
+func (e *SnapshotEncoder) encodeView(dst []byte, cur, base *game.Snapshot) ([]byte, error) {
 	if err := e.checkInputs(cur, base); err != nil {
 		return dst, err
 	}

@@ -212,3 +212,52 @@ func readSeed(t *testing.T, name string) ([]byte, bool) {
 	}
 	return []byte(s), lines[2] == "bool(true)"
 }
+
+// TestTruncatedPayloadsAreRejected cuts valid payloads (full and delta,
+// with and without AOI) at every byte: no prefix decodes, every failure
+// wraps ErrMalformed, and the decoder's snapshot never grows past what
+// the whole payload needed.
+func TestTruncatedPayloadsAreRejected(t *testing.T) {
+	for _, aoi := range []float64{0, 300} {
+		world := newTestWorld(31, 150)
+		for range 50 {
+			world.step()
+		}
+		base := world.snapshot()
+		for range 3 {
+			world.step()
+		}
+		cur := world.snapshot()
+		params := world.params
+		enc := SnapshotEncoder{Params: params, AOIRadius: aoi}
+		viewer := cur.Players[0].ID
+		full, err := enc.Encode(nil, base, nil, viewer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := SnapshotDecoder{Params: params}
+		var clientBase game.Snapshot
+		if err := dec.Decode(&clientBase, full, nil); err != nil {
+			t.Fatal(err)
+		}
+		delta, err := enc.Encode(nil, cur, base, viewer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			payload []byte
+			base    *game.Snapshot
+		}{{full, nil}, {delta, &clientBase}} {
+			var got game.Snapshot
+			for n := range len(tc.payload) {
+				err := dec.Decode(&got, tc.payload[:n], tc.base)
+				if !errors.Is(err, ErrMalformed) {
+					t.Fatalf("aoi %v: %d of %d bytes: err %v, want malformed", aoi, n, len(tc.payload), err)
+				}
+				if len(got.Players) > len(cur.Players)+len(base.Players) || len(got.Projectiles) > len(cur.Projectiles)+len(base.Projectiles) {
+					t.Fatalf("a truncated payload grew the snapshot to %d players, %d projectiles", len(got.Players), len(got.Projectiles))
+				}
+			}
+		}
+	}
+}
