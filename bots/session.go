@@ -39,9 +39,10 @@ type session struct {
 
 	// The input clock of this adapter (MERGE: replaced by c.InputsDue):
 	// one input per tick period from the welcome on.
-	period time.Duration
-	start  time.Time
-	sent   int64
+	period   time.Duration
+	start    time.Time
+	sent     int64
+	lastTick uint32 // tick of the newest input sent
 
 	frame frameStats // MERGE: a netcode.Frame reused by c.Frame
 }
@@ -81,7 +82,19 @@ func dialSession(ctx context.Context, cfg sessionConfig) (*session, error) {
 // stalled client skips inputs rather than flooding the server.
 const maxBurst = 3
 
+// maxLeadTicks is how far past the server's newest snapshot, beyond one
+// round trip, this adapter lets input ticks run.
+const maxLeadTicks = 4
+
 // InputsDue says how many inputs to send now (MERGE: c.InputsDue(now)).
+//
+// Interim: one input per tick period of wall time, except while the inputs
+// already sent are more than a round trip plus maxLeadTicks ahead of the
+// newest snapshot. That happens when the server's loop runs slow (missed
+// ticks): SendInput stamps every input one tick past the previous, so a
+// wall-clock sender would otherwise run ahead of a slow server without
+// bound, and input latency would grow until the server drops the inputs
+// as too far in the future.
 func (s *session) InputsDue(now time.Time) int {
 	due := int64(now.Sub(s.start)/s.period) + 1 - s.sent
 	if due <= 0 {
@@ -92,12 +105,20 @@ func (s *session) InputsDue(now time.Time) int {
 		due = maxBurst
 	}
 	s.sent += due
+	lead := uint32(s.c.RTT()/s.period) + maxLeadTicks
+	if ack := s.c.AckTick(); ack != 0 && s.lastTick > ack+lead {
+		return 0 // the server is behind: skip these ticks, as it did
+	}
 	return int(due)
 }
 
 // SendInput sends one input; it returns the input as stamped.
 func (s *session) SendInput(in game.Input) (game.Input, error) {
-	return s.c.SendInput(in.Controls())
+	sent, err := s.c.SendInput(in.Controls())
+	if err == nil {
+		s.lastTick = sent.Tick
+	}
+	return sent, err
 }
 
 // Frame renders one display frame's bookkeeping (interpolation health).
