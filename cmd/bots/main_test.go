@@ -88,7 +88,6 @@ func binaries(t *testing.T) (server, swarm string) {
 			return
 		}
 		cmd := exec.Command("go", "build", "-o", binDir+string(os.PathSeparator), "../server", ".")
-		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
