@@ -58,6 +58,10 @@ type Report struct {
 	SwarmCPUPerSec         *float64 `json:"swarm_cpu_per_sec"`            // cores busy
 	SwarmCPUPerBotUsPerSec *float64 `json:"swarm_cpu_per_bot_us_per_sec"` // µs of CPU per bot per second
 	SwarmCoresFor1000Bots  *float64 `json:"swarm_cores_for_1000_bots"`
+	// SwarmCPUPerSnapshotUs is the swarm's CPU per snapshot received (the
+	// input sends, pings and everything else included): unlike the per-bot
+	// figure it does not shrink when a starved swarm does less work.
+	SwarmCPUPerSnapshotUs *float64 `json:"swarm_cpu_per_snapshot_us"`
 
 	Server ServerReport `json:"server"`
 
@@ -105,6 +109,9 @@ func reportConfig(c *Config) ReportConfig {
 func (r *Report) fillSwarmCPU(cpu, window time.Duration, bots int) {
 	if window <= 0 {
 		return
+	}
+	if r.SnapshotsReceived > 0 {
+		r.SwarmCPUPerSnapshotUs = ptr(float64(cpu.Microseconds()) / float64(r.SnapshotsReceived))
 	}
 	perSec := cpu.Seconds() / window.Seconds()
 	r.SwarmCPUPerSec = ptr(perSec)
@@ -226,8 +233,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		row("server process", "cpu %s cores, peak rss %s", formatOpt(s.CPUPerSec, 3, ""), formatOpt(s.PeakRSSMiB, 1, " MiB"))
 	}
 	if r.SwarmCPUPerSec != nil {
-		row("swarm cpu", "%.3f cores, %s µs per bot per s, %s cores for 1000 bots",
-			*r.SwarmCPUPerSec, formatOpt(r.SwarmCPUPerBotUsPerSec, 1, ""), formatOpt(r.SwarmCoresFor1000Bots, 2, ""))
+		row("swarm cpu", "%.3f cores, %s µs per bot per s (%s cores for 1000 bots), %s µs per snapshot received",
+			*r.SwarmCPUPerSec, formatOpt(r.SwarmCPUPerBotUsPerSec, 1, ""), formatOpt(r.SwarmCoresFor1000Bots, 2, ""),
+			formatOpt(r.SwarmCPUPerSnapshotUs, 1, ""))
 	}
 	switch {
 	case r.Failures == nil:

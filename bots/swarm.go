@@ -269,7 +269,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if wireErr == nil {
 		wireB, wireErr = s.readWire(ctx)
 	}
-	s.fillClientFigures(rep, live, window)
+	s.fillClientFigures(rep, live, window) // before the CPU: it needs the snapshot count
 	if cpuOK {
 		rep.fillSwarmCPU(cpuB-cpuA, window, len(live))
 	}

@@ -12,13 +12,17 @@
 # -t "wt ws" transports, -a "0 400" AOI radii (0: off), -d window per run
 # (default 20s), -w warm-up (default 3s), -o output markdown (default
 # bench-results.md), -r per-run JSON directory (default a temporary one),
-# -m min snapshot ratio for "holds" (default 0.98).
+# -m min snapshot ratio for "holds" (default 0.98), -k keep sweeping N
+# after a run that does not hold.
 # A sweep stops growing N for a transport/AOI pair after the first N whose
 # run does not hold: snapshot ratio below -m, missed ticks above 1 % of
 # ticks, or bots failing to connect.
 # Needs root (unshare -n), taskset, ip; installs nftables to split wire
 # bytes by direction (without it, both directions are counted together).
 set -euo pipefail
+# The whole script is one block, read before it runs: editing this file
+# while a sweep runs cannot change what the running sweep does.
+{
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
@@ -30,11 +34,12 @@ WARMUP=3s
 OUT=bench-results.md
 RUNDIR=""
 MINRATIO=0.98
-while getopts "n:t:a:d:w:o:r:m:h" opt; do
+KEEP=no
+while getopts "n:t:a:d:w:o:r:m:kh" opt; do
   case $opt in
     n) NS=$OPTARG ;; t) TRANSPORTS=$OPTARG ;; a) AOIS=$OPTARG ;; d) DURATION=$OPTARG ;;
-    w) WARMUP=$OPTARG ;; o) OUT=$OPTARG ;; r) RUNDIR=$OPTARG ;; m) MINRATIO=$OPTARG ;;
-    *) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2 ;;
+    w) WARMUP=$OPTARG ;; o) OUT=$OPTARG ;; r) RUNDIR=$OPTARG ;; m) MINRATIO=$OPTARG ;; k) KEEP=yes ;;
+    *) sed -n "2,/^set -euo/p" "$0" | sed "\$d"; exit 2 ;;
   esac
 done
 
@@ -111,10 +116,10 @@ machine="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $c
 {
   echo "Date: $(date -u +%Y-%m-%dT%H:%MZ). Machine: $machine. $(go version | cut -d' ' -f3-4)."
   echo "Load average before the sweep: $(cut -d' ' -f1-3 /proc/loadavg)."
-  echo "Command: scripts/bench.sh -n \"$NS\" -t \"$TRANSPORTS\" -a \"$AOIS\" -d $DURATION -w $WARMUP -m $MINRATIO"
+  echo "Command: scripts/bench.sh -n \"$NS\" -t \"$TRANSPORTS\" -a \"$AOIS\" -d $DURATION -w $WARMUP -m $MINRATIO$([ $KEEP = yes ] && echo ' -k')"
   echo
-  echo "| transport | AOI | N | holds | snapshots recv/exp | input→ack p50 / p99 ms | wire B/client/s down / up | app B/client/s down / up | server tick p50 / p99 / max ms | missed ticks | server CPU | server peak MiB | bots CPU | bots µs/bot/s | connect fails |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| transport | AOI | N | holds | snapshots recv/exp | input→ack p50 / p99 ms | wire B/client/s down / up | app B/client/s down / up | server tick p50 / p99 / max ms | missed ticks | server CPU | server peak MiB | bots CPU | bots µs/bot/s | bots µs/snapshot | connect fails |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$OUT"
 
 for AOI in $AOIS; do
@@ -130,7 +135,7 @@ for AOI in $AOIS; do
       set -e
       if [ ! -s "$json" ]; then
         echo "run failed (exit $code); see $RUNDIR/$TRANSPORT-aoi$AOI-n$N.*"
-        echo "| $TRANSPORT | $AOI | $N | run failed (exit $code) | | | | | | | | | | | |" >>"$OUT"
+        echo "| $TRANSPORT | $AOI | $N | run failed (exit $code) | | | | | | | | | | | | |" >>"$OUT"
         break
       fi
       cat "$RUNDIR/$TRANSPORT-aoi$AOI-n$N.report"
@@ -148,7 +153,7 @@ for AOI in $AOIS; do
         awk -v a="$missed" -v t="$ticks" 'BEGIN { exit !(a > 0.01 * t) }' && holds=no
       fi
       [ "$fails" = 0 ] || holds=no
-      printf '| %s | %s | %s | %s | %s / %s (%s) | %s / %s | %s / %s | %s / %s | %s / %s / %s | %s | %s | %s | %s | %s | %s |\n' \
+      printf '| %s | %s | %s | %s | %s / %s (%s) | %s / %s | %s / %s | %s / %s | %s / %s / %s | %s | %s | %s | %s | %s | %s | %s |\n' \
         "$TRANSPORT" "$([ "$AOI" = 0 ] && echo off || echo "$AOI")" "$N" "$holds" \
         "$(jget snapshots_received "$json")" "$(jget snapshots_expected "$json")" "$(fmt "$ratio" %.3f)" \
         "$(fmt "$(jget input_ack_p50_ms "$json")" %.0f)" "$(fmt "$(jget input_ack_p99_ms "$json")" %.0f)" \
@@ -156,10 +161,12 @@ for AOI in $AOIS; do
         "$(fmt "$(jget app_down_bytes_per_client_sec "$json")" %.0f)" "$(fmt "$(jget app_up_bytes_per_client_sec "$json")" %.0f)" \
         "$(fmt "$(jget tick_p50_ms "$json")" %.2f)" "$(fmt "$(jget tick_p99_ms "$json")" %.2f)" "$(fmt "$(jget tick_max_ms "$json")" %.1f)" \
         "$missedcol" "$(fmt "$(jget cpu_per_sec "$json")" %.2f)" "$(fmt "$(jget peak_rss_mib "$json")" %.0f)" \
-        "$(fmt "$(jget swarm_cpu_per_sec "$json")" %.2f)" "$(fmt "$(jget swarm_cpu_per_bot_us_per_sec "$json")" %.0f)" "$fails" >>"$OUT"
-      [ $holds = yes ] || { echo "N=$N does not hold; stopping this sweep"; break; }
+        "$(fmt "$(jget swarm_cpu_per_sec "$json")" %.2f)" "$(fmt "$(jget swarm_cpu_per_bot_us_per_sec "$json")" %.0f)" "$(fmt "$(jget swarm_cpu_per_snapshot_us "$json")" %.0f)" "$fails" >>"$OUT"
+      [ $holds = yes ] || [ $KEEP = yes ] || { echo "N=$N does not hold; stopping this sweep"; break; }
     done
   done
 done
 step "wrote $OUT"
 cat "$OUT"
+exit
+}
