@@ -50,11 +50,20 @@ type session struct {
 // frameStats is what one display frame reported (MERGE: netcode.Frame).
 type frameStats struct{}
 
+// checkLink says whether sessions can impair their links as asked.
+// MERGE: return nil.
+func checkLink(up, down Link) error {
+	if up.active() || down.active() {
+		return errNoLinkSim
+	}
+	return nil
+}
+
 func dialSession(ctx context.Context, cfg sessionConfig) (*session, error) {
-	if cfg.Up.active() || cfg.Down.active() {
+	if err := checkLink(cfg.Up, cfg.Down); err != nil {
 		// MERGE: set ClientConfig.WrapConn to
 		//   netcode.LinkSim{Up: netcode.LinkConfig(cfg.Up), Down: netcode.LinkConfig(cfg.Down), Seed: cfg.Seed}.Wrap
-		return nil, errNoLinkSim
+		return nil, err
 	}
 	c, err := netcode.Connect(ctx, netcode.ClientConfig{
 		Server: cfg.Server,

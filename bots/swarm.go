@@ -132,8 +132,18 @@ func (c *Config) applyDefaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	for _, l := range []Link{c.Up, c.Down} {
+		if l.Latency < 0 || l.Jitter < 0 || !prob(l.Loss) || !prob(l.Duplicate) || !prob(l.Reorder) {
+			return fmt.Errorf("bots: link %+v: durations must be >= 0 and probabilities in [0, 1]", l)
+		}
+	}
+	if err := checkLink(c.Up, c.Down); err != nil {
+		return fmt.Errorf("bots: %w", err)
+	}
 	return nil
 }
+
+func prob(p float64) bool { return p >= 0 && p <= 1 }
 
 func (c *Config) transportOf(i int) netcode.TransportKind {
 	switch c.Transport {

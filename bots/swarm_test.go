@@ -166,3 +166,27 @@ func TestWireCounters(t *testing.T) {
 		t.Fatalf("wire per client per s: down %v up %v total %v", *r.WireDownBytesPerClientSec, *r.WireUpBytesPerClientSec, *r.WireTotalBytesPerClientSec)
 	}
 }
+
+func TestLinkFlagsReachTheSessionOrSayWhyNot(t *testing.T) {
+	c := Config{Server: "http://127.0.0.1:1", Up: Link{Loss: 0.05}, Down: Link{Latency: 75 * time.Millisecond}}
+	err := c.applyDefaults()
+	// Until the client netcode's LinkSim is merged the swarm refuses
+	// impairment up front instead of running unimpaired.
+	if err != nil && !strings.Contains(err.Error(), "link impairment needs the client netcode") {
+		t.Fatalf("impaired config: %v", err)
+	}
+}
+
+// BenchmarkOnSnapshot is the swarm's per-bot, per-snapshot work: 0 allocs.
+func BenchmarkOnSnapshot(b *testing.B) {
+	s := &swarm{epoch: time.Now()}
+	s.measur.Store(true)
+	bt := &bot{}
+	b.ReportAllocs()
+	tick := uint32(0)
+	for b.Loop() {
+		tick++
+		bt.ring[tick%ackRing] = sentInput{tick: tick, at: s.now()}
+		s.onSnapshot(bt, &netcode.SnapshotHeader{ServerTick: tick, LastInputTick: tick})
+	}
+}

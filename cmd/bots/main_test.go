@@ -275,3 +275,11 @@ func TestBadFlagsExitWithUsageError(t *testing.T) {
 		t.Fatalf("bad -n: exit %d", code)
 	}
 }
+
+func TestLinkImpairmentFlagsAreValidated(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"-up-loss", "1.5"}, io.Discard, &stderr); code != exitError ||
+		!strings.Contains(stderr.String(), "probabilities in [0, 1]") {
+		t.Fatalf("-up-loss 1.5: exit %d, stderr %q", code, stderr.String())
+	}
+}
