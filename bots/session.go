@@ -1,3 +1,5 @@
+//go:build !tickwire_clientnet
+
 package bots
 
 // This file is the swarm's only contact with the client netcode: the
