@@ -5,9 +5,10 @@ package bots
 // This file is the swarm's only contact with the client netcode: the
 // adapter of shared/client-api.md. Today it uses what exists on main
 // (netcode.Connect, Client.SendInput, ClientConfig.OnSnapshot, Client.Stats,
-// Client.RTT). At merge with the client netcode (issue 4) the lead switches
-// the four places marked MERGE to Client.InputsDue, Client.Frame,
-// Client.NetStats and ClientConfig.WrapConn with netcode.LinkSim.
+// Client.RTT). At merge with the client netcode (issue 4) the lead deletes
+// this file and the build tag of session_clientnet.go, which uses
+// Client.InputsDue, Client.Frame, Client.NetStats and ClientConfig.WrapConn
+// with netcode.LinkSim (the places marked MERGE here).
 
 import (
 	"context"

@@ -130,7 +130,7 @@ for AOI in $AOIS; do
       step "N=$N transport=$TRANSPORT aoi=$AOI (ramp ${ramp}s, warm-up $WARMUP, window $DURATION)"
       set +e
       WORK=$work N=$N AOI=$AOI TRANSPORT=$TRANSPORT RAMP=${ramp}s WARMUP=$WARMUP DURATION=$DURATION \
-        JSON=$json LOG="$RUNDIR/$TRANSPORT-aoi$AOI-n$N" unshare -n "$work/run-in-ns.sh"
+        JSON=$json LOG="$RUNDIR/$TRANSPORT-aoi$AOI-n$N" timeout -k 10 900 unshare -n "$work/run-in-ns.sh"
       code=$?
       set -e
       if [ ! -s "$json" ]; then
