@@ -405,6 +405,8 @@ func failureReason(err error) string {
 	switch {
 	case strings.Contains(msg, "connection refused"):
 		return "REFUSED"
+	case strings.Contains(msg, "closed by peer"):
+		return "CLOSED_BY_PEER"
 	case strings.Contains(msg, "timeout"), strings.Contains(msg, "deadline"):
 		return "TIMEOUT"
 	case strings.Contains(msg, "certificate"):
