@@ -1,0 +1,25 @@
+// Package bots is the load-testing swarm: many headless Tickwire clients
+// in one process, each a real client session (package netcode's Client,
+// the code the game uses) playing ARENA.md's benchmark bot (game.Bot),
+// and the report of what they measured.
+//
+// Run runs one swarm: it connects Config.Bots bots over the ramp, lets
+// them play through a warm-up, measures for Config.Duration and returns a
+// Report with every figure ARENA.md asks of a benchmark: application and
+// wire bytes per client per second each way, input-to-acknowledgement
+// latency, snapshots received against expected, interpolation health and
+// corrections (from the client netcode), connect failures by reason, the
+// server's tick duration and missed ticks (scraped from its /metrics), the
+// server's CPU and memory (given its process id) and the swarm's own CPU
+// per bot. Report.Check gates a run on Thresholds.
+//
+// The swarm is cheap by construction: a few scheduler goroutines (one by
+// default) drive every bot's inputs from one ticker; there is no
+// goroutine or ticker per bot beyond those of the client session itself.
+// Input-to-ack latency is measured from a 128-entry ring per bot filled
+// by the scheduler and read in the session's snapshot callback.
+//
+// session.go is the package's only contact with the client netcode (the
+// adapter of shared/client-api.md). The package never touches the server:
+// it reads only what a server publishes (/metrics, /proc).
+package bots

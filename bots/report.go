@@ -1,0 +1,267 @@
+package bots
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is what a swarm run measured, over the measurement window,
+// for the bots connected when it began. Nil fields are figures that were
+// not available (JSON null, "n/a" in the table).
+type Report struct {
+	Config ReportConfig `json:"config"`
+
+	WindowSeconds          float64           `json:"window_seconds"`
+	Connected              int               `json:"connected"`
+	BotsMeasured           int               `json:"bots_measured"`
+	BotsByTransport        map[string]int    `json:"bots_by_transport"`
+	ConnectFailures        int               `json:"connect_failures"`
+	ConnectFailureReasons  map[string]int    `json:"connect_failure_reasons"`
+	ConnectFailureExamples map[string]string `json:"connect_failure_examples,omitempty"`
+	Dropped                map[string]int    `json:"dropped"` // sessions that ended during the window, by reason
+	SendErrors             int64             `json:"send_errors"`
+
+	// Application bytes (packets as the client netcode sees them).
+	AppDownBytesPerClientSec float64 `json:"app_down_bytes_per_client_sec"`
+	AppUpBytesPerClientSec   float64 `json:"app_up_bytes_per_client_sec"`
+	// Wire bytes, from the byte counter given (IP packets or link frames,
+	// every protocol overhead included, ACKs and pings too). When the
+	// counter cannot split the directions only the total is known.
+	WireCounter                string   `json:"wire_counter,omitempty"`
+	WireError                  string   `json:"wire_error,omitempty"`
+	WireDownBytesPerClientSec  *float64 `json:"wire_down_bytes_per_client_sec"`
+	WireUpBytesPerClientSec    *float64 `json:"wire_up_bytes_per_client_sec"`
+	WireTotalBytesPerClientSec *float64 `json:"wire_total_bytes_per_client_sec"`
+
+	InputAckSamples int64    `json:"input_ack_samples"`
+	InputAckP50Ms   *float64 `json:"input_ack_p50_ms"`
+	InputAckP99Ms   *float64 `json:"input_ack_p99_ms"`
+	RTTP50Ms        *float64 `json:"rtt_p50_ms"` // of the bots' smoothed RTTs at the end
+	RTTP99Ms        *float64 `json:"rtt_p99_ms"`
+
+	SnapshotsReceived int64   `json:"snapshots_received"`
+	SnapshotsExpected int64   `json:"snapshots_expected"`
+	SnapshotRatio     float64 `json:"snapshot_ratio"`
+
+	FramesTotal             *int64   `json:"frames_total"`
+	FramesExtrapolatedShare *float64 `json:"frames_extrapolated_share"`
+	FramesHeldShare         *float64 `json:"frames_held_share"`
+	Corrections             *int64   `json:"corrections"`
+	CorrectionsPerClientSec *float64 `json:"corrections_per_client_sec"`
+
+	// The swarm's own cost: user+sys CPU of this process over the window.
+	SwarmCPUPerSec         *float64 `json:"swarm_cpu_per_sec"`            // cores busy
+	SwarmCPUPerBotUsPerSec *float64 `json:"swarm_cpu_per_bot_us_per_sec"` // µs of CPU per bot per second
+	SwarmCoresFor1000Bots  *float64 `json:"swarm_cores_for_1000_bots"`
+	// SwarmCPUPerSnapshotUs is the swarm's CPU per snapshot received (the
+	// input sends, pings and everything else included): unlike the per-bot
+	// figure it does not shrink when a starved swarm does less work.
+	SwarmCPUPerSnapshotUs *float64 `json:"swarm_cpu_per_snapshot_us"`
+
+	Server ServerReport `json:"server"`
+
+	// Failures names the thresholds broken (empty: all held); Unchecked
+	// those that could not be evaluated.
+	Failures  []string `json:"failures"`
+	Unchecked []string `json:"unchecked,omitempty"`
+}
+
+// ReportConfig is the part of the configuration a report repeats.
+type ReportConfig struct {
+	Server    string  `json:"server"`
+	Bots      int     `json:"bots"`
+	Transport string  `json:"transport"`
+	Ramp      string  `json:"ramp"`
+	Warmup    string  `json:"warmup"`
+	Duration  string  `json:"duration"`
+	Seed      uint64  `json:"seed"`
+	Up        LinkCfg `json:"up"`
+	Down      LinkCfg `json:"down"`
+	Date      string  `json:"date"`
+}
+
+// LinkCfg is a Link in a report.
+type LinkCfg struct {
+	Latency   string  `json:"latency"`
+	Jitter    string  `json:"jitter"`
+	Loss      float64 `json:"loss"`
+	Duplicate float64 `json:"duplicate"`
+	Reorder   float64 `json:"reorder"`
+}
+
+func reportConfig(c *Config) ReportConfig {
+	lc := func(l Link) LinkCfg {
+		return LinkCfg{l.Latency.String(), l.Jitter.String(), l.Loss, l.Duplicate, l.Reorder}
+	}
+	return ReportConfig{
+		Server: c.Server, Bots: c.Bots, Transport: c.Transport,
+		Ramp: c.Ramp.String(), Warmup: c.Warmup.String(), Duration: c.Duration.String(),
+		Seed: c.Seed, Up: lc(c.Up), Down: lc(c.Down),
+		Date: time.Now().UTC().Format(time.RFC3339),
+	}
+}
+
+func (r *Report) fillSwarmCPU(cpu, window time.Duration, bots int) {
+	if window <= 0 {
+		return
+	}
+	if r.SnapshotsReceived > 0 {
+		r.SwarmCPUPerSnapshotUs = ptr(float64(cpu.Microseconds()) / float64(r.SnapshotsReceived))
+	}
+	perSec := cpu.Seconds() / window.Seconds()
+	r.SwarmCPUPerSec = ptr(perSec)
+	if bots > 0 {
+		perBot := perSec / float64(bots) * 1e6
+		r.SwarmCPUPerBotUsPerSec = ptr(perBot)
+		r.SwarmCoresFor1000Bots = ptr(perBot * 1000 / 1e6)
+	}
+}
+
+func (r *Report) fillWire(a, b wireCount, window time.Duration, bots int) {
+	r.WireCounter = b.Description
+	if bots == 0 || window <= 0 {
+		return
+	}
+	per := func(d int64) *float64 { return ptr(float64(d) / float64(bots) / window.Seconds()) }
+	if a.Split && b.Split {
+		r.WireDownBytesPerClientSec = per(b.Down - a.Down)
+		r.WireUpBytesPerClientSec = per(b.Up - a.Up)
+	}
+	r.WireTotalBytesPerClientSec = per(b.total() - a.total())
+}
+
+// Thresholds gate a run; a zero field is not checked.
+type Thresholds struct {
+	MaxAckP99          time.Duration
+	MaxMissedTicks     int // negative: not checked
+	MinSnapshotRatio   float64
+	MaxConnectFailures int // negative: not checked
+	// RequireServerMetrics fails the run when a server threshold cannot
+	// be checked because the server exposes no metrics.
+	RequireServerMetrics bool
+}
+
+// Check fills r.Failures and r.Unchecked; it reports whether every
+// threshold held.
+func (r *Report) Check(t Thresholds) bool {
+	r.Failures, r.Unchecked = []string{}, nil
+	fail := func(format string, args ...any) { r.Failures = append(r.Failures, fmt.Sprintf(format, args...)) }
+	if t.MaxAckP99 > 0 {
+		switch {
+		case r.InputAckP99Ms == nil:
+			fail("-max-ack-p99 %v: no input was acknowledged", t.MaxAckP99)
+		case *r.InputAckP99Ms > ms(t.MaxAckP99):
+			fail("-max-ack-p99 %v: input-to-ack p99 was %.1fms", t.MaxAckP99, *r.InputAckP99Ms)
+		}
+	}
+	if t.MaxMissedTicks >= 0 {
+		switch {
+		case r.Server.MissedTicks == nil && t.RequireServerMetrics:
+			fail("-max-missed-ticks %d: the server's missed ticks are unknown (%s)", t.MaxMissedTicks, r.Server.MetricsError)
+		case r.Server.MissedTicks == nil:
+			r.Unchecked = append(r.Unchecked, fmt.Sprintf("-max-missed-ticks %d: server metrics n/a", t.MaxMissedTicks))
+		case *r.Server.MissedTicks > float64(t.MaxMissedTicks):
+			fail("-max-missed-ticks %d: the server missed %.0f ticks", t.MaxMissedTicks, *r.Server.MissedTicks)
+		}
+	}
+	if t.MinSnapshotRatio > 0 && !(r.SnapshotRatio >= t.MinSnapshotRatio) {
+		fail("-min-snapshot-ratio %g: received %d of %d snapshots (%.4f)", t.MinSnapshotRatio,
+			r.SnapshotsReceived, r.SnapshotsExpected, r.SnapshotRatio)
+	}
+	if t.MaxConnectFailures >= 0 && r.ConnectFailures > t.MaxConnectFailures {
+		fail("-max-connect-failures %d: %d bots failed to connect (%s)", t.MaxConnectFailures,
+			r.ConnectFailures, formatCounts(r.ConnectFailureReasons))
+	}
+	return len(r.Failures) == 0
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteTable writes the report as an aligned two-column table.
+func (r *Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, args...)) }
+	c := r.Config
+	row("run", "%d bots over %s to %s, ramp %s, warm-up %s, window %.1fs, seed %d", c.Bots, c.Transport, c.Server, c.Ramp, c.Warmup, r.WindowSeconds, c.Seed)
+	row("bots", "%d connected, %d measured %s, %d connect failures %s, dropped %s, %d send errors",
+		r.Connected, r.BotsMeasured, formatCounts(r.BotsByTransport), r.ConnectFailures,
+		formatCounts(r.ConnectFailureReasons), formatCounts(r.Dropped), r.SendErrors)
+	row("app bytes/client/s", "down %.0f, up %.0f", r.AppDownBytesPerClientSec, r.AppUpBytesPerClientSec)
+	switch {
+	case r.WireDownBytesPerClientSec != nil:
+		row("wire bytes/client/s", "down %.0f, up %.0f (%s)", *r.WireDownBytesPerClientSec, *r.WireUpBytesPerClientSec, r.WireCounter)
+	case r.WireTotalBytesPerClientSec != nil:
+		row("wire bytes/client/s", "both ways %.0f (%s)", *r.WireTotalBytesPerClientSec, r.WireCounter)
+	case r.WireError != "":
+		row("wire bytes/client/s", "n/a (%s)", r.WireError)
+	default:
+		row("wire bytes/client/s", "n/a (no byte counter: -wire-dev or -wire-cmd)")
+	}
+	row("input-to-ack", "p50 %s, p99 %s (%d inputs)", formatOpt(r.InputAckP50Ms, 1, "ms"), formatOpt(r.InputAckP99Ms, 1, "ms"), r.InputAckSamples)
+	row("rtt (smoothed, at end)", "p50 %s, p99 %s", formatOpt(r.RTTP50Ms, 1, "ms"), formatOpt(r.RTTP99Ms, 1, "ms"))
+	row("snapshots", "%d of %d expected (%.4f)", r.SnapshotsReceived, r.SnapshotsExpected, r.SnapshotRatio)
+	if r.FramesTotal != nil {
+		row("interpolation health", "%.2f%% frames extrapolated, %.2f%% held (%d frames)",
+			100**r.FramesExtrapolatedShare, 100**r.FramesHeldShare, *r.FramesTotal)
+	} else {
+		row("interpolation health", "n/a (client netcode reports no frames yet)")
+	}
+	if r.Corrections != nil {
+		row("corrections", "%d (%.3f per client per s)", *r.Corrections, *r.CorrectionsPerClientSec)
+	} else {
+		row("corrections", "n/a")
+	}
+	s := r.Server
+	srv := fmt.Sprintf("tick p50 %s, p99 %s, max %s; missed ticks %s of %s",
+		formatOpt(s.TickP50Ms, 2, "ms"), formatOpt(s.TickP99Ms, 2, "ms"), formatOpt(s.TickMaxMs, 2, "ms"),
+		formatOpt(s.MissedTicks, 0, ""), formatOpt(s.Ticks, 0, ""))
+	if s.MetricsError != "" {
+		srv += " (" + s.MetricsError + ")"
+	}
+	row("server", "%s", srv)
+	if s.CPUPerSec != nil || s.PeakRSSMiB != nil {
+		row("server process", "cpu %s cores, peak rss %s", formatOpt(s.CPUPerSec, 3, ""), formatOpt(s.PeakRSSMiB, 1, " MiB"))
+	}
+	if r.SwarmCPUPerSec != nil {
+		row("swarm cpu", "%.3f cores, %s µs per bot per s (%s cores for 1000 bots), %s µs per snapshot received",
+			*r.SwarmCPUPerSec, formatOpt(r.SwarmCPUPerBotUsPerSec, 1, ""), formatOpt(r.SwarmCoresFor1000Bots, 2, ""),
+			formatOpt(r.SwarmCPUPerSnapshotUs, 1, ""))
+	}
+	switch {
+	case r.Failures == nil:
+	case len(r.Failures) == 0:
+		row("thresholds", "all held")
+	default:
+		row("thresholds", "BROKEN: %s", strings.Join(r.Failures, "; "))
+	}
+	for _, u := range r.Unchecked {
+		row("not checked", "%s", u)
+	}
+	return tw.Flush()
+}
+
+func formatCounts(m map[string]int) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s:%d", k, m[k])
+	}
+	return "{" + strings.Join(parts, " ") + "}"
+}

@@ -1,0 +1,89 @@
+package bots
+
+// A bot's session is a netcode.Client: the same client netcode (clock
+// sync, interpolation bookkeeping, prediction, link impairment) as the
+// Ebiten client, without rendering.
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode"
+)
+
+type sessionConfig struct {
+	Server     string
+	Name       string
+	Transport  netcode.TransportKind
+	Up, Down   Link
+	Seed       int64
+	OnSnapshot func(h *netcode.SnapshotHeader)
+	Logger     *slog.Logger
+}
+
+type session struct {
+	c     *netcode.Client
+	frame netcode.Frame // reused by every Frame call
+}
+
+func dialSession(ctx context.Context, cfg sessionConfig) (*session, error) {
+	ccfg := netcode.ClientConfig{
+		Server: cfg.Server,
+		Name:   cfg.Name,
+		Dial: netcode.DialOptions{
+			Transport:           cfg.Transport,
+			TrustServerCertHash: true,
+			Logger:              cfg.Logger,
+		},
+		OnSnapshot: func(_ *game.Snapshot, h *netcode.SnapshotHeader) {
+			if cfg.OnSnapshot != nil {
+				cfg.OnSnapshot(h)
+			}
+		},
+		Logger: cfg.Logger,
+	}
+	if cfg.Up.active() || cfg.Down.active() {
+		ccfg.WrapConn = netcode.LinkSim{Up: netcode.LinkConfig(cfg.Up), Down: netcode.LinkConfig(cfg.Down), Seed: cfg.Seed}.Wrap
+	}
+	c, err := netcode.Connect(ctx, ccfg)
+	if err != nil {
+		return nil, err
+	}
+	return &session{c: c}, nil
+}
+
+func (s *session) InputsDue(now time.Time) int { return s.c.InputsDue(now) }
+
+func (s *session) SendInput(in game.Input) (game.Input, error) { return s.c.SendInput(in.Controls()) }
+
+func (s *session) Frame(now time.Time) { s.c.Frame(now, &s.frame) }
+
+type sessionStats struct {
+	BytesIn, BytesOut   int64
+	SnapshotsReceived   int64
+	HasFrames           bool
+	FramesInterpolated  int64
+	FramesExtrapolated  int64
+	FramesHeld          int64
+	HasCorrections      bool
+	Corrections         int64
+	DatagramsDroppedOut int64
+}
+
+func (s *session) Stats() sessionStats {
+	st, ns := s.c.Stats(), s.c.NetStats()
+	return sessionStats{
+		BytesIn: st.BytesIn, BytesOut: st.BytesOut, SnapshotsReceived: st.SnapshotsReceived,
+		HasFrames: true, FramesInterpolated: ns.FramesInterpolated, FramesExtrapolated: ns.FramesExtrapolated,
+		FramesHeld: ns.FramesHeld, HasCorrections: true, Corrections: ns.Corrections,
+	}
+}
+
+func (s *session) TickRate() int                    { return s.c.Params().TickRate }
+func (s *session) RTT() time.Duration               { return s.c.RTT() }
+func (s *session) Transport() netcode.TransportKind { return s.c.Transport() }
+func (s *session) Done() <-chan struct{}            { return s.c.Done() }
+func (s *session) Err() error                       { return s.c.Err() }
+func (s *session) Close() error                     { return s.c.Close() }

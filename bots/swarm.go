@@ -1,0 +1,721 @@
+package bots
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode"
+)
+
+// Link is one direction's simulated impairment; its fields are those of
+// netcode.LinkConfig, so one converts to the other.
+type Link struct {
+	Latency, Jitter          time.Duration // one way
+	Loss, Duplicate, Reorder float64       // probabilities 0..1, datagrams only
+}
+
+func (l Link) active() bool {
+	return l.Latency > 0 || l.Jitter > 0 || l.Loss > 0 || l.Duplicate > 0 || l.Reorder > 0
+}
+
+// Transports a swarm can use.
+const (
+	TransportWT    = "wt"    // every bot over WebTransport
+	TransportWS    = "ws"    // every bot over WebSocket
+	TransportMixed = "mixed" // even bots WebTransport, odd bots WebSocket
+)
+
+// Config configures a swarm. Server is required; every other field has a
+// useful zero value, documented with it.
+type Config struct {
+	// Server is the server's base URL, e.g. "http://127.0.0.1:4433".
+	Server string
+	// Bots is how many bots to run. Default 50.
+	Bots int
+	// Transport is "wt", "ws" or "mixed". Default "wt".
+	Transport string
+	// Ramp spreads the bots' connections evenly over this long. Default 0:
+	// all at once.
+	Ramp time.Duration
+	// Warmup is how long every bot plays after the last connection attempt
+	// before measuring starts. Default 2s; negative means none.
+	Warmup time.Duration
+	// Duration is the measurement window. Default 10s.
+	Duration time.Duration
+	// Seed seeds every bot's behaviour and link (bot i uses a seed derived
+	// from Seed and i).
+	Seed uint64
+	// Up and Down impair each bot's link (client to server, server to
+	// client). Zero: no impairment.
+	Up, Down Link
+	// Schedulers is the number of goroutines that drive the bots' inputs
+	// (bot i belongs to scheduler i mod Schedulers). Default 1.
+	Schedulers int
+	// Resolution is how often a scheduler wakes to send the inputs due.
+	// Default 4ms.
+	Resolution time.Duration
+	// FrameRate is how many display frames per second each bot accounts
+	// for (interpolation health) without drawing. Default 10; negative
+	// means none.
+	FrameRate float64
+	// MetricsURL is the server's Prometheus endpoint. Default Server +
+	// "/metrics"; "-" reads none.
+	MetricsURL string
+	// ServerPID, when positive, is the server's process (on this host):
+	// its CPU over the window and its peak memory are reported.
+	ServerPID int
+	// WireDev names a network interface whose /proc/net/dev byte count is
+	// the swarm's wire traffic (a private loopback: "lo"). WireCmd is a
+	// shell command printing "DOWN UP" or "TOTAL" cumulative wire bytes; it
+	// takes precedence. Both empty: application bytes only.
+	WireDev, WireCmd string
+	// Progress receives a status line every ProgressInterval (default 1s);
+	// nil means none. ProgressTTY rewrites one line with \r instead of
+	// printing one line each.
+	Progress         io.Writer
+	ProgressInterval time.Duration
+	ProgressTTY      bool
+	// Logger receives the sessions' logs. Default: discarded (the report
+	// counts what went wrong).
+	Logger *slog.Logger
+}
+
+func (c *Config) applyDefaults() error {
+	if c.Server == "" {
+		return errors.New("bots: no server URL")
+	}
+	if c.Bots == 0 {
+		c.Bots = 50
+	}
+	if c.Bots < 0 {
+		return fmt.Errorf("bots: %d bots", c.Bots)
+	}
+	switch c.Transport {
+	case "":
+		c.Transport = TransportWT
+	case TransportWT, TransportWS, TransportMixed:
+	default:
+		return fmt.Errorf("bots: transport %q: want wt, ws or mixed", c.Transport)
+	}
+	if c.Warmup == 0 {
+		c.Warmup = 2 * time.Second
+	}
+	c.Warmup = max(c.Warmup, 0)
+	if c.Duration <= 0 {
+		c.Duration = 10 * time.Second
+	}
+	if c.Schedulers <= 0 {
+		c.Schedulers = 1
+	}
+	if c.Resolution <= 0 {
+		c.Resolution = 4 * time.Millisecond
+	}
+	if c.FrameRate == 0 {
+		c.FrameRate = 10
+	}
+	if c.MetricsURL == "" {
+		c.MetricsURL = strings.TrimSuffix(c.Server, "/") + "/metrics"
+	}
+	if c.ProgressInterval <= 0 {
+		c.ProgressInterval = time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, l := range []Link{c.Up, c.Down} {
+		if l.Latency < 0 || l.Jitter < 0 || !prob(l.Loss) || !prob(l.Duplicate) || !prob(l.Reorder) {
+			return fmt.Errorf("bots: link %+v: durations must be >= 0 and probabilities in [0, 1]", l)
+		}
+	}
+	return nil
+}
+
+func prob(p float64) bool { return p >= 0 && p <= 1 }
+
+func (c *Config) transportOf(i int) netcode.TransportKind {
+	switch c.Transport {
+	case TransportWS:
+		return netcode.WebSocket
+	case TransportMixed:
+		if i%2 == 1 {
+			return netcode.WebSocket
+		}
+	}
+	return netcode.WebTransport
+}
+
+// botSeed derives bot i's seed from the swarm's (splitmix64).
+func botSeed(seed uint64, i int) uint64 {
+	z := seed + uint64(i+1)*0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}
+
+// ackRing is how many sent inputs a bot remembers for input-to-ack
+// latency; older ones are forgotten unacknowledged.
+const ackRing = 128
+
+type sentInput struct {
+	tick uint32
+	at   int64 // swarm clock, ns; 0 once acknowledged
+}
+
+// bot is one member of the swarm.
+type bot struct {
+	id        int
+	transport netcode.TransportKind
+	brain     *game.Bot
+	sess      *session // set once connected
+	nextFrame time.Time
+	sendErrs  atomic.Int64
+	dead      atomic.Bool
+
+	mu    sync.Mutex // guards ring and acked (scheduler vs reader)
+	ring  [ackRing]sentInput
+	acked uint32
+
+	start    sessionStats // at the window's start
+	inWindow bool
+}
+
+// swarm is one run's state.
+type swarm struct {
+	cfg    Config
+	epoch  time.Time
+	ack    histogram // input-to-ack latency, measurement window only
+	measur atomic.Bool
+	phase  atomic.Value // string: ramp, warmup, measure, done
+
+	shards []*shard
+
+	mu        sync.Mutex
+	connected []*bot
+	failed    map[string]int // connect failures by reason
+	failEx    map[string]string
+	nFailed   atomic.Int64
+	nLive     atomic.Int64
+}
+
+type shard struct {
+	mu   sync.Mutex
+	bots []*bot
+}
+
+func (s *swarm) now() int64 { return int64(time.Since(s.epoch)) }
+
+// Run runs the swarm: connects the bots over the ramp, lets them play
+// through the warm-up and the measurement window, disconnects them and
+// reports. It returns an error only when the run could not happen; what
+// went wrong during it is in the report.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.applyDefaults(); err != nil {
+		return nil, err
+	}
+	s := &swarm{cfg: cfg, epoch: time.Now(), failed: map[string]int{}, failEx: map[string]string{}}
+	s.shards = make([]*shard, cfg.Schedulers)
+	for i := range s.shards {
+		s.shards[i] = &shard{}
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+
+	var wg sync.WaitGroup
+	for _, sh := range s.shards {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.schedule(runCtx, sh) }()
+	}
+	progDone := make(chan struct{})
+	go func() { defer close(progDone); s.progress(runCtx) }()
+
+	s.phase.Store("ramp")
+	s.connectAll(runCtx)
+	s.phase.Store("warmup")
+	if err := sleepCtx(ctx, cfg.Warmup); err != nil {
+		s.shutdown(stop, &wg, progDone)
+		return nil, err
+	}
+
+	httpc := &http.Client{Timeout: 5 * time.Second}
+	rep := &Report{Config: reportConfig(&cfg)}
+	rep.Server.MetricsURL = cfg.MetricsURL
+
+	// Window start: server metrics and counters first, so that reading
+	// them is not measured.
+	var scrapeA serverScrape
+	var errA error
+	if cfg.MetricsURL != "-" {
+		scrapeA, errA = scrapeServer(ctx, httpc, cfg.MetricsURL)
+	}
+	wireA, wireErr := s.readWire(ctx)
+	srvCPUA, srvCPUErr := s.serverCPU()
+	cpuA, cpuOK := selfCPU()
+	live := s.beginWindow()
+	t0 := time.Now()
+	s.measur.Store(true)
+	s.phase.Store("measure")
+
+	waitErr := sleepCtx(ctx, cfg.Duration)
+
+	s.measur.Store(false)
+	s.phase.Store("done")
+	window := time.Since(t0)
+	cpuB, _ := selfCPU()
+	srvCPUB, _ := s.serverCPU()
+	var wireB wireCount
+	if wireErr == nil {
+		wireB, wireErr = s.readWire(ctx)
+	}
+	s.fillClientFigures(rep, live, window) // before the CPU: it needs the snapshot count
+	if cpuOK {
+		rep.fillSwarmCPU(cpuB-cpuA, window, len(live))
+	}
+	if wireErr == nil && (cfg.WireCmd != "" || cfg.WireDev != "") {
+		rep.fillWire(wireA, wireB, window, len(live))
+	} else if wireErr != nil {
+		rep.WireError = wireErr.Error()
+	}
+	if cfg.ServerPID > 0 {
+		if srvCPUErr == nil {
+			rep.Server.CPUPerSec = ptr((srvCPUB - srvCPUA).Seconds() / window.Seconds())
+		}
+		if rss, err := procPeakRSS(cfg.ServerPID); err == nil {
+			rep.Server.PeakRSSMiB = ptr(float64(rss) / (1 << 20))
+		}
+	}
+	if cfg.MetricsURL != "-" {
+		scrapeB, errB := scrapeServer(ctx, httpc, cfg.MetricsURL)
+		switch {
+		case errB != nil:
+			rep.Server.MetricsError = errB.Error()
+		case !scrapeB.hasHist && !scrapeB.hasMissed:
+			rep.Server.MetricsError = "no tickwire_tick_duration_seconds or tickwire_missed_ticks_total in the exposition"
+		default:
+			if errA != nil { // figures since the server started
+				rep.Server.MetricsError = "window start: " + errA.Error() + "; figures since the server started"
+				scrapeA = serverScrape{}
+			}
+			rep.Server.windowFigures(scrapeA, scrapeB)
+		}
+	}
+	s.shutdown(stop, &wg, progDone)
+	if waitErr != nil {
+		return rep, waitErr
+	}
+	return rep, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// connectAll starts bot i's connection at Ramp·i/Bots and returns when
+// every attempt has finished.
+func (s *swarm) connectAll(ctx context.Context) {
+	var wg sync.WaitGroup
+	n := s.cfg.Bots
+	for i := range n {
+		at := s.epoch.Add(time.Duration(int64(s.cfg.Ramp) * int64(i) / int64(n)))
+		if err := sleepCtx(ctx, time.Until(at)); err != nil {
+			break
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); s.connect(ctx, i) }()
+	}
+	wg.Wait()
+}
+
+func (s *swarm) connect(ctx context.Context, i int) {
+	seed := botSeed(s.cfg.Seed, i)
+	b := &bot{id: i, transport: s.cfg.transportOf(i), brain: game.NewBot(seed, 0)}
+	sess, err := dialSession(ctx, sessionConfig{
+		Server:     s.cfg.Server,
+		Name:       fmt.Sprintf("bot-%d", i),
+		Transport:  b.transport,
+		Up:         s.cfg.Up,
+		Down:       s.cfg.Down,
+		Seed:       int64(seed),
+		OnSnapshot: func(h *netcode.SnapshotHeader) { s.onSnapshot(b, h) },
+		Logger:     s.cfg.Logger,
+	})
+	if err != nil {
+		reason := failureReason(err)
+		s.mu.Lock()
+		s.failed[reason]++
+		if _, ok := s.failEx[reason]; !ok {
+			s.failEx[reason] = err.Error()
+		}
+		s.mu.Unlock()
+		s.nFailed.Add(1)
+		return
+	}
+	b.brain = game.NewBot(seed, sess.TickRate())
+	if s.cfg.FrameRate > 0 {
+		every := time.Duration(float64(time.Second) / s.cfg.FrameRate)
+		b.nextFrame = time.Now().Add(every * time.Duration(i%16) / 16) // spread over a frame
+	}
+	b.sess = sess
+	s.mu.Lock()
+	s.connected = append(s.connected, b)
+	s.mu.Unlock()
+	s.nLive.Add(1)
+	sh := s.shards[i%len(s.shards)]
+	sh.mu.Lock()
+	sh.bots = append(sh.bots, b)
+	sh.mu.Unlock()
+}
+
+// failureReason classifies a connection error for the report.
+func failureReason(err error) string {
+	var de *netcode.DisconnectError
+	switch {
+	case errors.As(err, &de):
+		return strings.TrimPrefix(de.Reason.String(), "DISCONNECT_REASON_")
+	case errors.Is(err, context.DeadlineExceeded):
+		return "TIMEOUT"
+	case errors.Is(err, context.Canceled):
+		return "CANCELED"
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "connection refused"):
+		return "REFUSED"
+	case strings.Contains(msg, "closed by peer"):
+		return "CLOSED_BY_PEER"
+	case strings.Contains(msg, "timeout"), strings.Contains(msg, "deadline"):
+		return "TIMEOUT"
+	case strings.Contains(msg, "certificate"):
+		return "CERTIFICATE"
+	}
+	return "OTHER"
+}
+
+// onSnapshot runs on a bot's reader goroutine: it acknowledges every
+// input up to the snapshot's LastInputTick not acknowledged before.
+func (s *swarm) onSnapshot(b *bot, h *netcode.SnapshotHeader) {
+	last := h.LastInputTick
+	b.mu.Lock()
+	if last > b.acked {
+		from := b.acked + 1
+		if last-from >= ackRing {
+			from = last - ackRing + 1
+		}
+		now := s.now()
+		measuring := s.measur.Load()
+		for t := from; t <= last && t >= from; t++ {
+			e := &b.ring[t%ackRing]
+			if e.tick == t && e.at != 0 {
+				if measuring {
+					s.ack.record(time.Duration(now - e.at))
+				}
+				e.at = 0
+			}
+		}
+		b.acked = last
+	}
+	b.mu.Unlock()
+}
+
+// schedule drives one shard's bots: at every wake, each bot sends the
+// inputs its session says are due, and accounts for its display frames.
+func (s *swarm) schedule(ctx context.Context, sh *shard) {
+	t := time.NewTicker(s.cfg.Resolution)
+	defer t.Stop()
+	var frameEvery time.Duration
+	if s.cfg.FrameRate > 0 {
+		frameEvery = time.Duration(float64(time.Second) / s.cfg.FrameRate)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		sh.mu.Lock()
+		bots := sh.bots // append-only: the prefix stays valid
+		sh.mu.Unlock()
+		now := time.Now()
+		for _, b := range bots {
+			if b.dead.Load() {
+				continue
+			}
+			for range b.sess.InputsDue(now) {
+				s.sendOne(b)
+			}
+			if frameEvery > 0 && !now.Before(b.nextFrame) {
+				b.sess.Frame(now)
+				b.nextFrame = b.nextFrame.Add(frameEvery)
+				if b.nextFrame.Before(now) {
+					b.nextFrame = now.Add(frameEvery)
+				}
+			}
+		}
+	}
+}
+
+func (s *swarm) sendOne(b *bot) {
+	in := b.brain.Next(0)
+	at := s.now()
+	sent, err := b.sess.SendInput(in)
+	if err != nil {
+		b.sendErrs.Add(1)
+		return
+	}
+	b.mu.Lock()
+	b.ring[sent.Tick%ackRing] = sentInput{tick: sent.Tick, at: at}
+	b.mu.Unlock()
+}
+
+// liveBots returns the connected bots, marking those whose session ended.
+func (s *swarm) liveBots() (live []*bot, dropped int) {
+	s.mu.Lock()
+	all := s.connected
+	s.mu.Unlock()
+	for _, b := range all {
+		if !b.dead.Load() {
+			select {
+			case <-b.sess.Done():
+				if b.dead.CompareAndSwap(false, true) {
+					s.nLive.Add(-1)
+				}
+			default:
+			}
+		}
+		if b.dead.Load() {
+			dropped++
+		} else {
+			live = append(live, b)
+		}
+	}
+	return live, dropped
+}
+
+func dropReason(err error) string {
+	if err == nil {
+		return "OTHER"
+	}
+	var de *netcode.DisconnectError
+	if errors.As(err, &de) {
+		return strings.TrimPrefix(de.Reason.String(), "DISCONNECT_REASON_")
+	}
+	if strings.Contains(err.Error(), "connection lost") {
+		return "CONNECTION_LOST"
+	}
+	return "OTHER"
+}
+
+// beginWindow records every live bot's counters at the window's start.
+func (s *swarm) beginWindow() []*bot {
+	live, _ := s.liveBots()
+	for _, b := range live {
+		b.start = b.sess.Stats()
+		b.inWindow = true
+	}
+	return live
+}
+
+func (s *swarm) readWire(ctx context.Context) (wireCount, error) {
+	switch {
+	case s.cfg.WireCmd != "":
+		return runWireCmd(ctx, s.cfg.WireCmd)
+	case s.cfg.WireDev != "":
+		return readNetDev(s.cfg.WireDev)
+	}
+	return wireCount{}, nil
+}
+
+func (s *swarm) serverCPU() (time.Duration, error) {
+	if s.cfg.ServerPID <= 0 {
+		return 0, errors.New("no server pid")
+	}
+	return procCPU(s.cfg.ServerPID)
+}
+
+// shutdown stops the schedulers and the progress line, then closes every
+// session (each says goodbye), all at once, within a bound.
+func (s *swarm) shutdown(stop context.CancelFunc, wg *sync.WaitGroup, progDone <-chan struct{}) {
+	stop()
+	wg.Wait()
+	<-progDone
+	s.mu.Lock()
+	all := slices.Clone(s.connected)
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		var cwg sync.WaitGroup
+		for _, b := range all {
+			cwg.Add(1)
+			go func() { defer cwg.Done(); _ = b.sess.Close() }()
+		}
+		cwg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// fillClientFigures computes the client side of the report from the bots
+// live at the window's start.
+func (s *swarm) fillClientFigures(r *Report, live []*bot, window time.Duration) {
+	s.mu.Lock()
+	r.ConnectFailures = int(s.nFailed.Load())
+	r.ConnectFailureReasons = maps(s.failed)
+	r.ConnectFailureExamples = maps(s.failEx)
+	r.Connected = len(s.connected)
+	s.mu.Unlock()
+	r.WindowSeconds = window.Seconds()
+	r.BotsMeasured = len(live)
+	_, _ = s.liveBots()
+	r.Dropped = map[string]int{}
+	byTransport := map[string]int{}
+	var (
+		in, out, snaps, expected, sendErrs int64
+		interp, extrap, held, corr         int64
+		hasFrames, hasCorr                 = len(live) > 0, len(live) > 0
+		rtts                               []time.Duration
+	)
+	for _, b := range live {
+		byTransport[string(b.transport)]++
+		st := b.sess.Stats()
+		in += st.BytesIn - b.start.BytesIn
+		out += st.BytesOut - b.start.BytesOut
+		snaps += st.SnapshotsReceived - b.start.SnapshotsReceived
+		expected += int64(window.Seconds()*float64(b.sess.TickRate()) + 0.5)
+		hasFrames = hasFrames && st.HasFrames
+		hasCorr = hasCorr && st.HasCorrections
+		interp += st.FramesInterpolated - b.start.FramesInterpolated
+		extrap += st.FramesExtrapolated - b.start.FramesExtrapolated
+		held += st.FramesHeld - b.start.FramesHeld
+		corr += st.Corrections - b.start.Corrections
+		sendErrs += b.sendErrs.Load()
+		if b.dead.Load() {
+			r.Dropped[dropReason(b.sess.Err())]++
+		} else {
+			rtts = append(rtts, b.sess.RTT())
+		}
+	}
+	r.BotsByTransport = byTransport
+	r.SendErrors = sendErrs
+	n, sec := float64(len(live)), window.Seconds()
+	if n > 0 && sec > 0 {
+		r.AppDownBytesPerClientSec = float64(in) / n / sec
+		r.AppUpBytesPerClientSec = float64(out) / n / sec
+	}
+	r.SnapshotsReceived, r.SnapshotsExpected = snaps, expected
+	if expected > 0 {
+		r.SnapshotRatio = float64(snaps) / float64(expected)
+	}
+	r.InputAckSamples = int64(s.ack.count())
+	if r.InputAckSamples > 0 {
+		r.InputAckP50Ms = ptr(ms(s.ack.quantile(0.50)))
+		r.InputAckP99Ms = ptr(ms(s.ack.quantile(0.99)))
+	}
+	if len(rtts) > 0 {
+		slices.Sort(rtts)
+		r.RTTP50Ms = ptr(ms(rtts[len(rtts)/2]))
+		r.RTTP99Ms = ptr(ms(rtts[min(len(rtts)-1, len(rtts)*99/100)]))
+	}
+	if hasFrames {
+		if total := interp + extrap + held; total > 0 {
+			r.FramesTotal = ptr(total)
+			r.FramesExtrapolatedShare = ptr(float64(extrap) / float64(total))
+			r.FramesHeldShare = ptr(float64(held) / float64(total))
+		}
+	}
+	if hasCorr {
+		r.Corrections = ptr(corr)
+		if n > 0 && sec > 0 {
+			r.CorrectionsPerClientSec = ptr(float64(corr) / n / sec)
+		}
+	}
+}
+
+func maps[V any](m map[string]V) map[string]V {
+	out := make(map[string]V, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// progress prints a status line every ProgressInterval until ctx is done.
+func (s *swarm) progress(ctx context.Context) {
+	if s.cfg.Progress == nil {
+		return
+	}
+	t := time.NewTicker(s.cfg.ProgressInterval)
+	defer t.Stop()
+	var lastIn, lastOut, lastSnaps int64
+	last := time.Now()
+	var rtts []time.Duration
+	for {
+		select {
+		case <-ctx.Done():
+			if s.cfg.ProgressTTY {
+				fmt.Fprintln(s.cfg.Progress)
+			}
+			return
+		case <-t.C:
+		}
+		live, dropped := s.liveBots()
+		var in, out, snaps, errs int64
+		rtts = rtts[:0]
+		for _, b := range live {
+			st := b.sess.Stats()
+			in += st.BytesIn
+			out += st.BytesOut
+			snaps += st.SnapshotsReceived
+			errs += b.sendErrs.Load()
+			rtts = append(rtts, b.sess.RTT())
+		}
+		now := time.Now()
+		dt := now.Sub(last).Seconds()
+		last = now
+		var p50, p99 time.Duration
+		if len(rtts) > 0 {
+			slices.Sort(rtts)
+			p50, p99 = rtts[len(rtts)/2], rtts[min(len(rtts)-1, len(rtts)*99/100)]
+		}
+		// Counters of bots that dropped leave the sums; clamp at zero.
+		kIn := max(float64(in-lastIn), 0) * 8 / 1000 / dt
+		kOut := max(float64(out-lastOut), 0) * 8 / 1000 / dt
+		snapRate := 0.0
+		if len(live) > 0 {
+			snapRate = max(float64(snaps-lastSnaps), 0) / dt / float64(len(live))
+		}
+		lastIn, lastOut, lastSnaps = in, out, snaps
+		phase, _ := s.phase.Load().(string)
+		line := fmt.Sprintf("t=%4.0fs %-7s bots %d/%d up, %d failed, %d dropped | in %.0f kbps out %.0f kbps | rtt p50 %.1fms p99 %.1fms | %.1f snap/s/bot | send errors %d",
+			time.Since(s.epoch).Seconds(), phase, len(live), s.cfg.Bots, s.nFailed.Load(), dropped,
+			kIn, kOut, ms(p50), ms(p99), snapRate, errs)
+		if s.cfg.ProgressTTY {
+			fmt.Fprintf(s.cfg.Progress, "\r%s\x1b[K", line)
+		} else {
+			fmt.Fprintln(s.cfg.Progress, line)
+		}
+	}
+}

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tickwire/tickwire/bots"
+	"github.com/tickwire/tickwire/netcode"
+)
+
+// startServer runs a Tickwire server in this process on a free loopback
+// port, serving the names of shared/metrics.md that the room's own
+// counters give (the real server serves /metrics from issue 7 on).
+func startServer(t *testing.T, maxPlayers int) string {
+	t.Helper()
+	srv := &netcode.Server{
+		Addr:   "127.0.0.1:0",
+		Logger: slog.New(slog.DiscardHandler),
+	}
+	srv.Game.MaxPlayers = maxPlayers
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" {
+			http.NotFound(w, r)
+			return
+		}
+		st := srv.Room().Stats()
+		fmt.Fprintf(w, "# TYPE tickwire_ticks_total counter\ntickwire_ticks_total{room=\"arena\"} %d\n", st.Ticks)
+		fmt.Fprintf(w, "# TYPE tickwire_missed_ticks_total counter\ntickwire_missed_ticks_total{room=\"arena\"} %d\n", st.MissedTicks)
+		fmt.Fprintf(w, "# TYPE tickwire_tick_duration_max_seconds gauge\ntickwire_tick_duration_max_seconds{room=\"arena\"} %g\n", st.TickMax.Seconds())
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Run(ctx) }()
+	select {
+	case <-srv.Ready():
+	case err := <-errc:
+		cancel()
+		t.Fatalf("server did not start: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-errc; err != nil {
+			t.Errorf("server: %v", err)
+		}
+	})
+	return srv.URL()
+}
+
+// The CI swarm runs the real binaries, built without the race detector:
+// a race-enabled server and 50 race-enabled bots in one process starve
+// each other on a loaded 2-core host (the loop fell to 4 Hz), which
+// measures the race detector, not Tickwire.
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+func binaries(t *testing.T) (server, swarm string) {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "tickwire-bots-test")
+		if buildErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", binDir+string(os.PathSeparator), "../server", ".")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, "server"), filepath.Join(binDir, "bots")
+}
+
+// startServerBinary runs the server binary on a free loopback port and
+// returns its URL, read from its "listening" log line.
+func startServerBinary(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sent := false
+		for sc.Scan() {
+			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil && !sent {
+				urlc <- m[1]
+				sent = true
+			}
+		}
+	}()
+	select {
+	case u := <-urlc:
+		return u
+	case <-time.After(30 * time.Second):
+		t.Fatal("server binary did not report its URL within 30s")
+	}
+	return ""
+}
+
+var listenRE = regexp.MustCompile(`msg="tickwire server listening" url=(\S+)`)
+
+// runBots runs the bots binary and returns its exit code.
+func runBots(t *testing.T, bin string, stdout, stderr io.Writer, args ...string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	}
+	t.Fatalf("bots binary: %v", err)
+	return -1
+}
+
+// TestSwarmOf50MixedBotsHoldsCIThresholds is the CI gate: the real server
+// binary and 50 bots from the real bots binary, half over WebTransport
+// and half over WebSocket, measured for 10 s. The thresholds are generous
+// for a loaded host but fail if snapshots stop arriving, input latency
+// blows up to seconds or bots cannot connect. The server's missed ticks
+// are checked when it serves /metrics (issue 7); until then they are
+// reported as not checked.
+func TestSwarmOf50MixedBotsHoldsCIThresholds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 10 s swarm")
+	}
+	serverBin, botsBin := binaries(t)
+	url := startServerBinary(t, serverBin, "-max-players", "100")
+	jsonFile := filepath.Join(t.TempDir(), "report.json")
+	var stdout, stderr bytes.Buffer
+	code := runBots(t, botsBin, &stdout, &stderr,
+		"-server", url, "-n", "50", "-transport", "mixed", "-ramp", "1s", "-warmup", "2s", "-duration", "10s",
+		"-json", jsonFile,
+		"-max-ack-p99", "3s", "-min-snapshot-ratio", "0.5", "-max-connect-failures", "0", "-max-missed-ticks", "150",
+		"-require-server-metrics")
+	t.Logf("report:\n%s", stdout.String())
+	if code != exitOK {
+		t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr.String())
+	}
+	var rep bots.Report
+	data, err := os.ReadFile(jsonFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatalf("report JSON: %v", err)
+	}
+	if rep.BotsMeasured != 50 || rep.BotsByTransport["webtransport"] != 25 || rep.BotsByTransport["websocket"] != 25 {
+		t.Errorf("measured %d bots %v, want 25 over each transport", rep.BotsMeasured, rep.BotsByTransport)
+	}
+	if rep.InputAckSamples == 0 || rep.InputAckP99Ms == nil || rep.AppUpBytesPerClientSec <= 0 || rep.AppDownBytesPerClientSec <= 0 {
+		t.Errorf("report lacks traffic: %+v", rep)
+	}
+	if rep.SwarmCPUPerBotUsPerSec == nil {
+		t.Error("no swarm CPU figure")
+	}
+	// Not a terminal: one progress line per second, no carriage returns.
+	if strings.Contains(stderr.String(), "\r") || strings.Count(stderr.String(), " up, ") < 5 {
+		t.Errorf("progress on a non-terminal:\n%s", stderr.String())
+	}
+}
+
+// TestImpossibleThresholdExitsNonZeroNamingIt runs a short swarm with an
+// input-to-ack p99 no network can meet.
+func TestImpossibleThresholdExitsNonZeroNamingIt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a swarm")
+	}
+	serverBin, botsBin := binaries(t)
+	url := startServerBinary(t, serverBin)
+	var stderr bytes.Buffer
+	code := runBots(t, botsBin, io.Discard, &stderr,
+		"-server", url, "-n", "4", "-transport", "mixed", "-warmup", "1s", "-duration", "2s", "-q",
+		"-max-ack-p99", "1ns")
+	if code != exitThreshold {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitThreshold, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "threshold broken: -max-ack-p99 1ns") {
+		t.Fatalf("stderr does not name the broken threshold:\n%s", stderr.String())
+	}
+}
+
+// TestScrapedServerMetricsGateTheRun serves the metrics of
+// shared/metrics.md from an in-process server's room counters, so that
+// the scrape, the window deltas and -max-missed-ticks are exercised end
+// to end before the real server serves them.
+func TestScrapedServerMetricsGateTheRun(t *testing.T) {
+	url := startServer(t, 100)
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{
+		"-server", url, "-n", "2", "-transport", "ws", "-warmup", "500ms", "-duration", "2s", "-q",
+		"-max-missed-ticks", "1000000", "-require-server-metrics",
+	}, &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s\nreport:\n%s", code, stderr.String(), stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "missed ticks") || strings.Contains(stdout.String(), "missed ticks n/a") {
+		t.Fatalf("server figures not in the report:\n%s", stdout.String())
+	}
+	code = run(context.Background(), []string{
+		"-server", url, "-n", "1", "-transport", "ws", "-warmup", "-1s", "-duration", "1s", "-q",
+		"-max-missed-ticks", "-2", "-metrics", url + "/nothing", "-require-server-metrics",
+	}, io.Discard, &stderr)
+	if code != exitOK {
+		t.Fatalf("-max-missed-ticks -2 is unchecked, yet exit %d", code)
+	}
+	stderr.Reset()
+	code = run(context.Background(), []string{
+		"-server", url, "-n", "1", "-transport", "ws", "-warmup", "-1s", "-duration", "1s", "-q",
+		"-max-missed-ticks", "0", "-metrics", url + "/nothing", "-require-server-metrics",
+	}, io.Discard, &stderr)
+	if code != exitThreshold || !strings.Contains(stderr.String(), "-max-missed-ticks 0: the server's missed ticks are unknown") {
+		t.Fatalf("missing metrics with -require-server-metrics: exit %d, stderr:\n%s", code, stderr.String())
+	}
+}
+
+func TestUnreachableServerIsAnErrorNotAPass(t *testing.T) {
+	var stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code := run(ctx, []string{
+		"-server", "http://127.0.0.1:1", "-n", "2", "-transport", "ws", "-warmup", "-1s", "-duration", "100ms", "-q", "-metrics", "-",
+	}, io.Discard, &stderr)
+	if code != exitError || !strings.Contains(stderr.String(), "no bot connected") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+}
+
+func TestBadFlagsExitWithUsageError(t *testing.T) {
+	if code := run(context.Background(), []string{"-transport", "pigeon"}, io.Discard, io.Discard); code != exitError {
+		t.Fatalf("unknown transport: exit %d", code)
+	}
+	if code := run(context.Background(), []string{"-n", "x"}, io.Discard, io.Discard); code != exitError {
+		t.Fatalf("bad -n: exit %d", code)
+	}
+}
+
+func TestLinkImpairmentFlagsAreValidated(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"-up-loss", "1.5"}, io.Discard, &stderr); code != exitError ||
+		!strings.Contains(stderr.String(), "probabilities in [0, 1]") {
+		t.Fatalf("-up-loss 1.5: exit %d, stderr %q", code, stderr.String())
+	}
+}
