@@ -193,7 +193,7 @@ type bot struct {
 type swarm struct {
 	cfg    Config
 	epoch  time.Time
-	ack    histogram // input-to-ack latency, measurement window only
+	ack    game.DurationHistogram // input-to-ack latency, measurement window only
 	measur atomic.Bool
 	phase  atomic.Value // string: ramp, warmup, measure, done
 
@@ -426,7 +426,7 @@ func (s *swarm) onSnapshot(b *bot, h *netcode.SnapshotHeader) {
 			e := &b.ring[t%ackRing]
 			if e.tick == t && e.at != 0 {
 				if measuring {
-					s.ack.record(time.Duration(now - e.at))
+					s.ack.Record(time.Duration(now - e.at))
 				}
 				e.at = 0
 			}
@@ -627,10 +627,10 @@ func (s *swarm) fillClientFigures(r *Report, live []*bot, window time.Duration) 
 	if expected > 0 {
 		r.SnapshotRatio = float64(snaps) / float64(expected)
 	}
-	r.InputAckSamples = int64(s.ack.count())
+	r.InputAckSamples = int64(s.ack.Count())
 	if r.InputAckSamples > 0 {
-		r.InputAckP50Ms = ptr(ms(s.ack.quantile(0.50)))
-		r.InputAckP99Ms = ptr(ms(s.ack.quantile(0.99)))
+		r.InputAckP50Ms = ptr(ms(s.ack.Quantile(0.50)))
+		r.InputAckP99Ms = ptr(ms(s.ack.Quantile(0.99)))
 	}
 	if len(rtts) > 0 {
 		slices.Sort(rtts)

@@ -78,24 +78,24 @@ func TestWaitTickersReturnsOnceTheTickerExists(t *testing.T) {
 }
 
 func TestTickDurationPercentilesWithinAnEighth(t *testing.T) {
-	var h durationHistogram
+	var h DurationHistogram
 	for i := 1; i <= 1000; i++ {
-		h.record(time.Duration(i) * time.Microsecond)
+		h.Record(time.Duration(i) * time.Microsecond)
 	}
 	tests := []struct {
 		q    float64
 		want time.Duration
 	}{{0.5, 500 * time.Microsecond}, {0.99, 990 * time.Microsecond}, {1, 1000 * time.Microsecond}}
 	for _, tt := range tests {
-		got := h.quantile(tt.q)
+		got := h.Quantile(tt.q)
 		if got < tt.want || float64(got) > float64(tt.want)*1.125 {
 			t.Errorf("q%v = %v, want within [%v, +1/8]", tt.q, got, tt.want)
 		}
 	}
-	if h.max != time.Millisecond {
-		t.Errorf("max %v", h.max)
+	if h.Max() != time.Millisecond {
+		t.Errorf("max %v", h.Max())
 	}
-	if n := testing.AllocsPerRun(100, func() { h.record(time.Millisecond) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { h.Record(time.Millisecond) }); n != 0 {
 		t.Errorf("record allocates %v times", n)
 	}
 }

@@ -133,8 +133,7 @@ type Room struct {
 	tick    atomic.Uint32
 	running atomic.Bool
 	counters
-	statsMu sync.Mutex
-	hist    durationHistogram
+	hist DurationHistogram
 
 	waitMu   sync.Mutex
 	doneTick uint32
@@ -312,9 +311,7 @@ func (r *Room) Stats() RoomStats {
 		InputsFuture:    r.future.Load(),
 		InputsStale:     r.stale.Load(),
 	}
-	r.statsMu.Lock()
-	defer r.statsMu.Unlock()
-	s.TickP50, s.TickP99, s.TickMax = r.hist.quantile(0.50), r.hist.quantile(0.99), r.hist.max
+	s.TickP50, s.TickP99, s.TickMax = r.hist.Quantile(0.50), r.hist.Quantile(0.99), r.hist.Max()
 	return s
 }
 
@@ -324,9 +321,7 @@ func (r *Room) ResetStats() {
 	for _, c := range []*atomic.Uint64{&r.ticks, &r.missed, &r.applied, &r.late, &r.duplicate, &r.dropped, &r.future, &r.stale} {
 		c.Store(0)
 	}
-	r.statsMu.Lock()
-	defer r.statsMu.Unlock()
-	r.hist = durationHistogram{}
+	r.hist.Reset()
 }
 
 // Run runs the loop until ctx is done, then returns ctx.Err(). It may be
@@ -400,9 +395,7 @@ func (r *Room) runTick(start time.Time) {
 	r.ticks.Add(1)
 	r.applied.Add(uint64(len(r.pending)))
 	r.late.Add(uint64(late))
-	r.statsMu.Lock()
-	r.hist.record(d)
-	r.statsMu.Unlock()
+	r.hist.Record(d)
 	r.notifyTick(t)
 }
 
