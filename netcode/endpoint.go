@@ -109,6 +109,7 @@ type Endpoint struct {
 	connCancel context.CancelFunc
 	nconns     atomic.Int64
 	perIP      *ipLimiter
+	udpServing sync.WaitGroup // wtSrv.Serve calls
 
 	mu           sync.Mutex
 	listened     bool
@@ -585,7 +586,11 @@ func (e *Endpoint) Serve(ctx context.Context) error {
 		wg.Go(func() { errc <- e.servingErr(e.serveHTTP(l)) })
 	}
 	for _, pc := range e.udpConns {
-		wg.Go(func() { errc <- e.servingErr(e.wtSrv.Serve(pc)) })
+		e.udpServing.Add(1)
+		wg.Go(func() {
+			defer e.udpServing.Done()
+			errc <- e.servingErr(e.wtSrv.Serve(pc))
+		})
 	}
 	certCtx, stopCerts := context.WithCancel(context.Background())
 	wg.Go(func() {
@@ -677,6 +682,13 @@ func (e *Endpoint) Shutdown(ctx context.Context) error {
 		cancel()
 	}
 	if e.wtSrv != nil {
+		// webtransport-go's Close must not run while a Serve call may still
+		// be starting (they share a WaitGroup): close the UDP sockets, which
+		// ends Serve, and wait for those calls first.
+		for _, pc := range e.udpConns {
+			_ = pc.Close()
+		}
+		e.udpServing.Wait()
 		_ = e.wtSrv.Close() // closes the QUIC connections and waits for its goroutines
 	}
 	_ = e.httpSrv.Close()

@@ -26,17 +26,6 @@ func runServer(t *testing.T, addr string) (*netcode.Server, context.CancelFunc, 
 		cancel()
 		t.Fatalf("server on %s: %v", addr, err)
 	}
-	// One WebTransport session first: stopping an endpoint whose
-	// WebTransport server has not served yet races inside netcode's
-	// shutdown (endpoint.go Serve/Shutdown; reported, not ours to fix).
-	wctx, wcancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer wcancel()
-	c, err := netcode.DialWebTransport(wctx, srv.URL(), netcode.DialOptions{TrustServerCertHash: true})
-	if err != nil {
-		cancel()
-		t.Fatalf("warming up %s: %v", srv.URL(), err)
-	}
-	_ = c.Close()
 	return srv, cancel, done
 }
 
