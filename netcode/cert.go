@@ -340,6 +340,37 @@ func (m *CertManager) Handler() http.Handler {
 	})
 }
 
+// ParseCertHashDoc decodes a /cert-hash answer (CertHashDoc as JSON) into
+// the hashes to pin. It refuses another algorithm, a malformed hash and
+// an empty list.
+func ParseCertHashDoc(b []byte) ([][sha256.Size]byte, error) {
+	var doc CertHashDoc
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("netcode: certificate hashes: %w", err)
+	}
+	if doc.Algorithm != "sha-256" {
+		return nil, fmt.Errorf("netcode: certificate hashes: unsupported algorithm %q", doc.Algorithm)
+	}
+	if len(doc.Hashes) == 0 {
+		return nil, errors.New("netcode: certificate hashes: none listed")
+	}
+	return CertHashesBytes(doc.Hashes)
+}
+
+// CertHashesBytes decodes base64 SHA-256 hashes (CertHashDoc.Hashes,
+// JoinResponse.CertHashes) for DialOptions.CertHashes.
+func CertHashesBytes(hashes []string) ([][sha256.Size]byte, error) {
+	out := make([][sha256.Size]byte, 0, len(hashes))
+	for _, h := range hashes {
+		b, err := base64.StdEncoding.DecodeString(h)
+		if err != nil || len(b) != sha256.Size {
+			return nil, fmt.Errorf("netcode: certificate hash %q is not base64 SHA-256", h)
+		}
+		out = append(out, [sha256.Size]byte(b))
+	}
+	return out, nil
+}
+
 // ParseCertHash decodes a SHA-256 certificate hash written in hex (as in
 // CertHashDoc.Hex, colons allowed) or standard base64 (CertHashDoc.Hashes).
 func ParseCertHash(s string) ([sha256.Size]byte, error) {

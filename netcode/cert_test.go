@@ -6,6 +6,8 @@ import (
 	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"net"
 	"os"
@@ -155,5 +157,48 @@ func TestConfiguredCertificateIsServedOverHTTPSAndHTTP3(t *testing.T) {
 		// And pinning through an HTTPS /cert-hash.
 		cli, srv = te.dialWith(t, DialOptions{Transport: kind, RootCAs: roots, TrustServerCertHash: true})
 		exchange(t, cli, srv, "pinned")
+	}
+}
+
+// FuzzParseCertHashDoc: whatever a server (or a man in the middle of its
+// plain-HTTP side) answers at /cert-hash, the client either pins only
+// well-formed SHA-256 hashes or refuses with an error; it never panics.
+func FuzzParseCertHashDoc(f *testing.F) {
+	h := sha256.Sum256([]byte("cert"))
+	good, _ := json.Marshal(CertHashDoc{Algorithm: "sha-256", Hashes: []string{base64.StdEncoding.EncodeToString(h[:])}})
+	f.Add(good)
+	f.Add([]byte(`{"algorithm":"sha-1","hashes":["AAAA"]}`))
+	f.Add([]byte(`{"algorithm":"sha-256","hashes":[]}`))
+	f.Add([]byte(`{"algorithm":"sha-256","hashes":["!!"]}`))
+	f.Add([]byte(`[`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		hashes, err := ParseCertHashDoc(b)
+		if err == nil && len(hashes) == 0 {
+			t.Fatal("accepted a document without hashes")
+		}
+	})
+}
+
+func TestParseCertHashDocRefusesWhatItCannotPin(t *testing.T) {
+	h := sha256.Sum256([]byte("cert"))
+	b64 := base64.StdEncoding.EncodeToString(h[:])
+	tests := []struct {
+		name, doc string
+		ok        bool
+	}{
+		{"one hash", `{"algorithm":"sha-256","hashes":["` + b64 + `"]}`, true},
+		{"other algorithm", `{"algorithm":"sha-1","hashes":["` + b64 + `"]}`, false},
+		{"no hash", `{"algorithm":"sha-256","hashes":[]}`, false},
+		{"short hash", `{"algorithm":"sha-256","hashes":["AAAA"]}`, false},
+		{"not JSON", `sha-256`, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseCertHashDoc([]byte(tt.doc))
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: err %v, want ok=%v", tt.name, err, tt.ok)
+		}
+		if tt.ok && (len(got) != 1 || got[0] != h) {
+			t.Errorf("%s: hashes %x", tt.name, got)
+		}
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -206,25 +204,15 @@ func (d *dialer) fetchCertHashes(ctx context.Context) ([][sha256.Size]byte, erro
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("netcode: fetching certificate hashes from %s: status %s", u, resp.Status)
 	}
-	var doc CertHashDoc
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&doc); err != nil {
-		return nil, fmt.Errorf("netcode: decoding certificate hashes from %s: %w", u, err)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return nil, fmt.Errorf("netcode: reading certificate hashes from %s: %w", u, err)
 	}
-	if doc.Algorithm != "sha-256" {
-		return nil, fmt.Errorf("netcode: certificate hashes from %s: unsupported algorithm %q", u, doc.Algorithm)
+	hashes, err := ParseCertHashDoc(body)
+	if err != nil {
+		return nil, fmt.Errorf("%w (from %s)", err, u)
 	}
-	var out [][sha256.Size]byte
-	for _, s := range doc.Hashes {
-		b, err := base64.StdEncoding.DecodeString(s)
-		if err != nil || len(b) != sha256.Size {
-			return nil, fmt.Errorf("netcode: certificate hashes from %s: bad hash %q", u, s)
-		}
-		out = append(out, [sha256.Size]byte(b))
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("netcode: certificate hashes from %s: none listed", u)
-	}
-	return out, nil
+	return hashes, nil
 }
 
 // tlsConfig verifies the server by pinned hash when there are pins, and

@@ -11,9 +11,7 @@ package netcode
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -162,20 +160,13 @@ func browserCertHashes(ctx context.Context, base *url.URL) ([]js.Value, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", u, err)
 	}
-	var doc CertHashDoc
-	if err := json.Unmarshal([]byte(text.String()), &doc); err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", u, err)
+	hashes, err := ParseCertHashDoc([]byte(text.String()))
+	if err != nil {
+		return nil, fmt.Errorf("%w (from %s)", err, u)
 	}
-	if doc.Algorithm != "sha-256" {
-		return nil, fmt.Errorf("%s: unsupported algorithm %q", u, doc.Algorithm)
-	}
-	var out []js.Value
-	for _, h := range doc.Hashes {
-		b, err := base64.StdEncoding.DecodeString(h)
-		if err != nil || len(b) != 32 {
-			return nil, fmt.Errorf("%s: bad hash %q", u, h)
-		}
-		out = append(out, js.ValueOf(map[string]any{"algorithm": "sha-256", "value": toJSBytes(b)}))
+	out := make([]js.Value, len(hashes))
+	for i, h := range hashes {
+		out[i] = js.ValueOf(map[string]any{"algorithm": "sha-256", "value": toJSBytes(h[:])})
 	}
 	return out, nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -367,15 +366,3 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// CertHashesBytes decodes JoinResponse.CertHashes for DialOptions.CertHashes.
-func CertHashesBytes(hashes []string) ([][32]byte, error) {
-	out := make([][32]byte, 0, len(hashes))
-	for _, h := range hashes {
-		b, err := base64.StdEncoding.DecodeString(h)
-		if err != nil || len(b) != 32 {
-			return nil, fmt.Errorf("netcode: certificate hash %q is not base64 SHA-256", h)
-		}
-		out = append(out, [32]byte(b))
-	}
-	return out, nil
-}

@@ -671,3 +671,25 @@ func TestQueueingADatagramAllocatesNothing(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReadFrame: a WebTransport stream from a hostile client, read as
+// length-prefixed frames, yields frames within the limit or an error; it
+// never panics and never allocates more than the limit per frame.
+func FuzzReadFrame(f *testing.F) {
+	f.Add(appendFrame(appendFrame(nil, []byte("hello")), nil))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Add([]byte{0x05, 'a', 'b'})
+	const limit = 64
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := bufio.NewReader(bytes.NewReader(b))
+		for {
+			p, err := readFrame(r, limit)
+			if err != nil {
+				return
+			}
+			if len(p) > limit {
+				t.Fatalf("frame of %d bytes passed a limit of %d", len(p), limit)
+			}
+		}
+	})
+}
