@@ -81,9 +81,8 @@ func (s *session) Stats() sessionStats {
 	}
 }
 
-func (s *session) TickRate() int                    { return s.c.Params().TickRate }
-func (s *session) RTT() time.Duration               { return s.c.RTT() }
-func (s *session) Transport() netcode.TransportKind { return s.c.Transport() }
-func (s *session) Done() <-chan struct{}            { return s.c.Done() }
-func (s *session) Err() error                       { return s.c.Err() }
-func (s *session) Close() error                     { return s.c.Close() }
+func (s *session) TickRate() int         { return s.c.Params().TickRate }
+func (s *session) RTT() time.Duration    { return s.c.RTT() }
+func (s *session) Done() <-chan struct{} { return s.c.Done() }
+func (s *session) Err() error            { return s.c.Err() }
+func (s *session) Close() error          { return s.c.Close() }

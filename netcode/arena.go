@@ -34,10 +34,4 @@ func ParamsFromArena(a *pb.Arena, tickRate int) (game.Params, error) {
 	return p, nil
 }
 
-// newEncoder is the default room's encoder; handleConn replaces it with
-// the session's room's (room.newEncoder).
-func (s *Server) newEncoder() SnapshotEncoder {
-	return SnapshotEncoder{Params: s.Game.Params(), AOIRadius: s.AOIRadius}
-}
-
 func newDecoder(p game.Params) SnapshotDecoder { return SnapshotDecoder{Params: p} }

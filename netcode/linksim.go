@@ -171,8 +171,6 @@ func (q *delayQueue) pop(now time.Time) (delayed, bool) {
 	return heap.Pop(&q.h).(delayed), true
 }
 
-func (q *delayQueue) len() int { return len(q.h) }
-
 // reliableKind reports whether a packet travels the reliable channel,
 // from its kind.
 func reliableKind(p []byte) bool {

@@ -94,10 +94,6 @@ func (r *room) OnTick(cur *game.Snapshot, history *game.History) {
 // ObserveTick records a tick's duration (game.TickObserver).
 func (r *room) ObserveTick(d time.Duration) { r.tickObs.Observe(d.Seconds()) }
 
-func (r *room) newEncoder() SnapshotEncoder {
-	return SnapshotEncoder{Params: r.game.Params(), AOIRadius: r.opts.AOIRadius}
-}
-
 func (r *room) info() RoomInfo {
 	p := r.game.Params()
 	return RoomInfo{
