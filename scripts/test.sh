@@ -24,12 +24,33 @@ GOOS=js GOARCH=wasm go vet ./cmd/client ./client ./client/session ./client/web .
 step "go test -race"
 go test -race -count=1 -timeout 20m ./...
 
+# fuzz_once PKG TARGET: 0 passed, 1 found something, 2 hit Go 1.26's
+# fuzztime shutdown race (golang/go#75804: a bare "context deadline
+# exceeded" at the end of the window, no failing input written).
+fuzz_once() {
+  local log
+  log=$(mktemp)
+  if go test -run='^$' -fuzz="^$2\$" -fuzztime="$FUZZTIME" "$1" >"$log" 2>&1; then
+    rm -f "$log"; return 0
+  fi
+  if grep -q 'context deadline exceeded' "$log" && ! grep -q 'Failing input written' "$log"; then
+    rm -f "$log"; return 2
+  fi
+  cat "$log"; rm -f "$log"; return 1
+}
+
 step "fuzz (${FUZZTIME:=10s} per target)"
 for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
     echo "fuzz $pkg $target"
-    go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "$pkg" >/tmp/tickwire-fuzz.log 2>&1 || { cat /tmp/tickwire-fuzz.log; exit 1; }
+    rc=0; fuzz_once "$pkg" "$target" || rc=$?
+    if [ "$rc" = 2 ]; then
+      echo "  fuzzing stopped on Go's deadline race, not on an input; running it again"
+      rc=0; fuzz_once "$pkg" "$target" || rc=$?
+      if [ "$rc" = 2 ]; then echo "  the deadline race again: no failing input found"; rc=0; fi
+    fi
+    [ "$rc" = 0 ] || exit 1
   done
 done
 echo "all checks passed"
