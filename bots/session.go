@@ -56,6 +56,8 @@ func dialSession(ctx context.Context, cfg sessionConfig) (*session, error) {
 
 func (s *session) InputsDue(now time.Time) int { return s.c.InputsDue(now) }
 
+func (s *session) NextInputAt(now time.Time) time.Time { return s.c.NextInputAt(now) }
+
 func (s *session) SendInput(in game.Input) (game.Input, error) { return s.c.SendInput(in.Controls()) }
 
 func (s *session) Frame(now time.Time) { s.c.Frame(now, &s.frame) }

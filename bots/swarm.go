@@ -178,6 +178,7 @@ type bot struct {
 	brain     *game.Bot
 	sess      *session // set once connected
 	nextFrame time.Time
+	wake      time.Time // when its scheduler next visits it
 	sendErrs  atomic.Int64
 	dead      atomic.Bool
 
@@ -207,9 +208,60 @@ type swarm struct {
 	nLive     atomic.Int64
 }
 
+// shard is one scheduler's bots. The scheduler keeps them in a heap by
+// the time each next needs it (its next input or display frame), so a
+// wake visits only the bots due instead of every bot: polling N sessions
+// every Resolution was most of the swarm's CPU, a lock and cache misses
+// per bot per wake, and a saturated scheduler delays every bot's inputs.
 type shard struct {
-	mu   sync.Mutex
-	bots []*bot
+	mu    sync.Mutex
+	fresh []*bot // connected, not yet in the heap
+
+	heap wakeHeap // scheduler goroutine only
+}
+
+// wakeHeap is a min-heap of bots by wake time.
+type wakeHeap []*bot
+
+func (h wakeHeap) less(i, j int) bool { return h[i].wake.Before(h[j].wake) }
+
+func (h *wakeHeap) push(b *bot) {
+	*h = append(*h, b)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !s.less(i, p) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+// pop removes and returns the bot that wakes first.
+func (h *wakeHeap) pop() *bot {
+	s := *h
+	b := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s[n] = nil
+	s = s[:n]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < n && s.less(l, m) {
+			m = l
+		}
+		if r := l + 1; r < n && s.less(r, m) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return b
 }
 
 func (s *swarm) now() int64 { return int64(time.Since(s.epoch)) }
@@ -381,7 +433,7 @@ func (s *swarm) connect(ctx context.Context, i int) {
 	s.nLive.Add(1)
 	sh := s.shards[i%len(s.shards)]
 	sh.mu.Lock()
-	sh.bots = append(sh.bots, b)
+	sh.fresh = append(sh.fresh, b)
 	sh.mu.Unlock()
 }
 
@@ -436,8 +488,9 @@ func (s *swarm) onSnapshot(b *bot, h *netcode.SnapshotHeader) {
 	b.mu.Unlock()
 }
 
-// schedule drives one shard's bots: at every wake, each bot sends the
-// inputs its session says are due, and accounts for its display frames.
+// schedule drives one shard's bots: at every wake, each bot due sends
+// the inputs its session says are due and accounts for its display
+// frames; it then sleeps in the heap until its next input or frame.
 func (s *swarm) schedule(ctx context.Context, sh *shard) {
 	t := time.NewTicker(s.cfg.Resolution)
 	defer t.Stop()
@@ -445,32 +498,65 @@ func (s *swarm) schedule(ctx context.Context, sh *shard) {
 	if s.cfg.FrameRate > 0 {
 		frameEvery = time.Duration(float64(time.Second) / s.cfg.FrameRate)
 	}
+	var fresh []*bot
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		sh.mu.Lock()
-		bots := sh.bots // append-only: the prefix stays valid
-		sh.mu.Unlock()
 		now := time.Now()
-		for _, b := range bots {
-			if b.dead.Load() {
-				continue
-			}
-			for range b.sess.InputsDue(now) {
-				s.sendOne(b)
-			}
-			if frameEvery > 0 && !now.Before(b.nextFrame) {
-				b.sess.Frame(now)
-				b.nextFrame = b.nextFrame.Add(frameEvery)
-				if b.nextFrame.Before(now) {
-					b.nextFrame = now.Add(frameEvery)
-				}
+		sh.mu.Lock()
+		fresh, sh.fresh = sh.fresh, fresh[:0]
+		sh.mu.Unlock()
+		for _, b := range fresh {
+			b.wake = now
+			sh.heap.push(b)
+		}
+		clear(fresh)
+		for len(sh.heap) > 0 && !sh.heap[0].wake.After(now) {
+			b := sh.heap.pop()
+			if s.visit(b, now, frameEvery) {
+				sh.heap.push(b)
 			}
 		}
 	}
+}
+
+// visit sends bot b's due inputs and accounts for its due frame at now,
+// and sets when it is next due. It reports false for a bot whose session
+// ended (it leaves the heap).
+func (s *swarm) visit(b *bot, now time.Time, frameEvery time.Duration) bool {
+	if b.dead.Load() {
+		return false
+	}
+	select {
+	case <-b.sess.Done():
+		return false
+	default:
+	}
+	for range b.sess.InputsDue(now) {
+		s.sendOne(b)
+	}
+	if frameEvery > 0 && !now.Before(b.nextFrame) {
+		b.sess.Frame(now)
+		b.nextFrame = b.nextFrame.Add(frameEvery)
+		if b.nextFrame.Before(now) {
+			b.nextFrame = now.Add(frameEvery)
+		}
+	}
+	b.wake = b.sess.NextInputAt(now)
+	if frameEvery > 0 && b.nextFrame.Before(b.wake) {
+		b.wake = b.nextFrame
+	}
+	// Never busy-loop on one bot within a wake, never sleep past a second
+	// (a session whose input clock has not started yet).
+	if !b.wake.After(now) {
+		b.wake = now.Add(time.Nanosecond)
+	} else if lim := now.Add(time.Second); b.wake.After(lim) {
+		b.wake = lim
+	}
+	return true
 }
 
 func (s *swarm) sendOne(b *bot) {

@@ -126,6 +126,9 @@ const (
 	ackWindow     = 512 // input ticks whose send time is kept
 	ackSamples    = 1024
 	minRedundancy = 3
+	// lossEvery is how often SendInput re-measures the loss that steers
+	// the input lead and the redundancy.
+	lossEvery = 250 * time.Millisecond
 )
 
 // Client is one player's session with a server: the code every client
@@ -185,6 +188,7 @@ type Client struct {
 	snapMeter     rateMeter
 	redundancy    int
 	lastInputSend time.Time
+	lossAt        time.Time // when sync.loss was last measured
 }
 
 type pingRecord struct {
@@ -398,6 +402,17 @@ func (c *Client) InputsDue(now time.Time) int {
 	return due
 }
 
+// NextInputAt is when InputsDue will next say an input is due (now if
+// one is due already), at the input clock's current rate. A caller that
+// drives many sessions can sleep until then instead of polling each one;
+// the clock may be steered meanwhile, so it should check InputsDue when it
+// wakes and ask again.
+func (c *Client) NextInputAt(now time.Time) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sync.nextInputAt(now)
+}
+
 // SendInput stamps an input with the server tick at which it should apply
 // (the next tick of the input clock), quantizes it exactly as the server
 // will see it, predicts it at once, and sends it together with the
@@ -415,7 +430,12 @@ func (c *Client) SendInput(moveX, moveY, aimRad float64, fire bool) (game.Input,
 	c.recentN = min(c.recentN+1, MaxInputsPerPacket)
 	c.inputSent[tick%ackWindow] = inputSend{tick: tick, sentAt: now}
 
-	c.sync.loss = max(c.lossDown(), c.lossUp(now))
+	if now.Sub(c.lossAt) >= lossEvery || now.Before(c.lossAt) {
+		// Both scan their windows: once per input would be most of an
+		// input's cost, and the loss moves slowly.
+		c.sync.loss = max(c.lossDown(), c.lossUp(now))
+		c.lossAt = now
+	}
 	return in, c.sendInputs(now)
 }
 
@@ -625,6 +645,9 @@ func (c *Client) noteSnapshot(snap *game.Snapshot, h *SnapshotHeader, now time.T
 	c.interp.add(snap, c.sync.arrival(now), now)
 	c.sync.observeSnapshot(h.ServerTick, now)
 	if h.LastInputTick != 0 {
+		if h.LastInputTick > c.ackedIn {
+			c.sync.leadAt = now // the report covers an input just applied
+		}
 		c.sync.observeLead(h.InputLeadMs, now)
 		c.noteInputAck(h.LastInputTick, now)
 	}
