@@ -13,8 +13,9 @@ func TestWakeHeapPopsBotsInWakeOrder(t *testing.T) {
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	rng := rand.New(rand.NewPCG(3, 4))
 	var h wakeHeap
+	push := func(b *bot) { h.push(b, int64(b.wake.Sub(base))) }
 	for i := range 500 {
-		h.push(&bot{id: i, wake: base.Add(time.Duration(rng.IntN(1000)) * time.Millisecond)})
+		push(&bot{id: i, wake: base.Add(time.Duration(rng.IntN(1000)) * time.Millisecond)})
 	}
 	last := base
 	for range 5000 {
@@ -24,7 +25,7 @@ func TestWakeHeapPopsBotsInWakeOrder(t *testing.T) {
 		}
 		last = b.wake
 		b.wake = b.wake.Add(time.Duration(1+rng.IntN(100)) * time.Millisecond)
-		h.push(b)
+		push(b)
 	}
 	if len(h) != 500 {
 		t.Fatalf("heap holds %d bots, want 500", len(h))

@@ -220,17 +220,22 @@ type shard struct {
 	heap wakeHeap // scheduler goroutine only
 }
 
-// wakeHeap is a min-heap of bots by wake time.
-type wakeHeap []*bot
+// wakeHeap is a min-heap of bots by wake time. Each entry carries its
+// wake time (swarm clock, ns) so that sifting reads no bot: with hundreds
+// of bots, chasing their pointers was a cache miss per comparison.
+type wakeHeap []wakeEntry
 
-func (h wakeHeap) less(i, j int) bool { return h[i].wake.Before(h[j].wake) }
+type wakeEntry struct {
+	at int64
+	b  *bot
+}
 
-func (h *wakeHeap) push(b *bot) {
-	*h = append(*h, b)
+func (h *wakeHeap) push(b *bot, at int64) {
+	*h = append(*h, wakeEntry{at, b})
 	s := *h
 	for i := len(s) - 1; i > 0; {
 		p := (i - 1) / 2
-		if !s.less(i, p) {
+		if s[i].at >= s[p].at {
 			break
 		}
 		s[i], s[p] = s[p], s[i]
@@ -241,17 +246,17 @@ func (h *wakeHeap) push(b *bot) {
 // pop removes and returns the bot that wakes first.
 func (h *wakeHeap) pop() *bot {
 	s := *h
-	b := s[0]
+	b := s[0].b
 	n := len(s) - 1
 	s[0] = s[n]
-	s[n] = nil
+	s[n] = wakeEntry{}
 	s = s[:n]
 	for i := 0; ; {
 		l, m := 2*i+1, i
-		if l < n && s.less(l, m) {
+		if l < n && s[l].at < s[m].at {
 			m = l
 		}
-		if r := l + 1; r < n && s.less(r, m) {
+		if r := l + 1; r < n && s[r].at < s[m].at {
 			m = r
 		}
 		if m == i {
@@ -509,15 +514,16 @@ func (s *swarm) schedule(ctx context.Context, sh *shard) {
 		sh.mu.Lock()
 		fresh, sh.fresh = sh.fresh, fresh[:0]
 		sh.mu.Unlock()
+		nowNs := int64(now.Sub(s.epoch))
 		for _, b := range fresh {
 			b.wake = now
-			sh.heap.push(b)
+			sh.heap.push(b, nowNs)
 		}
 		clear(fresh)
-		for len(sh.heap) > 0 && !sh.heap[0].wake.After(now) {
+		for len(sh.heap) > 0 && sh.heap[0].at <= nowNs {
 			b := sh.heap.pop()
 			if s.visit(b, now, frameEvery) {
-				sh.heap.push(b)
+				sh.heap.push(b, int64(b.wake.Sub(s.epoch)))
 			}
 		}
 	}

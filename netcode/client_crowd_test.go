@@ -185,3 +185,19 @@ func TestReaderStallDoesNotHoldFramesAfterward(t *testing.T) {
 		t.Fatalf("%d of %d frames held between 1 and 5 s after the stall (interpolation delay %v)", held, n, c.interp.delay())
 	}
 }
+
+// BenchmarkSendInput is one input of one session: stamping, prediction,
+// loss bookkeeping and the packet (into a sink).
+func BenchmarkSendInput(b *testing.B) {
+	c := newOfflineClient(b)
+	c.conn = discardConn{kind: WebSocket}
+	clock := c.clock.(*game.ManualClock)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		clock.Advance(time.Second / 30)
+		if _, err := c.SendInput(1, 0, 0.5, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
