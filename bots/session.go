@@ -6,6 +6,7 @@ package bots
 
 import (
 	"context"
+	"crypto/sha256"
 	"log/slog"
 	"time"
 
@@ -14,11 +15,14 @@ import (
 )
 
 type sessionConfig struct {
-	Server     string
-	Name       string
-	Transport  netcode.TransportKind
-	Up, Down   Link
-	Seed       int64
+	Server    string
+	Name      string
+	Transport netcode.TransportKind
+	Up, Down  Link
+	Seed      int64
+	// CertHashes, when set, pins the server's certificates (fetched once
+	// for the whole swarm); nil: each bot fetches /cert-hash itself.
+	CertHashes [][sha256.Size]byte
 	OnSnapshot func(h *netcode.SnapshotHeader)
 	Logger     *slog.Logger
 }
@@ -34,7 +38,8 @@ func dialSession(ctx context.Context, cfg sessionConfig) (*session, error) {
 		Name:   cfg.Name,
 		Dial: netcode.DialOptions{
 			Transport:           cfg.Transport,
-			TrustServerCertHash: true,
+			CertHashes:          cfg.CertHashes,
+			TrustServerCertHash: cfg.CertHashes == nil,
 			Logger:              cfg.Logger,
 		},
 		OnSnapshot: func(_ *game.Snapshot, h *netcode.SnapshotHeader) {

@@ -2,6 +2,7 @@ package bots
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -199,6 +200,9 @@ type swarm struct {
 	phase  atomic.Value // string: ramp, warmup, measure, done
 
 	shards []*shard
+	// certHashes are the server's certificate hashes, fetched once for
+	// every bot (nil: each bot fetches them while dialing).
+	certHashes [][sha256.Size]byte
 
 	mu        sync.Mutex
 	connected []*bot
@@ -296,6 +300,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	go func() { defer close(progDone); s.progress(runCtx) }()
 
 	s.phase.Store("ramp")
+	if cfg.Transport != TransportWS {
+		// One fetch for the swarm instead of an HTTP connection per bot
+		// during the ramp. On failure each bot fetches (and reports) it.
+		s.certHashes, _ = fetchCertHashes(runCtx, cfg.Server)
+	}
 	s.connectAll(runCtx)
 	s.phase.Store("warmup")
 	if err := sleepCtx(ctx, cfg.Warmup); err != nil {
@@ -386,6 +395,35 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// fetchCertHashes reads the server's certificate hashes from its
+// /cert-hash document.
+func fetchCertHashes(ctx context.Context, server string) ([][sha256.Size]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	u := strings.TrimSuffix(server, "/") + netcode.PathCertHash
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("bots: fetching %s: %w", u, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("bots: fetching %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("bots: fetching %s: status %s", u, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return nil, fmt.Errorf("bots: reading %s: %w", u, err)
+	}
+	hashes, err := netcode.ParseCertHashDoc(body)
+	if err != nil || len(hashes) == 0 {
+		return nil, fmt.Errorf("bots: %s: %d hashes, %v", u, len(hashes), err)
+	}
+	return hashes, nil
+}
+
 // connectAll starts bot i's connection at Ramp·i/Bots and returns when
 // every attempt has finished.
 func (s *swarm) connectAll(ctx context.Context) {
@@ -412,6 +450,7 @@ func (s *swarm) connect(ctx context.Context, i int) {
 		Up:         s.cfg.Up,
 		Down:       s.cfg.Down,
 		Seed:       int64(seed),
+		CertHashes: s.certHashes,
 		OnSnapshot: func(h *netcode.SnapshotHeader) { s.onSnapshot(b, h) },
 		Logger:     s.cfg.Logger,
 	})
