@@ -748,12 +748,22 @@ func (c *Client) sendPing(now time.Time) error {
 func (c *Client) pingLoop() {
 	t := c.clock.NewTicker(c.cfg.PingInterval)
 	defer t.Stop()
+	prev := c.clock.Now()
 	for {
 		select {
 		case <-c.ctx.Done():
 			return
 		case now := <-t.C():
-			if silent := now.Sub(time.Unix(0, c.lastHeard.Load())); silent > c.cfg.ServerTimeout {
+			// A tick that comes long after the last one, or is read long
+			// after it fired, means this process did not run this loop (a
+			// swarm of sessions saturating its cores, a GC pause, a
+			// suspended laptop): the reader did not run either, and what
+			// the server sent waits unread. Judge silence only on a tick
+			// on time, once the reader has had an interval to catch up.
+			starved := now.Sub(prev) > c.cfg.PingInterval*3/2 ||
+				c.clock.Now().Sub(now) > c.cfg.PingInterval/2
+			prev = now
+			if silent := now.Sub(time.Unix(0, c.lastHeard.Load())); silent > c.cfg.ServerTimeout && !starved {
 				c.serverSilent.Store(true)
 				c.end(fmt.Errorf("netcode: server silent for %v", silent.Round(time.Millisecond)))
 				return

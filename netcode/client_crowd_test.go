@@ -1,9 +1,11 @@
 package netcode
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -199,5 +201,73 @@ func BenchmarkSendInput(b *testing.B) {
 		if _, err := c.SendInput(1, 0, 0.5, false); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// pingConn reports every datagram the client sends.
+type pingConn struct {
+	discardConn
+	sent chan struct{}
+}
+
+func (c pingConn) SendDatagram([]byte) error { c.sent <- struct{}{}; return nil }
+
+// TestStalledProcessIsNotAServerGoneSilent: when the whole client process
+// stops running for longer than ServerTimeout (a swarm saturating its
+// core), the heartbeat loop wakes to find nothing heard for that long,
+// but the reader has not run either: the server's packets wait unread.
+// The session must survive that wake; a server really silent across
+// heartbeats on time still ends it.
+func TestStalledProcessIsNotAServerGoneSilent(t *testing.T) {
+	c := newOfflineClient(t)
+	clock := c.clock.(*game.ManualClock)
+	conn := pingConn{discardConn{kind: WebSocket}, make(chan struct{}, 16)}
+	c.conn = conn
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	defer c.cancel()
+	c.lastHeard.Store(clock.Now().UnixNano())
+	loopDone := make(chan struct{})
+	go func() { defer close(loopDone); c.pingLoop() }()
+	if !clock.WaitTickers(1, loopDone) {
+		t.Fatal("ping loop ended before starting its ticker")
+	}
+	ping := func(what string) {
+		t.Helper()
+		select {
+		case <-conn.sent:
+		case <-loopDone:
+			t.Fatalf("%s: the session ended: %v", what, c.Err())
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no heartbeat", what)
+		}
+	}
+	clock.Advance(time.Second)
+	ping("first heartbeat")
+	clock.Advance(5 * time.Second) // the process stalls 5 s
+	ping("heartbeat after the stall")
+	// The reader catches up: a packet from the server.
+	if err := c.handlePacket(AppendPing(nil, KindPing, &Ping{Nonce: 1}), clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	<-conn.sent // the pong
+	clock.Advance(time.Second)
+	ping("heartbeat after catching up")
+	// Now the server really says nothing, heartbeat after heartbeat.
+	for i := 0; ; i++ {
+		clock.Advance(time.Second)
+		select {
+		case <-conn.sent:
+			if i > 3 {
+				t.Fatal("session still up 4 s after the server fell silent")
+			}
+			continue
+		case <-loopDone:
+		case <-time.After(10 * time.Second):
+			t.Fatal("heartbeat loop stuck")
+		}
+		break
+	}
+	if err := c.Err(); err == nil || !strings.Contains(err.Error(), "silent") {
+		t.Fatalf("session ended with %v, want server silent", err)
 	}
 }
