@@ -14,6 +14,10 @@ import (
 	"github.com/tickwire/tickwire/netcode"
 )
 
+// botServerTimeout is how long a bot hears nothing from the server
+// before it gives up on its session.
+const botServerTimeout = 10 * time.Second
+
 type sessionConfig struct {
 	Server    string
 	Name      string
@@ -47,7 +51,13 @@ func dialSession(ctx context.Context, cfg sessionConfig) (*session, error) {
 				cfg.OnSnapshot(h)
 			}
 		},
-		Logger: cfg.Logger,
+		// A bot's process runs hundreds of sessions: when it is
+		// saturated, readers wait their turn for seconds while the
+		// server's packets sit unread, and the default 2 s would have
+		// the bots hang up on a server that is fine. The server's own
+		// timeouts still end sessions whose bots really went away.
+		ServerTimeout: botServerTimeout,
+		Logger:        cfg.Logger,
 	}
 	if cfg.Up.active() || cfg.Down.active() {
 		ccfg.WrapConn = netcode.LinkSim{Up: netcode.LinkConfig(cfg.Up), Down: netcode.LinkConfig(cfg.Down), Seed: cfg.Seed}.Wrap
