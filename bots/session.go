@@ -6,6 +6,7 @@ package bots
 
 import (
 	"context"
+	"crypto/sha256"
 	"log/slog"
 	"time"
 
@@ -13,12 +14,19 @@ import (
 	"github.com/tickwire/tickwire/netcode"
 )
 
+// botServerTimeout is how long a bot hears nothing from the server
+// before it gives up on its session.
+const botServerTimeout = 10 * time.Second
+
 type sessionConfig struct {
-	Server     string
-	Name       string
-	Transport  netcode.TransportKind
-	Up, Down   Link
-	Seed       int64
+	Server    string
+	Name      string
+	Transport netcode.TransportKind
+	Up, Down  Link
+	Seed      int64
+	// CertHashes, when set, pins the server's certificates (fetched once
+	// for the whole swarm); nil: each bot fetches /cert-hash itself.
+	CertHashes [][sha256.Size]byte
 	OnSnapshot func(h *netcode.SnapshotHeader)
 	Logger     *slog.Logger
 }
@@ -34,7 +42,8 @@ func dialSession(ctx context.Context, cfg sessionConfig) (*session, error) {
 		Name:   cfg.Name,
 		Dial: netcode.DialOptions{
 			Transport:           cfg.Transport,
-			TrustServerCertHash: true,
+			CertHashes:          cfg.CertHashes,
+			TrustServerCertHash: cfg.CertHashes == nil,
 			Logger:              cfg.Logger,
 		},
 		OnSnapshot: func(_ *game.Snapshot, h *netcode.SnapshotHeader) {
@@ -42,7 +51,13 @@ func dialSession(ctx context.Context, cfg sessionConfig) (*session, error) {
 				cfg.OnSnapshot(h)
 			}
 		},
-		Logger: cfg.Logger,
+		// A bot's process runs hundreds of sessions: when it is
+		// saturated, readers wait their turn for seconds while the
+		// server's packets sit unread, and the default 2 s would have
+		// the bots hang up on a server that is fine. The server's own
+		// timeouts still end sessions whose bots really went away.
+		ServerTimeout: botServerTimeout,
+		Logger:        cfg.Logger,
 	}
 	if cfg.Up.active() || cfg.Down.active() {
 		ccfg.WrapConn = netcode.LinkSim{Up: netcode.LinkConfig(cfg.Up), Down: netcode.LinkConfig(cfg.Down), Seed: cfg.Seed}.Wrap
@@ -55,6 +70,8 @@ func dialSession(ctx context.Context, cfg sessionConfig) (*session, error) {
 }
 
 func (s *session) InputsDue(now time.Time) int { return s.c.InputsDue(now) }
+
+func (s *session) NextInputAt(now time.Time) time.Time { return s.c.NextInputAt(now) }
 
 func (s *session) SendInput(in game.Input) (game.Input, error) { return s.c.SendInput(in.Controls()) }
 

@@ -2,6 +2,7 @@ package bots
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -178,6 +179,7 @@ type bot struct {
 	brain     *game.Bot
 	sess      *session // set once connected
 	nextFrame time.Time
+	wake      time.Time // when its scheduler next visits it
 	sendErrs  atomic.Int64
 	dead      atomic.Bool
 
@@ -198,6 +200,9 @@ type swarm struct {
 	phase  atomic.Value // string: ramp, warmup, measure, done
 
 	shards []*shard
+	// certHashes are the server's certificate hashes, fetched once for
+	// every bot (nil: each bot fetches them while dialing).
+	certHashes [][sha256.Size]byte
 
 	mu        sync.Mutex
 	connected []*bot
@@ -207,9 +212,65 @@ type swarm struct {
 	nLive     atomic.Int64
 }
 
+// shard is one scheduler's bots. The scheduler keeps them in a heap by
+// the time each next needs it (its next input or display frame), so a
+// wake visits only the bots due instead of every bot: polling N sessions
+// every Resolution was most of the swarm's CPU, a lock and cache misses
+// per bot per wake, and a saturated scheduler delays every bot's inputs.
 type shard struct {
-	mu   sync.Mutex
-	bots []*bot
+	mu    sync.Mutex
+	fresh []*bot // connected, not yet in the heap
+
+	heap wakeHeap // scheduler goroutine only
+}
+
+// wakeHeap is a min-heap of bots by wake time. Each entry carries its
+// wake time (swarm clock, ns) so that sifting reads no bot: with hundreds
+// of bots, chasing their pointers was a cache miss per comparison.
+type wakeHeap []wakeEntry
+
+type wakeEntry struct {
+	at int64
+	b  *bot
+}
+
+func (h *wakeHeap) push(b *bot, at int64) {
+	*h = append(*h, wakeEntry{at, b})
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if s[i].at >= s[p].at {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+// pop removes and returns the bot that wakes first.
+func (h *wakeHeap) pop() *bot {
+	s := *h
+	b := s[0].b
+	n := len(s) - 1
+	s[0] = s[n]
+	s[n] = wakeEntry{}
+	s = s[:n]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < n && s[l].at < s[m].at {
+			m = l
+		}
+		if r := l + 1; r < n && s[r].at < s[m].at {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return b
 }
 
 func (s *swarm) now() int64 { return int64(time.Since(s.epoch)) }
@@ -239,6 +300,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	go func() { defer close(progDone); s.progress(runCtx) }()
 
 	s.phase.Store("ramp")
+	if cfg.Transport != TransportWS {
+		// One fetch for the swarm instead of an HTTP connection per bot
+		// during the ramp. On failure each bot fetches (and reports) it.
+		s.certHashes, _ = fetchCertHashes(runCtx, cfg.Server)
+	}
 	s.connectAll(runCtx)
 	s.phase.Store("warmup")
 	if err := sleepCtx(ctx, cfg.Warmup); err != nil {
@@ -329,6 +395,35 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// fetchCertHashes reads the server's certificate hashes from its
+// /cert-hash document.
+func fetchCertHashes(ctx context.Context, server string) ([][sha256.Size]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	u := strings.TrimSuffix(server, "/") + netcode.PathCertHash
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("bots: fetching %s: %w", u, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("bots: fetching %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("bots: fetching %s: status %s", u, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return nil, fmt.Errorf("bots: reading %s: %w", u, err)
+	}
+	hashes, err := netcode.ParseCertHashDoc(body)
+	if err != nil || len(hashes) == 0 {
+		return nil, fmt.Errorf("bots: %s: %d hashes, %v", u, len(hashes), err)
+	}
+	return hashes, nil
+}
+
 // connectAll starts bot i's connection at Ramp·i/Bots and returns when
 // every attempt has finished.
 func (s *swarm) connectAll(ctx context.Context) {
@@ -355,6 +450,7 @@ func (s *swarm) connect(ctx context.Context, i int) {
 		Up:         s.cfg.Up,
 		Down:       s.cfg.Down,
 		Seed:       int64(seed),
+		CertHashes: s.certHashes,
 		OnSnapshot: func(h *netcode.SnapshotHeader) { s.onSnapshot(b, h) },
 		Logger:     s.cfg.Logger,
 	})
@@ -381,7 +477,7 @@ func (s *swarm) connect(ctx context.Context, i int) {
 	s.nLive.Add(1)
 	sh := s.shards[i%len(s.shards)]
 	sh.mu.Lock()
-	sh.bots = append(sh.bots, b)
+	sh.fresh = append(sh.fresh, b)
 	sh.mu.Unlock()
 }
 
@@ -436,8 +532,9 @@ func (s *swarm) onSnapshot(b *bot, h *netcode.SnapshotHeader) {
 	b.mu.Unlock()
 }
 
-// schedule drives one shard's bots: at every wake, each bot sends the
-// inputs its session says are due, and accounts for its display frames.
+// schedule drives one shard's bots: at every wake, each bot due sends
+// the inputs its session says are due and accounts for its display
+// frames; it then sleeps in the heap until its next input or frame.
 func (s *swarm) schedule(ctx context.Context, sh *shard) {
 	t := time.NewTicker(s.cfg.Resolution)
 	defer t.Stop()
@@ -445,32 +542,66 @@ func (s *swarm) schedule(ctx context.Context, sh *shard) {
 	if s.cfg.FrameRate > 0 {
 		frameEvery = time.Duration(float64(time.Second) / s.cfg.FrameRate)
 	}
+	var fresh []*bot
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		sh.mu.Lock()
-		bots := sh.bots // append-only: the prefix stays valid
-		sh.mu.Unlock()
 		now := time.Now()
-		for _, b := range bots {
-			if b.dead.Load() {
-				continue
-			}
-			for range b.sess.InputsDue(now) {
-				s.sendOne(b)
-			}
-			if frameEvery > 0 && !now.Before(b.nextFrame) {
-				b.sess.Frame(now)
-				b.nextFrame = b.nextFrame.Add(frameEvery)
-				if b.nextFrame.Before(now) {
-					b.nextFrame = now.Add(frameEvery)
-				}
+		sh.mu.Lock()
+		fresh, sh.fresh = sh.fresh, fresh[:0]
+		sh.mu.Unlock()
+		nowNs := int64(now.Sub(s.epoch))
+		for _, b := range fresh {
+			b.wake = now
+			sh.heap.push(b, nowNs)
+		}
+		clear(fresh)
+		for len(sh.heap) > 0 && sh.heap[0].at <= nowNs {
+			b := sh.heap.pop()
+			if s.visit(b, now, frameEvery) {
+				sh.heap.push(b, int64(b.wake.Sub(s.epoch)))
 			}
 		}
 	}
+}
+
+// visit sends bot b's due inputs and accounts for its due frame at now,
+// and sets when it is next due. It reports false for a bot whose session
+// ended (it leaves the heap).
+func (s *swarm) visit(b *bot, now time.Time, frameEvery time.Duration) bool {
+	if b.dead.Load() {
+		return false
+	}
+	select {
+	case <-b.sess.Done():
+		return false
+	default:
+	}
+	for range b.sess.InputsDue(now) {
+		s.sendOne(b)
+	}
+	if frameEvery > 0 && !now.Before(b.nextFrame) {
+		b.sess.Frame(now)
+		b.nextFrame = b.nextFrame.Add(frameEvery)
+		if b.nextFrame.Before(now) {
+			b.nextFrame = now.Add(frameEvery)
+		}
+	}
+	b.wake = b.sess.NextInputAt(now)
+	if frameEvery > 0 && b.nextFrame.Before(b.wake) {
+		b.wake = b.nextFrame
+	}
+	// Never busy-loop on one bot within a wake, never sleep past a second
+	// (a session whose input clock has not started yet).
+	if !b.wake.After(now) {
+		b.wake = now.Add(time.Nanosecond)
+	} else if lim := now.Add(time.Second); b.wake.After(lim) {
+		b.wake = lim
+	}
+	return true
 }
 
 func (s *swarm) sendOne(b *bot) {

@@ -126,6 +126,9 @@ const (
 	ackWindow     = 512 // input ticks whose send time is kept
 	ackSamples    = 1024
 	minRedundancy = 3
+	// lossEvery is how often SendInput re-measures the loss that steers
+	// the input lead and the redundancy.
+	lossEvery = 250 * time.Millisecond
 )
 
 // Client is one player's session with a server: the code every client
@@ -185,6 +188,7 @@ type Client struct {
 	snapMeter     rateMeter
 	redundancy    int
 	lastInputSend time.Time
+	lossAt        time.Time // when sync.loss was last measured
 }
 
 type pingRecord struct {
@@ -218,6 +222,7 @@ func (m *rateMeter) add(now time.Time, n float64) {
 
 type clientCounters struct {
 	received, late, noBase, bad, fragDropped, bytesIn, bytesOut, packetsIn, packetsOut atomic.Int64
+	rostersSkipped                                                                     atomic.Int64
 }
 
 // Connect dials the server, says hello and waits for the welcome. The
@@ -397,6 +402,17 @@ func (c *Client) InputsDue(now time.Time) int {
 	return due
 }
 
+// NextInputAt is when InputsDue will next say an input is due (now if
+// one is due already), at the input clock's current rate. A caller that
+// drives many sessions can sleep until then instead of polling each one;
+// the clock may be steered meanwhile, so it should check InputsDue when it
+// wakes and ask again.
+func (c *Client) NextInputAt(now time.Time) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sync.nextInputAt(now)
+}
+
 // SendInput stamps an input with the server tick at which it should apply
 // (the next tick of the input clock), quantizes it exactly as the server
 // will see it, predicts it at once, and sends it together with the
@@ -414,7 +430,12 @@ func (c *Client) SendInput(moveX, moveY, aimRad float64, fire bool) (game.Input,
 	c.recentN = min(c.recentN+1, MaxInputsPerPacket)
 	c.inputSent[tick%ackWindow] = inputSend{tick: tick, sentAt: now}
 
-	c.sync.loss = max(c.lossDown(), c.lossUp(now))
+	if now.Sub(c.lossAt) >= lossEvery || now.Before(c.lossAt) {
+		// Both scan their windows: once per input would be most of an
+		// input's cost, and the loss moves slowly.
+		c.sync.loss = max(c.lossDown(), c.lossUp(now))
+		c.lossAt = now
+	}
 	return in, c.sendInputs(now)
 }
 
@@ -558,13 +579,18 @@ func (c *Client) handlePacket(raw []byte, now time.Time) error {
 		}
 		c.mu.Unlock()
 	case KindRoster:
+		// A roster names every player and comes at every join and leave:
+		// decoding it for nobody costs a crowd of sessions in one process
+		// (bots) O(players²) per join, enough to stall their readers.
+		if c.cfg.OnRoster == nil {
+			c.stats.rostersSkipped.Add(1)
+			return nil
+		}
 		r, err := DecodeRoster(raw)
 		if err != nil {
 			return err
 		}
-		if c.cfg.OnRoster != nil {
-			c.cfg.OnRoster(r)
-		}
+		c.cfg.OnRoster(r)
 	case KindDisconnect:
 		p, err := UnmarshalControl(raw)
 		if err != nil {
@@ -619,6 +645,9 @@ func (c *Client) noteSnapshot(snap *game.Snapshot, h *SnapshotHeader, now time.T
 	c.interp.add(snap, c.sync.arrival(now), now)
 	c.sync.observeSnapshot(h.ServerTick, now)
 	if h.LastInputTick != 0 {
+		if h.LastInputTick > c.ackedIn {
+			c.sync.leadAt = now // the report covers an input just applied
+		}
 		c.sync.observeLead(h.InputLeadMs, now)
 		c.noteInputAck(h.LastInputTick, now)
 	}
@@ -719,12 +748,22 @@ func (c *Client) sendPing(now time.Time) error {
 func (c *Client) pingLoop() {
 	t := c.clock.NewTicker(c.cfg.PingInterval)
 	defer t.Stop()
+	prev := c.clock.Now()
 	for {
 		select {
 		case <-c.ctx.Done():
 			return
 		case now := <-t.C():
-			if silent := now.Sub(time.Unix(0, c.lastHeard.Load())); silent > c.cfg.ServerTimeout {
+			// A tick that comes long after the last one, or is read long
+			// after it fired, means this process did not run this loop (a
+			// swarm of sessions saturating its cores, a GC pause, a
+			// suspended laptop): the reader did not run either, and what
+			// the server sent waits unread. Judge silence only on a tick
+			// on time, once the reader has had an interval to catch up.
+			starved := now.Sub(prev) > c.cfg.PingInterval*3/2 ||
+				c.clock.Now().Sub(now) > c.cfg.PingInterval/2
+			prev = now
+			if silent := now.Sub(time.Unix(0, c.lastHeard.Load())); silent > c.cfg.ServerTimeout && !starved {
 				c.serverSilent.Store(true)
 				c.end(fmt.Errorf("netcode: server silent for %v", silent.Round(time.Millisecond)))
 				return

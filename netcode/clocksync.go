@@ -22,6 +22,10 @@ const (
 	// maxInputBacklog is how many ticks of input a caller may still send
 	// after falling behind the input clock; older ticks are skipped.
 	maxInputBacklog = 3
+	// leadStale is how long without the server applying a new input
+	// before its lead reports no longer steer alone and the arrival
+	// clock may move the input clock.
+	leadStale = time.Second
 )
 
 // clockSync keeps the client's view of the server's clock and runs the
@@ -64,6 +68,7 @@ type clockSync struct {
 	dilation float64
 	lastSent uint32
 	holdoff  time.Time // lead reports before this predate the last jump
+	leadAt   time.Time // when the server last applied a new input (its lead report is fresh)
 
 	loss float64 // measured packet loss, set by the Client
 }
@@ -110,8 +115,13 @@ func (c *clockSync) observeSnapshot(tick uint32, now time.Time) {
 	// The input clock free-runs between lead reports; when the server's
 	// ticks drift from real time (an overloaded server skips ticks) or no
 	// report can come (inputs refused as too far ahead), the arrival clock
-	// still tells where the server is. Too far from that, jump.
-	if c.hasInput {
+	// still tells where the server is. Too far from that, jump. Only
+	// then: while fresh reports come, they are the truth, and the
+	// estimate leans on the smoothed RTT, which a stall of the client's
+	// reader inflates for many seconds (its pongs wait behind a backlog).
+	// Jumping to it then fights the lead steering, and inputs arrive
+	// hundreds of ms early until the RTT decays.
+	if c.hasInput && now.Sub(c.leadAt) > leadStale {
 		est := c.inputEstimate(now)
 		if math.Abs(c.inputTick(now)-est) > clockJump.Seconds()*c.rate {
 			c.inBase, c.inAt, c.dilation = est, now, 0
@@ -199,6 +209,20 @@ func (c *clockSync) inputsDue(now time.Time) int {
 		return 1
 	}
 	return int(max(0, min(cur-int64(c.lastSent), maxInputBacklog)))
+}
+
+// nextInputAt is the earliest time at or after now at which inputsDue
+// will be positive, if the input clock keeps its current rate (a lead
+// report may move it a little either way: callers re-check then).
+func (c *clockSync) nextInputAt(now time.Time) time.Time {
+	if !c.hasInput || c.lastSent == 0 {
+		return now
+	}
+	ahead := float64(c.lastSent+1) - c.inputTick(now) // ticks still to go
+	if ahead <= 0 {
+		return now
+	}
+	return now.Add(time.Duration(ahead / (c.rate * (1 + c.dilation)) * float64(time.Second)))
 }
 
 // stampInput returns the tick for the next input sent at now: the one

@@ -78,10 +78,10 @@ type interpBuffer struct {
 	n     int // snapshots held
 	head  int // index of the newest
 
-	need    [lateWindow]float32 // needed delays, ticks
-	needN   int
-	needAt  int
-	scratch [lateWindow]float32
+	need   [lateWindow]float32 // needed delays, ticks, in arrival order (ring)
+	needN  int
+	needAt int
+	sorted [lateWindow]float32 // need[:needN], kept in ascending order
 
 	target     float64 // target delay, ticks
 	targetAt   time.Time
@@ -118,12 +118,32 @@ func (b *interpBuffer) add(s *game.Snapshot, a float64, now time.Time) {
 
 // noteNeed records one arrival's needed delay and updates the target.
 func (b *interpBuffer) noteNeed(need float64, now time.Time) {
-	b.need[b.needAt] = float32(need)
+	// The window stays sorted by one removal and one insertion (two
+	// memmoves) instead of a sort per snapshot.
+	if math.IsNaN(need) {
+		return
+	}
+	// An arrival later than clockJump is an outage or a stall of the
+	// client's reader (the backlog drains at once), not a delay worth
+	// keeping: kept, it would put the render clock seconds back, behind
+	// every snapshot held, and every frame would show as held until it
+	// shrank back, minutes later. Past that bound frames extrapolate, then
+	// hold, only for the outage itself.
+	need = min(need, clockJump.Seconds()*b.rate)
+	v := float32(need)
+	if b.needN == lateWindow {
+		old := b.need[b.needAt]
+		i, _ := slices.BinarySearch(b.sorted[:b.needN], old)
+		copy(b.sorted[i:b.needN-1], b.sorted[i+1:b.needN])
+		b.needN--
+	}
+	i, _ := slices.BinarySearch(b.sorted[:b.needN], v)
+	copy(b.sorted[i+1:b.needN+1], b.sorted[i:b.needN])
+	b.sorted[i] = v
+	b.needN++
+	b.need[b.needAt] = v
 	b.needAt = (b.needAt + 1) % lateWindow
-	b.needN = min(b.needN+1, lateWindow)
-	w := b.scratch[:b.needN]
-	copy(w, b.need[:b.needN])
-	slices.Sort(w)
+	w := b.sorted[:b.needN]
 	k := int(math.Ceil((1-lateShare)*float64(len(w)))) - 1
 	want := float64(w[max(k, 0)]) + delayMargin
 	if b.needN < lateWindow/4 {
