@@ -768,9 +768,10 @@ func (c *Client) pingLoop() {
 				c.end(fmt.Errorf("netcode: server silent for %v", silent.Round(time.Millisecond)))
 				return
 			}
+			// A failed send means the connection is ending: the reader
+			// ends the session, after any goodbye the server sent first.
 			if err := c.sendPing(now); err != nil {
-				c.end(err)
-				return
+				c.log.Debug("ping not sent", "err", err)
 			}
 		}
 	}

@@ -49,6 +49,10 @@ type room struct {
 	sessions  []*session    // snapshot order; replaced, never mutated in place
 	rosterRev atomic.Uint64 // see roster.go
 
+	rosterMu      sync.Mutex
+	rosterSentAt  time.Time // clock time of the last roster sent
+	rosterPending bool      // a join or leave since then
+
 	// Guarded by srv.roomsMu.
 	refs       int       // sessions and joins in progress
 	emptySince time.Time // when refs last fell to 0

@@ -643,8 +643,8 @@ func (s *Server) handleConn(ctx context.Context, raw Conn) {
 	tm.sessions.Inc()
 	defer tm.sessions.Dec()
 	r.addSession(ss)
-	r.sendRoster()
-	defer r.sendRoster()
+	r.rosterChanged(s.clock.Now())
+	defer func() { r.rosterChanged(s.clock.Now()) }()
 	defer r.removeSession(ss)
 	if s.OnPlayer != nil {
 		s.OnPlayer(PlayerEvent{Joined: true, Room: r.id, PlayerID: ss.playerID})
@@ -803,6 +803,9 @@ func (s *Server) housekeeping(ctx context.Context) {
 						s.metrics.inputLead.Observe(lead.Seconds())
 					}
 				}
+			}
+			for _, r := range s.roomList() {
+				r.flushRoster(now)
 			}
 			s.expireParked(now)
 			s.closeIdleRooms(now)
