@@ -84,7 +84,9 @@ func TestLobbyCreatesListsAndJoinsRoomsAndClientsPlayInTheirRoom(t *testing.T) {
 	if c.Params().TickRate != 60 {
 		t.Errorf("joined a %d Hz room, want the duel's 60", c.Params().TickRate)
 	}
-	sess := srv.Sessions()
+	// The server registers the session just after sending its welcome.
+	var sess []SessionInfo
+	waitFor(t, 5*time.Second, func() bool { sess = srv.Sessions(); return len(sess) == 1 })
 	if len(sess) != 1 || sess[0].Room != "duel" || sess[0].Name != "bea" || sess[0].PlayerID != "u7" {
 		t.Errorf("sessions = %+v", sess)
 	}
@@ -322,8 +324,9 @@ func TestDialOptionsRoomJoinsThatRoomOnBothTransports(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", kind, err)
 		}
-		sess := srv.Sessions()
-		if len(sess) != 1 || sess[0].Room != "arena-2" {
+		var sess []SessionInfo
+		waitFor(t, 5*time.Second, func() bool { sess = srv.Sessions(); return len(sess) == 1 })
+		if sess[0].Room != "arena-2" {
 			t.Errorf("%s: sessions %+v, want one in arena-2", kind, sess)
 		}
 		c.Close()
