@@ -266,7 +266,8 @@ func (s *Server) Run(ctx context.Context) error {
 	errs := make(chan error, 1)
 	wg.Go(func() { errs <- s.endpoint.Serve(epCtx) })
 	houseCtx, stopHouse := context.WithCancel(context.Background())
-	wg.Go(func() { s.housekeeping(houseCtx) })
+	houseDone := make(chan struct{})
+	go func() { defer close(houseDone); s.housekeeping(houseCtx) }()
 	s.publish(ctx)
 	s.ready.Store(true)
 	close(s.readyChan())
@@ -286,6 +287,7 @@ func (s *Server) Run(ctx context.Context) error {
 		err = <-errs
 	}
 	stopHouse()
+	<-houseDone // no heartbeat may land after the withdrawal
 	wctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	if werr := s.dir.Withdraw(wctx, s.ProcessID); werr != nil {
 		s.log.Warn("withdrawing from the room directory", "err", werr)

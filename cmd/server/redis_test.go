@@ -177,6 +177,18 @@ func TestTwoProcessesShareRoomsThroughRedis(t *testing.T) {
 	if !lobbyHas(t, a.url, netcode.DefaultRoom, "a") {
 		t.Error("a's lobby lost its own room")
 	}
+
+	// A clean stop withdraws at once, without waiting for the TTL.
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.waitExit(t, 15*time.Second); err != nil {
+		t.Fatalf("a's exit: %v", err)
+	}
+	procs, err := dir.Processes(context.Background())
+	if err != nil || len(procs) != 0 {
+		t.Errorf("after a's clean stop the directory holds %+v (%v), want nothing", procs, err)
+	}
 }
 
 func lobbyHas(t *testing.T, url, room, process string) bool {
