@@ -115,7 +115,7 @@ func (s *TokenSigner) Verify(tok, room string, now time.Time) (TokenClaims, erro
 
 // splitToken parses the token's shape: prefix, claims, signature.
 func splitToken(tok string) (signed string, sig []byte, err error) {
-	if len(tok) > MaxTokenBytes || !strings.HasPrefix(tok, tokenPrefix) {
+	if len(tok) > MaxTokenBytes || !strings.HasPrefix(tok, tokenPrefix) || !tokenAlphabet(tok) {
 		return "", nil, ErrTokenMalformed
 	}
 	dot := strings.LastIndexByte(tok, '.')
@@ -127,6 +127,20 @@ func splitToken(tok string) (signed string, sig []byte, err error) {
 		return "", nil, ErrTokenMalformed
 	}
 	return tok[:dot], sig, nil
+}
+
+// tokenAlphabet reports whether tok holds only base64url characters and
+// dots. Go's base64 decoders skip '\r' and '\n', so without this check one
+// signed token would have many accepted spellings.
+func tokenAlphabet(tok string) bool {
+	for i := 0; i < len(tok); i++ {
+		switch c := tok[i]; {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // decodeClaims decodes and validates the claims of a signed prefix.
