@@ -87,26 +87,31 @@ func TestMeasureTickCostOfHostileClients(t *testing.T) {
 		}
 		return WebSocket
 	}
+	// join says hello over a random transport; stop is closed when the
+	// server throws the connection out.
+	join := func(ctx context.Context, rng *rand.Rand) (c Conn, stop chan struct{}) {
+		if c = dial(ctx, kindOf(rng)); c == nil {
+			return nil, nil
+		}
+		sendHelloCtx(c)
+		stop = make(chan struct{})
+		go func() { readUntilDisconnect(ctx, c); close(stop) }()
+		return c, stop
+	}
 	hostile(25, func(ctx context.Context, rng *rand.Rand) { // flooders
-		c := dial(ctx, kindOf(rng))
+		c, stop := join(ctx, rng)
 		if c == nil {
 			return
 		}
 		defer c.Close()
-		sendHelloCtx(c)
-		stop := make(chan struct{})
-		go func() { readUntilDisconnect(ctx, c); close(stop) }()
 		flood(ctx, c, 400, stop)
 	})
 	hostile(10, func(ctx context.Context, rng *rand.Rand) { // garbage
-		c := dial(ctx, kindOf(rng))
+		c, stop := join(ctx, rng)
 		if c == nil {
 			return
 		}
 		defer c.Close()
-		sendHelloCtx(c)
-		stop := make(chan struct{})
-		go func() { readUntilDisconnect(ctx, c); close(stop) }()
 		for {
 			select {
 			case <-stop:

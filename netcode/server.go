@@ -805,8 +805,6 @@ func (s *Server) housekeeping(ctx context.Context) {
 						s.metrics.inputLead.Observe(lead.Seconds())
 					}
 				}
-			}
-			for _, r := range s.roomList() {
 				r.flushRoster(now)
 			}
 			s.expireParked(now)
