@@ -28,12 +28,13 @@ type sessionConfig struct {
 	// for the whole swarm); nil: each bot fetches /cert-hash itself.
 	CertHashes [][sha256.Size]byte
 	OnSnapshot func(h *netcode.SnapshotHeader)
-	Logger     *slog.Logger
+	// Share decodes each distinct snapshot once for the whole swarm.
+	Share  *netcode.SnapshotShare
+	Logger *slog.Logger
 }
 
 type session struct {
-	c     *netcode.Client
-	frame netcode.Frame // reused by every Frame call
+	c *netcode.Client
 }
 
 func dialSession(ctx context.Context, cfg sessionConfig) (*session, error) {
@@ -57,6 +58,7 @@ func dialSession(ctx context.Context, cfg sessionConfig) (*session, error) {
 		// the bots hang up on a server that is fine. The server's own
 		// timeouts still end sessions whose bots really went away.
 		ServerTimeout: botServerTimeout,
+		Share:         cfg.Share,
 		Logger:        cfg.Logger,
 	}
 	if cfg.Up.active() || cfg.Down.active() {
@@ -75,7 +77,9 @@ func (s *session) NextInputAt(now time.Time) time.Time { return s.c.NextInputAt(
 
 func (s *session) SendInput(in game.Input) (game.Input, error) { return s.c.SendInput(in.Controls()) }
 
-func (s *session) Frame(now time.Time) { s.c.Frame(now, &s.frame) }
+// Frame does a display frame's interpolation bookkeeping: a bot draws
+// nothing, so no entity is placed.
+func (s *session) Frame(now time.Time) { s.c.CountFrame(now) }
 
 type sessionStats struct {
 	BytesIn, BytesOut   int64

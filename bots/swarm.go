@@ -203,6 +203,9 @@ type swarm struct {
 	// certHashes are the server's certificate hashes, fetched once for
 	// every bot (nil: each bot fetches them while dialing).
 	certHashes [][sha256.Size]byte
+	// share decodes each distinct snapshot once for every bot: bots that
+	// acked the same baseline receive the same bytes.
+	share netcode.SnapshotShare
 
 	mu        sync.Mutex
 	connected []*bot
@@ -452,6 +455,7 @@ func (s *swarm) connect(ctx context.Context, i int) {
 		Seed:       int64(seed),
 		CertHashes: s.certHashes,
 		OnSnapshot: func(h *netcode.SnapshotHeader) { s.onSnapshot(b, h) },
+		Share:      &s.share,
 		Logger:     s.cfg.Logger,
 	})
 	if err != nil {

@@ -20,11 +20,16 @@ const (
 // client: it reassembles fragments, finds the baseline among the
 // snapshots already decoded, and keeps the new one as a future baseline.
 // Used only from the client's reader goroutine; allocation-free once its
-// buffers have grown.
+// buffers have grown (unless it decodes through a SnapshotShare).
+//
+// The snapshots it returns stay unchanged for baselineRing ticks: ring
+// holds pointers to them, either into own (decoded here, a slot reused
+// baselineRing ticks later) or to a share's immutable snapshots.
 type snapshotInbox struct {
 	dec   SnapshotDecoder
-	ring  [baselineRing]game.Snapshot
-	valid [baselineRing]bool
+	share *SnapshotShare
+	ring  [baselineRing]*game.Snapshot // nil: not held
+	own   [baselineRing]game.Snapshot
 
 	// Reassembly of the one snapshot in flight: fragments of an older tick
 	// are dropped when a newer tick starts (a lost fragment loses that
@@ -37,8 +42,9 @@ type snapshotInbox struct {
 	fragmentsDropped int64
 }
 
-func (in *snapshotInbox) init(p game.Params) {
+func (in *snapshotInbox) init(p game.Params, share *SnapshotShare) {
 	in.dec = newDecoder(p)
+	in.share = share
 }
 
 // accept takes one envelope; when it completes a snapshot newer than
@@ -58,20 +64,27 @@ func (in *snapshotInbox) accept(h *SnapshotHeader, payload []byte, newest uint32
 		if h.BaselineTick >= h.ServerTick || h.ServerTick-h.BaselineTick >= baselineRing {
 			return nil, inboxBad
 		}
-		i := h.BaselineTick % baselineRing
-		if !in.valid[i] || in.ring[i].Tick != h.BaselineTick {
+		base = in.ring[h.BaselineTick%baselineRing]
+		if base == nil || base.Tick != h.BaselineTick {
 			return nil, inboxNoBase
 		}
-		base = &in.ring[i]
 	}
 	i := h.ServerTick % baselineRing
-	dst := &in.ring[i]
-	in.valid[i] = false
-	if err := in.dec.Decode(dst, payload, base); err != nil || dst.Tick != h.ServerTick {
+	in.ring[i] = nil
+	snap, err := in.decode(h.ServerTick, payload, base)
+	if err != nil || snap.Tick != h.ServerTick {
 		return nil, inboxBad
 	}
-	in.valid[i] = true
-	return dst, inboxDecoded
+	in.ring[i] = snap
+	return snap, inboxDecoded
+}
+
+func (in *snapshotInbox) decode(tick uint32, payload []byte, base *game.Snapshot) (*game.Snapshot, error) {
+	if in.share != nil {
+		return in.share.decode(&in.dec, tick, payload, base)
+	}
+	dst := &in.own[tick%baselineRing]
+	return dst, in.dec.Decode(dst, payload, base)
 }
 
 func (in *snapshotInbox) reassemble(h *SnapshotHeader, payload []byte) ([]byte, bool) {

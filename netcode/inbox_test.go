@@ -55,7 +55,7 @@ func TestThousandPlayerFullSnapshotTravelsInFragments(t *testing.T) {
 	pieces := append(conn.datagrams, conn.datagrams[rng.IntN(len(conn.datagrams))])
 	rng.Shuffle(len(pieces), func(i, j int) { pieces[i], pieces[j] = pieces[j], pieces[i] })
 	var in snapshotInbox
-	in.init(fx.world.params)
+	in.init(fx.world.params, nil)
 	got, res := deliver(t, &in, 0, pieces)
 	if res != inboxDecoded {
 		t.Fatalf("result %v after every fragment, want decoded", res)
@@ -73,7 +73,7 @@ func TestLostFragmentLosesOnlyThatSnapshot(t *testing.T) {
 	var f snapshotFanout
 	ss, conn := fx.sessions[0], fx.conns[0]
 	var in snapshotInbox
-	in.init(fx.world.params)
+	in.init(fx.world.params, nil)
 	send := func(ack uint32) (*game.Snapshot, [][]byte) {
 		fx.step()
 		conn.datagrams = conn.datagrams[:0]
@@ -116,7 +116,7 @@ func FuzzSnapshotInbox(f *testing.F) {
 	f.Add([]byte{0xFF, 0x40, 0x3F, 0x00, 0x10, 0x01, 0x02, 0x03}, uint32(7))
 	f.Fuzz(func(t *testing.T, ops []byte, start uint32) {
 		var in snapshotInbox
-		in.init(fx.params)
+		in.init(fx.params, nil)
 		newest := start % 1000
 		for len(ops) >= 6 {
 			op := ops[:6]

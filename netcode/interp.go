@@ -50,11 +50,18 @@ const (
 	renderFast    = 0.10
 )
 
+// interpSnap is a snapshot the buffer holds: the client's inbox keeps it
+// unchanged for baselineRing ticks, and the buffer forgets it after
+// interpSpan, so it is never copied.
 type interpSnap struct {
-	tick        uint32
-	players     []game.Player
-	projectiles []game.Projectile
+	tick uint32
+	*game.Snapshot
 }
+
+// interpSpan is how many ticks back the buffer keeps snapshots: well
+// inside the inbox's baselineRing, beyond which a snapshot it returned
+// may be overwritten.
+const interpSpan = baselineRing / 2
 
 // interpBuffer renders remote entities a little in the past, between two
 // received snapshots. Not safe for concurrent use; the Client locks.
@@ -110,10 +117,11 @@ func (b *interpBuffer) add(s *game.Snapshot, a float64, now time.Time) {
 		b.head = (b.head + 1) % interpRing
 	}
 	b.n = min(b.n+1, interpRing)
-	d := &b.snaps[b.head]
-	d.tick = s.Tick
-	d.players = append(d.players[:0], s.Players...)
-	d.projectiles = append(d.projectiles[:0], s.Projectiles...)
+	b.snaps[b.head] = interpSnap{tick: s.Tick, Snapshot: s}
+	for b.n > 1 && s.Tick-b.snaps[(b.head-b.n+1+interpRing)%interpRing].tick >= interpSpan {
+		b.snaps[(b.head-b.n+1+interpRing)%interpRing] = interpSnap{}
+		b.n--
+	}
 }
 
 // noteNeed records one arrival's needed delay and updates the target.
@@ -190,11 +198,13 @@ func (b *interpBuffer) delay() time.Duration {
 }
 
 // frame fills f's remote players and projectiles at render tick r and
-// counts the frame.
+// counts the frame; with f nil it only counts it.
 func (b *interpBuffer) frame(r float64, f *Frame) {
-	f.RenderTick = r
-	f.Remote = f.Remote[:0]
-	f.Projectiles = f.Projectiles[:0]
+	if f != nil {
+		f.RenderTick = r
+		f.Remote = f.Remote[:0]
+		f.Projectiles = f.Projectiles[:0]
+	}
 	b.lastGap = 0
 	if b.n == 0 {
 		b.held++
@@ -243,18 +253,21 @@ func (b *interpBuffer) frame(r float64, f *Frame) {
 // extrapolated frac ticks along their last move), and a's projectiles
 // at tick pt.
 func (b *interpBuffer) fill(f *Frame, a, nb *interpSnap, frac, pt float64) {
+	if f == nil {
+		return
+	}
 	j := 0
-	for i := range a.players {
-		p := a.players[i]
+	for i := range a.Players {
+		p := a.Players[i]
 		if p.ID == b.own {
 			continue
 		}
 		if nb != nil {
-			for j < len(nb.players) && nb.players[j].ID < p.ID {
+			for j < len(nb.Players) && nb.Players[j].ID < p.ID {
 				j++
 			}
-			if j < len(nb.players) && nb.players[j].ID == p.ID {
-				lerpPlayer(&p, &nb.players[j], frac)
+			if j < len(nb.Players) && nb.Players[j].ID == p.ID {
+				lerpPlayer(&p, &nb.Players[j], frac)
 			}
 		} else if frac > 0 && p.Alive {
 			q := p
@@ -266,8 +279,8 @@ func (b *interpBuffer) fill(f *Frame, a, nb *interpSnap, frac, pt float64) {
 	}
 	t := math.Floor(pt)
 	u := pt - t
-	for i := range a.projectiles {
-		pr := &a.projectiles[i]
+	for i := range a.Projectiles {
+		pr := &a.Projectiles[i]
 		x0, y0 := pr.PositionAt(b.params, uint32(t))
 		x1, y1 := pr.PositionAt(b.params, uint32(t)+1)
 		f.Projectiles = append(f.Projectiles, FrameProjectile{

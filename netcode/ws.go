@@ -1,9 +1,11 @@
 package netcode
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"time"
 
@@ -173,9 +175,18 @@ func (c *wsConn) teardown() {
 func (c *wsConn) readLoop() {
 	defer c.wg.Done()
 	defer close(c.readerDone)
+	var (
+		idle    deadline
+		scratch []byte
+	)
 	for {
-		_ = c.ws.SetReadDeadline(time.Now().Add(c.cfg.IdleTimeout))
-		typ, p, err := c.ws.ReadMessage()
+		if d, renew := idle.next(time.Now(), c.cfg.IdleTimeout); renew {
+			_ = c.ws.SetReadDeadline(d)
+		}
+		typ, r, err := c.ws.NextReader()
+		if err == nil {
+			scratch, err = readMessage(r, scratch[:0])
+		}
 		if err != nil {
 			c.readEnded(err)
 			return
@@ -188,7 +199,7 @@ func (c *wsConn) readLoop() {
 		if c.closedLocally() {
 			continue // we are closing: read on only to see the peer's close frame
 		}
-		c.pushMessage(p) // every WebSocket packet is reliable
+		c.pushMessage(bytes.Clone(scratch)) // every WebSocket packet is reliable
 	}
 }
 
@@ -214,10 +225,14 @@ func (c *wsConn) readEnded(err error) {
 func (c *wsConn) writeLoop() {
 	defer c.wg.Done()
 	defer close(c.writerDone)
+	var stuck deadline
 	for {
 		select {
 		case b := <-c.out:
-			err := c.write(*b, time.Now().Add(c.cfg.WriteTimeout))
+			if d, renew := stuck.next(time.Now(), c.cfg.WriteTimeout); renew {
+				_ = c.ws.SetWriteDeadline(d)
+			}
+			err := c.write(*b)
 			putBuf(b)
 			if err != nil {
 				c.fail(endReason{err: fmt.Errorf("%w: netcode: websocket: writing: %w", ErrClosed, err)})
@@ -238,10 +253,11 @@ func (c *wsConn) finish() {
 	if !r.local {
 		return
 	}
+	_ = c.ws.SetWriteDeadline(c.flushDeadline)
 	for {
 		select {
 		case b := <-c.out:
-			err := c.write(*b, c.flushDeadline)
+			err := c.write(*b)
 			putBuf(b)
 			if err != nil {
 				return
@@ -261,7 +277,39 @@ func closeMessage(r endReason) []byte {
 	return websocket.FormatCloseMessage(r.wsCode, msg)
 }
 
-func (c *wsConn) write(p []byte, deadline time.Time) error {
-	_ = c.ws.SetWriteDeadline(deadline)
+func (c *wsConn) write(p []byte) error {
 	return c.ws.WriteMessage(websocket.BinaryMessage, p)
+}
+
+// readMessage appends the rest of a message to buf. gorilla bounds its
+// length by the connection's read limit.
+func readMessage(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// deadline is a socket deadline renewed only when less than 7/8 of its
+// timeout is left, instead of before every read or write: a deadline
+// change is a timer update, which at a packet per tick per connection
+// costs more than the packet's own system call. A connection is then
+// ended after 7/8 to 8/8 of the timeout.
+type deadline struct{ at time.Time }
+
+func (d *deadline) next(now time.Time, timeout time.Duration) (time.Time, bool) {
+	if d.at.Sub(now) >= timeout-timeout/8 {
+		return d.at, false
+	}
+	d.at = now.Add(timeout)
+	return d.at, true
 }

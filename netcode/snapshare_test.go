@@ -1,0 +1,91 @@
+package netcode
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestSharedDecodingGivesEveryClientItsOwnSnapshot runs the server's real
+// fan-out to 120 clients for 60 ticks, each client acking what it decoded
+// one to three ticks late and losing a snapshot now and then, so that
+// baselines differ. Every client decodes twice: alone, and through one
+// SnapshotShare for all. Both must give exactly the client's view of the
+// server's state at every tick; without AOI the share must decode a small
+// fraction of the payloads.
+func TestSharedDecodingGivesEveryClientItsOwnSnapshot(t *testing.T) {
+	for _, tc := range []struct {
+		radius         float64
+		maxDecodeShare float64
+	}{
+		{radius: 0, maxDecodeShare: 0.1},
+		{radius: 400, maxDecodeShare: 1},
+	} {
+		t.Run(fmt.Sprintf("aoi=%v", tc.radius), func(t *testing.T) {
+			const clients, ticks = 120, 60
+			fx := newFanoutFixture(t, clients, true)
+			var (
+				f     snapshotFanout
+				share SnapshotShare
+				rng   = rand.New(rand.NewPCG(7, 8))
+			)
+			alone := make([]snapshotInbox, clients)
+			shared := make([]snapshotInbox, clients)
+			decoded := make([][]uint32, clients) // ticks each client decoded, in order
+			for i := range clients {
+				alone[i].init(fx.world.params, nil)
+				shared[i].init(fx.world.params, &share)
+			}
+			received := 0
+			for range ticks {
+				fx.step()
+				cur := fx.history.Latest()
+				for i, ss := range fx.sessions[:clients] {
+					fx.conns[i].datagrams = fx.conns[i].datagrams[:0]
+					ss.ackTick.Store(ackAfter(decoded[i], 1+i%3))
+				}
+				f.tick(cur, fx.history, fx.sessions[:clients], fx.room, tc.radius)
+				for i, ss := range fx.sessions[:clients] {
+					if rng.IntN(10) == 0 {
+						continue // lost
+					}
+					newest := ackAfter(decoded[i], 0)
+					own, res := deliver(t, &alone[i], newest, fx.conns[i].datagrams)
+					if res != inboxDecoded {
+						t.Fatalf("tick %d client %d decoding alone: %v", cur.Tick, i, res)
+					}
+					got, res := deliver(t, &shared[i], newest, fx.conns[i].datagrams)
+					if res != inboxDecoded {
+						t.Fatalf("tick %d client %d decoding shared: %v", cur.Tick, i, res)
+					}
+					want := expectedView(fx.world.params, cur, ss.entity, tc.radius)
+					if diff := snapshotDiff(own, want); diff != "" {
+						t.Fatalf("tick %d client %d alone: %s", cur.Tick, i, diff)
+					}
+					if diff := snapshotDiff(got, want); diff != "" {
+						t.Fatalf("tick %d client %d shared: %s", cur.Tick, i, diff)
+					}
+					decoded[i] = append(decoded[i], cur.Tick)
+					received++
+				}
+			}
+			st := share.Stats()
+			if st.Decodes+st.Hits != int64(received) {
+				t.Errorf("share counted %d decodes + %d hits, want %d snapshots", st.Decodes, st.Hits, received)
+			}
+			if got := float64(st.Decodes) / float64(received); got > tc.maxDecodeShare {
+				t.Errorf("share decoded %d of %d snapshots (%.2f), want at most %.2f", st.Decodes, received, got, tc.maxDecodeShare)
+			}
+			t.Logf("%d snapshots, %d decoded by the share", received, st.Decodes)
+		})
+	}
+}
+
+// ackAfter is what a client that decoded ticks (in order) acks when its
+// acks reach the server lag snapshots late: 0 before it has any.
+func ackAfter(ticks []uint32, lag int) uint32 {
+	if len(ticks) <= lag {
+		return 0
+	}
+	return ticks[len(ticks)-1-lag]
+}
