@@ -89,3 +89,45 @@ func ackAfter(ticks []uint32, lag int) uint32 {
 	}
 	return ticks[len(ticks)-1-lag]
 }
+
+// TestInterpolationBufferNeverHoldsARecycledSnapshot: the buffer keeps
+// the inbox's snapshots by pointer, and the inbox decodes into the slot
+// of a tick baselineRing ticks older. With one snapshot in five arriving,
+// the buffer's interpRing snapshots would span more than baselineRing
+// ticks; it must have let go of each before its slot was reused.
+func TestInterpolationBufferNeverHoldsARecycledSnapshot(t *testing.T) {
+	fx := newFanoutFixture(t, 20, true)
+	var (
+		f      snapshotFanout
+		in     snapshotInbox
+		interp interpBuffer
+		newest uint32
+	)
+	in.init(fx.world.params, nil)
+	interp.init(fx.world.params, fx.sessions[0].entity)
+	for n := range 5 * 3 * baselineRing {
+		fx.step()
+		if n%5 != 0 {
+			continue // lost
+		}
+		cur := fx.history.Latest()
+		fx.conns[0].datagrams = fx.conns[0].datagrams[:0]
+		fx.sessions[0].ackTick.Store(newest)
+		f.tick(cur, fx.history, fx.sessions[:1], fx.room, 0)
+		snap, res := deliver(t, &in, newest, fx.conns[0].datagrams)
+		if res != inboxDecoded {
+			t.Fatalf("tick %d: %v", cur.Tick, res)
+		}
+		newest = snap.Tick
+		interp.add(snap, float64(snap.Tick), t0)
+		for k := range interp.n {
+			held := &interp.snaps[(interp.head-k+interpRing)%interpRing]
+			if held.Snapshot.Tick != held.tick {
+				t.Fatalf("after tick %d the buffer's tick %d points at a snapshot of tick %d", cur.Tick, held.tick, held.Snapshot.Tick)
+			}
+		}
+	}
+	if interp.n >= interpRing {
+		t.Errorf("buffer holds %d snapshots; with one in five ticks it should have let the oldest go", interp.n)
+	}
+}

@@ -55,7 +55,26 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$RUNDIR"
 
 step "building server and bots"
-go build -o "$work/" ./cmd/server ./cmd/bots
+go build -o "$work/" ./cmd/server ./cmd/bots ./scripts/loopfloor
+
+# The kernel's own price of a small message over this loopback, reader
+# and writer on their own cores as the server and the bots will be: the
+# floor under every per-client figure below.
+step "kernel floor: CPU per loopback message"
+cat >"$work/floor.sh" <<'FLOOR'
+#!/usr/bin/env bash
+set -euo pipefail
+ip link set lo up
+for proto in tcp udp; do
+  taskset -c 0 "$WORK/loopfloor" -listen 127.0.0.1:5555 -proto $proto -for 10s >"$WORK/floor-reader" &
+  taskset -c "$BOT_CORE" "$WORK/loopfloor" -dial 127.0.0.1:5555 -proto $proto -n 1000 -rate 30 -for 8s 2>/dev/null
+  wait
+  cat "$WORK/floor-reader"
+done
+FLOOR
+chmod +x "$work/floor.sh"
+floor=$(WORK=$work BOT_CORE=$([ "$cores" -ge 2 ] && echo 1 || echo 0) unshare -n "$work/floor.sh" | paste -sd ';' | sed 's/;/; /g')
+echo "$floor"
 
 # The byte counter the swarm reads at the start and end of its window:
 # nft counters on the namespace's output hook split server->client (source
@@ -116,6 +135,7 @@ machine="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $c
 {
   echo "Date: $(date -u +%Y-%m-%dT%H:%MZ). Machine: $machine. $(go version | cut -d' ' -f3-4)."
   echo "Load average before the sweep: $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo "Kernel floor (scripts/loopfloor, 1000 connections × 30 messages/s of 100 B, writer and reader on their own cores): $floor."
   echo "Command: scripts/bench.sh -n \"$NS\" -t \"$TRANSPORTS\" -a \"$AOIS\" -d $DURATION -w $WARMUP -m $MINRATIO$([ $KEEP = yes ] && echo ' -k')"
   echo
   echo "| transport | AOI | N | holds | snapshots recv/exp | input→ack p50 / p99 ms | wire B/client/s down / up | app B/client/s down / up | server tick p50 / p99 / max ms | missed ticks | server CPU | server peak MiB | bots CPU | bots µs/bot/s | bots µs/snapshot | connect fails |"
