@@ -24,10 +24,11 @@ func simSeeds(n int) []int64 {
 	return s
 }
 
-// frameShares are the frames counted after warm-up, and the share that
-// extrapolated or held.
+// frameShares are the frames of the measurement window (after the
+// warm-up, before inputs stop: without inputs a client acks nothing), and
+// the share that extrapolated or held.
 func frameShares(p *simClient) (frames int64, bad float64) {
-	s := p.c.NetStats()
+	s := p.end
 	frames = (s.FramesInterpolated + s.FramesExtrapolated + s.FramesHeld) -
 		(p.base.FramesInterpolated + p.base.FramesExtrapolated + p.base.FramesHeld)
 	n := (s.FramesExtrapolated + s.FramesHeld) - (p.base.FramesExtrapolated + p.base.FramesHeld)

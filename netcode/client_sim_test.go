@@ -101,6 +101,7 @@ type simClient struct {
 	cleanFrames  int
 	maxRenderErr float64
 	base         NetStats      // at the end of warm-up
+	end          NetStats      // at the last frame measured (inputs then stop)
 	playFor      time.Duration // from the start; then it stops sending inputs
 }
 
@@ -281,6 +282,7 @@ func runSim(t *testing.T, cfg simConfig) *simResult {
 				p.c.Frame(now, &p.frame)
 				if !now.Before(warm) && now.Before(stopInputs) {
 					p.measureFrame(&truth)
+					p.end = p.c.NetStats()
 				}
 			}
 			if !now.After(warm) && now.Add(frameEvery).After(warm) {

@@ -66,8 +66,10 @@ func TestThousandPlayerFullSnapshotTravelsInFragments(t *testing.T) {
 }
 
 // TestLostFragmentLosesOnlyThatSnapshot: a full snapshot missing one
-// piece is never decoded, and the next tick's snapshot, a delta against
-// the baseline the client did acknowledge, decodes.
+// piece is never decoded; the deltas against it that follow (the server
+// bets it arrived) cannot be decoded either, until the server, seeing no
+// ack, sends another full snapshot, which decodes, and so does the delta
+// against it once acknowledged.
 func TestLostFragmentLosesOnlyThatSnapshot(t *testing.T) {
 	fx := newFanoutFixture(t, 200, true)
 	var f snapshotFanout
@@ -81,22 +83,29 @@ func TestLostFragmentLosesOnlyThatSnapshot(t *testing.T) {
 		f.tick(fx.history.Latest(), fx.history, fx.sessions[:1], fx.room, 0)
 		return fx.history.Latest(), conn.datagrams
 	}
-	// A first full snapshot arrives whole: the client's baseline.
-	base, pieces := send(0)
-	if _, res := deliver(t, &in, 0, pieces); res != inboxDecoded {
-		t.Fatalf("first snapshot: %v", res)
-	}
-	// The next tick's snapshot (full again: the client's ack has not
-	// reached the server yet) loses a fragment.
-	_, pieces = send(0)
+	_, pieces := send(0)
 	if len(pieces) < 2 {
 		t.Fatalf("full snapshot in %d datagram(s); the test needs fragments", len(pieces))
 	}
-	if _, res := deliver(t, &in, base.Tick, pieces[1:]); res != inboxIncomplete {
+	if _, res := deliver(t, &in, 0, pieces[1:]); res != inboxIncomplete {
 		t.Fatalf("snapshot missing a fragment: %v, want incomplete", res)
 	}
+	for range fullRetryTicks(fx.world.params.TickRate) - 1 {
+		_, pieces = send(0)
+		if _, res := deliver(t, &in, 0, pieces); res != inboxNoBase {
+			t.Fatalf("delta against the lost snapshot: %v, want no baseline", res)
+		}
+	}
+	base, pieces := send(0)
+	got, res := deliver(t, &in, 0, pieces)
+	if res != inboxDecoded {
+		t.Fatalf("second full snapshot: %v", res)
+	}
+	if diff := snapshotDiff(got, expectedView(fx.world.params, base, ss.entity, 0)); diff != "" {
+		t.Fatal(diff)
+	}
 	cur, pieces := send(base.Tick)
-	got, res := deliver(t, &in, base.Tick, pieces)
+	got, res = deliver(t, &in, base.Tick, pieces)
 	if res != inboxDecoded {
 		t.Fatalf("delta after the lost snapshot: %v", res)
 	}

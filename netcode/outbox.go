@@ -19,6 +19,47 @@ type snapshotOutbox struct {
 	fragments bool // the transport has a datagram budget (WebTransport)
 	tooLarge  bool // logged once
 	encodeErr bool // logged once
+	// fullTick is the tick of the last full snapshot sent, which later
+	// payloads delta against until the client acks it (see baseline).
+	fullTick uint32
+}
+
+// fullRetry is how long the fan-out deltas against an unacknowledged full
+// snapshot before it sends another: a little more than a round trip.
+const fullRetry = 250 * time.Millisecond
+
+// baseline is the snapshot the session's payload at cur deltas against:
+// the newest tick the client acknowledged while the history holds it.
+// Without one (a new client, or one whose acks lag the history) a full
+// snapshot goes out, and then, rather than a full snapshot every tick
+// until one is acknowledged, deltas against that one, on the bet that it
+// arrived: a lagging client would otherwise get tens of times its usual
+// bytes every tick, and lag further behind. If no ack of it comes within
+// fullRetry, the bet is lost (the snapshot was lost, or the client is too
+// far behind) and another full snapshot goes out. nil: a full snapshot.
+func (o *snapshotOutbox) baseline(ack uint32, cur *game.Snapshot, history *game.History, tickRate int) *game.Snapshot {
+	if ack != 0 && ack < cur.Tick {
+		if b, ok := history.At(ack); ok {
+			return b
+		}
+	}
+	if o.fullTick != 0 && o.fullTick < cur.Tick && cur.Tick-o.fullTick < fullRetryTicks(tickRate) {
+		if b, ok := history.At(o.fullTick); ok {
+			return b
+		}
+	}
+	return nil
+}
+
+func fullRetryTicks(tickRate int) uint32 {
+	return uint32(max(2, int(fullRetry.Seconds()*float64(tickRate))))
+}
+
+// chose records that the payload at cur deltas against base.
+func (o *snapshotOutbox) chose(base, cur *game.Snapshot) {
+	if base == nil {
+		o.fullTick = cur.Tick
+	}
 }
 
 func (o *snapshotOutbox) init(_ *Server, kind TransportKind) {
@@ -32,8 +73,7 @@ type fanoutRoom interface {
 }
 
 // snapshotFanout is a room's per-tick snapshot work: for every session,
-// pick the baseline (the newest tick it acknowledged, if still in
-// history), encode the snapshot against it, wrap it in the envelope and
+// pick the baseline (snapshotOutbox.baseline), encode the snapshot against it, wrap it in the envelope and
 // send it, in fragments when it exceeds one datagram. It runs on the room
 // goroutine only, and allocates nothing once its buffers have grown.
 //
@@ -100,7 +140,8 @@ func (f *snapshotFanout) tick(cur *game.Snapshot, history *game.History, session
 	}
 	for _, ss := range sessions {
 		hdr := SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
-		base := baselineFor(ss, cur, history)
+		base := ss.out.baseline(ss.ackTick.Load(), cur, history, f.params.TickRate)
+		ss.out.chose(base, cur)
 		if base != nil {
 			hdr.BaselineTick = base.Tick
 		}
@@ -128,20 +169,6 @@ func (f *snapshotFanout) tick(cur *game.Snapshot, history *game.History, session
 		}
 		f.send(ss, &hdr, payload)
 	}
-}
-
-// baselineFor is the snapshot ss's next payload deltas against: the
-// newest tick it acknowledged, or nil (a full snapshot) when it has
-// acknowledged none still in history.
-func baselineFor(ss *session, cur *game.Snapshot, history *game.History) *game.Snapshot {
-	ack := ss.ackTick.Load()
-	if ack == 0 || ack >= cur.Tick {
-		return nil
-	}
-	if b, ok := history.At(ack); ok {
-		return b
-	}
-	return nil
 }
 
 // index returns the AOIIndex of s, building it when the slot of its tick

@@ -107,11 +107,11 @@ func (fx *fanoutFixture) ack(cur uint32, spread bool) {
 func referenceSend(t *testing.T, ss *session, enc *SnapshotEncoder, cur *game.Snapshot, h *game.History, room fanoutRoom) [][]byte {
 	t.Helper()
 	hdr := SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
-	var base *game.Snapshot
-	if ack := ss.ackTick.Load(); ack != 0 && ack < cur.Tick {
-		if b, ok := h.At(ack); ok {
-			base, hdr.BaselineTick = b, ack
-		}
+	// The baseline the fan-out chose (it has already recorded its choice,
+	// which does not change what baseline answers for this tick).
+	base := ss.out.baseline(ss.ackTick.Load(), cur, h, room.Params().TickRate)
+	if base != nil {
+		hdr.BaselineTick = base.Tick
 	}
 	if lead, ok := room.InputLead(ss.entity); ok {
 		hdr.InputLeadMs = int32(lead.Milliseconds())
@@ -215,7 +215,8 @@ func perClientTick(f *snapshotFanout, enc *SnapshotEncoder, cur *game.Snapshot, 
 	}
 	for _, ss := range sessions {
 		hdr := SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
-		base := baselineFor(ss, cur, h)
+		base := ss.out.baseline(ss.ackTick.Load(), cur, h, room.Params().TickRate)
+		ss.out.chose(base, cur)
 		if base != nil {
 			hdr.BaselineTick = base.Tick
 		}
@@ -327,6 +328,63 @@ func TestBaselineIsTheNewestAckStillInHistory(t *testing.T) {
 		}
 		if h.BaselineTick != tc.want || h.ServerTick != cur.Tick {
 			t.Errorf("ack %d at tick %d: baseline %d, want %d", tc.ack, cur.Tick, h.BaselineTick, tc.want)
+		}
+	}
+}
+
+// TestClientWithoutBaselineGetsAFullSnapshotThenDeltasAgainstIt: a client
+// whose acks do not reach a tick in history (it just joined, or it lags
+// by seconds) gets a full snapshot, then deltas against that one until
+// fullRetry passes without its ack, then another full one: a few full
+// snapshots a second, not one a tick. Once it acks, its ack is the
+// baseline again.
+func TestClientWithoutBaselineGetsAFullSnapshotThenDeltasAgainstIt(t *testing.T) {
+	fx := newFanoutFixture(t, 20, true)
+	var f snapshotFanout
+	ss, conn := fx.sessions[0], fx.conns[0]
+	retry := fullRetryTicks(fx.world.params.TickRate)
+	baselineAt := func(ack uint32) (cur, baseline uint32) {
+		t.Helper()
+		fx.step()
+		c := fx.history.Latest()
+		conn.datagrams = conn.datagrams[:0]
+		ss.ackTick.Store(ack)
+		f.tick(c, fx.history, fx.sessions[:1], fx.room, 0)
+		_, body, err := SplitPacket(conn.datagrams[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h SnapshotHeader
+		if _, err := DecodeSnapshotPacket(body, &h); err != nil {
+			t.Fatal(err)
+		}
+		return c.Tick, h.BaselineTick
+	}
+	for _, lag := range []uint32{0, game.DefaultHistoryTicks + 10} {
+		fulls, ticks := 0, 3*fx.world.params.TickRate
+		var full uint32
+		for range ticks {
+			ack := uint32(0)
+			if lag > 0 {
+				ack = fx.history.Latest().Tick + 1 - lag
+			}
+			cur, base := baselineAt(ack)
+			switch {
+			case base == 0:
+				if full != 0 && cur-full < retry {
+					t.Fatalf("lag %d: full snapshot at tick %d, %d ticks after the last", lag, cur, cur-full)
+				}
+				full = cur
+				fulls++
+			case base != full:
+				t.Fatalf("lag %d tick %d: baseline %d, want the last full snapshot %d", lag, cur, base, full)
+			}
+		}
+		if want := ticks/int(retry) + 1; fulls > want {
+			t.Errorf("lag %d: %d full snapshots in %d ticks, want at most %d", lag, fulls, ticks, want)
+		}
+		if cur, base := baselineAt(full); base != full {
+			t.Errorf("lag %d: after the ack of %d, tick %d deltas against %d", lag, full, cur, base)
 		}
 	}
 }
