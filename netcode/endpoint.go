@@ -1,3 +1,5 @@
+//go:build !js
+
 package netcode
 
 import (
@@ -20,13 +22,6 @@ import (
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 	"github.com/quic-go/webtransport-go"
-)
-
-// Paths the endpoint serves.
-const (
-	PathWebTransport = "/wt"        // HTTP/3 (UDP): WebTransport sessions
-	PathWebSocket    = "/ws"        // HTTP/1.1 (TCP): WebSocket upgrades
-	PathCertHash     = "/cert-hash" // HTTP (TCP): CertHashDoc as JSON
 )
 
 // Endpoint serves Tickwire on one port number: TCP for HTTP (the caller's

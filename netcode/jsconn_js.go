@@ -22,9 +22,16 @@ import (
 	"time"
 )
 
-func init() { platformDial = dialBrowser }
+// DialOptions.RootCAs and Header have no use here: the browser verifies
+// the server and sets the headers itself. Placeholder types keep
+// crypto/x509 and net/http out of the wasm (see dial_native.go).
+type (
+	certPool = struct{}
+	header   = map[string][]string
+)
 
-func dialBrowser(ctx context.Context, serverURL string, opts DialOptions) (Conn, error) {
+// dialPlatform is Dial in a browser. (Elsewhere, dial_native.go.)
+func dialPlatform(ctx context.Context, serverURL string, opts DialOptions) (Conn, error) {
 	base, err := parseServerURL(serverURL)
 	if err != nil {
 		return nil, err

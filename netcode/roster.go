@@ -3,7 +3,8 @@ package netcode
 import (
 	"errors"
 	"fmt"
-	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tickwire/tickwire/game"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
@@ -11,6 +12,9 @@ import (
 
 // MaxRosterPlayers bounds the entries of a roster a client accepts.
 const MaxRosterPlayers = game.MaxPlayersLimit
+
+// MaxPlayerNameBytes bounds ClientHello.player_name.
+const MaxPlayerNameBytes = 32
 
 // Roster is the decoded form of pb.Roster: the room's players and names.
 type Roster struct {
@@ -61,53 +65,20 @@ func DecodeRoster(raw []byte) (*Roster, error) {
 	return r, nil
 }
 
-// rosterEvery bounds how often a room sends its roster: joins and leaves
-// within it are coalesced into one roster, so a burst of N joins costs
-// O(N) roster messages per second instead of O(N²).
-const rosterEvery = time.Second
-
-// rosterChanged notes that a player joined or left: the roster goes out
-// at once if none did within rosterEvery, else from flushRoster.
-func (rm *room) rosterChanged(now time.Time) {
-	rm.rosterMu.Lock()
-	if now.Sub(rm.rosterSentAt) < rosterEvery {
-		rm.rosterPending = true
-		rm.rosterMu.Unlock()
-		return
+// validatePlayerName is the one rule for a player's name: the server's
+// hello check, join tokens and the lobby apply it, and a client refuses a
+// roster that breaks it.
+func validatePlayerName(name string) error {
+	if name == "" || len(name) > MaxPlayerNameBytes {
+		return fmt.Errorf("player name must be 1 to %d bytes, got %d", MaxPlayerNameBytes, len(name))
 	}
-	rm.rosterSentAt, rm.rosterPending = now, false
-	rm.rosterMu.Unlock()
-	rm.sendRoster()
-}
-
-// flushRoster sends the roster held back by rosterChanged once
-// rosterEvery has passed. The server's housekeeping calls it every second.
-func (rm *room) flushRoster(now time.Time) {
-	rm.rosterMu.Lock()
-	if !rm.rosterPending || now.Sub(rm.rosterSentAt) < rosterEvery {
-		rm.rosterMu.Unlock()
-		return
+	if !utf8.ValidString(name) {
+		return errors.New("player name is not valid UTF-8")
 	}
-	rm.rosterSentAt, rm.rosterPending = now, false
-	rm.rosterMu.Unlock()
-	rm.sendRoster()
-}
-
-// sendRoster tells every session who is in the room: the complete list
-// with a new revision. Sends run on their own goroutines so a slow client
-// (bounded by the transport's write timeout) delays no one.
-func (rm *room) sendRoster() {
-	list := rm.currentSessions()
-	r := Roster{Revision: rm.rosterRev.Add(1), Players: make([]RosterEntry, len(list))}
-	for i, ss := range list {
-		r.Players[i] = RosterEntry{Entity: ss.entity, Name: ss.name}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("player name contains control character %U", r)
+		}
 	}
-	b := RosterPacket(&r)
-	for _, ss := range list {
-		go func() {
-			if err := ss.conn.SendMessage(b); err != nil && !errors.Is(err, ErrClosed) {
-				ss.log.Debug("sending roster", "err", err)
-			}
-		}()
-	}
+	return nil
 }

@@ -1,3 +1,5 @@
+//go:build !js
+
 package netcode
 
 import (
@@ -8,8 +10,6 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/tickwire/tickwire/game"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
@@ -19,9 +19,6 @@ import (
 // before it is closed as a protocol violation. A few can be honest (a
 // client of a newer minor revision); a stream of them is hostile.
 const maxMalformedPackets = 32
-
-// MaxPlayerNameBytes bounds ClientHello.player_name.
-const MaxPlayerNameBytes = 32
 
 // session is one connected client on the server. Its fields are split by
 // owner: the read goroutine (handleConn), the room goroutine (snapshot
@@ -102,21 +99,6 @@ func readHello(ctx context.Context, conn Conn) (*pb.ClientHello, error) {
 		return nil, &helloError{pb.DisconnectReason_DISCONNECT_REASON_BAD_HELLO, err.Error()}
 	}
 	return hello, nil
-}
-
-func validatePlayerName(name string) error {
-	if name == "" || len(name) > MaxPlayerNameBytes {
-		return fmt.Errorf("player name must be 1 to %d bytes, got %d", MaxPlayerNameBytes, len(name))
-	}
-	if !utf8.ValidString(name) {
-		return errors.New("player name is not valid UTF-8")
-	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return fmt.Errorf("player name contains control character %U", r)
-		}
-	}
-	return nil
 }
 
 func newToken() []byte {

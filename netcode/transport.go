@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"time"
 )
 
 // TransportKind names what carries a Conn.
@@ -12,6 +13,13 @@ type TransportKind string
 const (
 	WebTransport TransportKind = "webtransport"
 	WebSocket    TransportKind = "websocket"
+)
+
+// Paths the endpoint serves.
+const (
+	PathWebTransport = "/wt"        // HTTP/3 (UDP): WebTransport sessions
+	PathWebSocket    = "/ws"        // HTTP/1.1 (TCP): WebSocket upgrades
+	PathCertHash     = "/cert-hash" // HTTP (TCP): CertHashDoc as JSON
 )
 
 // Size limits every transport enforces.
@@ -61,3 +69,46 @@ type Conn interface {
 // ErrDropped is returned by SendDatagram when the datagram was dropped
 // because the send queue is full.
 var ErrDropped = errors.New("netcode: datagram dropped, send queue full")
+
+// ConnConfig tunes a connection's queues and timeouts. The zero value
+// gives the defaults documented per field.
+type ConnConfig struct {
+	// WriteTimeout bounds how long SendMessage waits for room in the send
+	// queue or on the wire; when it passes, the connection is closed.
+	// Default 5s.
+	WriteTimeout time.Duration
+	// IdleTimeout closes a connection that has received nothing for this
+	// long (QUIC's idle timeout; the WebSocket read deadline). The session
+	// protocol pings every second, so this is only a backstop. Default 30s.
+	IdleTimeout time.Duration
+	// FlushTimeout bounds Close: sending what is queued and waiting for the
+	// peer's goodbye. Default 1s.
+	FlushTimeout time.Duration
+	// SendQueue is how many outgoing datagrams (WebTransport) or messages
+	// (WebSocket) may wait for the writer; beyond it SendDatagram drops.
+	// Default 64.
+	SendQueue int
+	// ReceiveQueue is how many received packets may wait for Receive;
+	// beyond it datagrams are dropped (and counted) and the reliable
+	// channel pushes back on the peer. Default 256.
+	ReceiveQueue int
+}
+
+func (c ConnConfig) withDefaults() ConnConfig {
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 5 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 30 * time.Second
+	}
+	if c.FlushTimeout <= 0 {
+		c.FlushTimeout = time.Second
+	}
+	if c.SendQueue <= 0 {
+		c.SendQueue = 64
+	}
+	if c.ReceiveQueue <= 0 {
+		c.ReceiveQueue = 256
+	}
+	return c
+}

@@ -1,3 +1,5 @@
+//go:build !js
+
 package netcode
 
 import (
@@ -16,8 +18,9 @@ import (
 	"github.com/quic-go/webtransport-go"
 )
 
-// This file holds the WebTransport Conn and the machinery both transports
-// share: ConnConfig, the receive queue and the teardown bookkeeping.
+// This file holds the WebTransport Conn and the machinery both native
+// transports share: the receive queue and the teardown bookkeeping.
+// (ConnConfig, which the browser's transports use too, is in transport.go.)
 //
 // WebTransport wire format (see also docs/PROTOCOL.md):
 //   - datagrams carry one packet each, at most MaxDatagramSize bytes;
@@ -48,49 +51,6 @@ const (
 // MaxServerMessageSize for anything else. (The receiver enforces its own,
 // usually smaller, limit: MaxClientMessageSize on the server.)
 var ErrTooLarge = errors.New("netcode: packet too large")
-
-// ConnConfig tunes a connection's queues and timeouts. The zero value
-// gives the defaults documented per field.
-type ConnConfig struct {
-	// WriteTimeout bounds how long SendMessage waits for room in the send
-	// queue or on the wire; when it passes, the connection is closed.
-	// Default 5s.
-	WriteTimeout time.Duration
-	// IdleTimeout closes a connection that has received nothing for this
-	// long (QUIC's idle timeout; the WebSocket read deadline). The session
-	// protocol pings every second, so this is only a backstop. Default 30s.
-	IdleTimeout time.Duration
-	// FlushTimeout bounds Close: sending what is queued and waiting for the
-	// peer's goodbye. Default 1s.
-	FlushTimeout time.Duration
-	// SendQueue is how many outgoing datagrams (WebTransport) or messages
-	// (WebSocket) may wait for the writer; beyond it SendDatagram drops.
-	// Default 64.
-	SendQueue int
-	// ReceiveQueue is how many received packets may wait for Receive;
-	// beyond it datagrams are dropped (and counted) and the reliable
-	// channel pushes back on the peer. Default 256.
-	ReceiveQueue int
-}
-
-func (c ConnConfig) withDefaults() ConnConfig {
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 5 * time.Second
-	}
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = 30 * time.Second
-	}
-	if c.FlushTimeout <= 0 {
-		c.FlushTimeout = time.Second
-	}
-	if c.SendQueue <= 0 {
-		c.SendQueue = 64
-	}
-	if c.ReceiveQueue <= 0 {
-		c.ReceiveQueue = 256
-	}
-	return c
-}
 
 // ConnStats are a connection's drop counters. Both transports' Conns have
 // a Stats method; reach it with StatsOf.

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command loopfloor measures what the kernel charges for one small
 // message over loopback: the floor under any per-client cost of a game
 // server or a bot swarm that sends a packet per client per tick. A writer
