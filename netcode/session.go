@@ -112,41 +112,47 @@ func newToken() []byte {
 // client may come back (resume): its connection was lost, timed out or
 // was replaced, rather than closed on purpose by either side.
 func (s *session) serve(ctx context.Context, srv *Server) (resumable bool) {
-	ctx, cancel := context.WithCancel(ctx)
+	// Packets are handled on this goroutine as Receive returns them (a
+	// hop through another goroutine per packet cost more than handling
+	// one); a kick cancels the Receive.
+	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	packets := make(chan []byte)
-	readErr := make(chan error, 1)
+	var (
+		k       kickReason
+		kicked  bool
+		watched = make(chan struct{})
+	)
 	go func() {
-		for {
-			raw, err := s.conn.Receive(ctx)
-			if err != nil {
-				readErr <- err
-				return
-			}
-			select {
-			case packets <- raw:
-			case <-ctx.Done():
-				return
-			}
+		defer close(watched)
+		select {
+		case k = <-s.kick:
+			kicked = true
+			cancel()
+		case <-rctx.Done():
 		}
 	}()
 	for {
-		select {
-		case raw := <-packets:
+		raw, err := s.conn.Receive(rctx)
+		if err == nil && rctx.Err() == nil {
 			if k, ok := s.handlePacket(srv, raw); !ok {
 				s.finish(k)
 				return false
 			}
-		case k := <-s.kick:
+			continue
+		}
+		cancel()
+		<-watched // k and kicked are settled
+		switch {
+		case kicked:
 			s.finish(k)
 			return k.reason == pb.DisconnectReason_DISCONNECT_REASON_TIMEOUT ||
 				k.reason == pb.DisconnectReason_DISCONNECT_REASON_REPLACED
-		case err := <-readErr:
-			s.log.Info("session ended", "reason", "connection lost", "err", err)
-			return true
-		case <-ctx.Done():
+		case ctx.Err() != nil:
 			s.finish(kickReason{pb.DisconnectReason_DISCONNECT_REASON_SERVER_SHUTDOWN, "server shutting down"})
 			return false
+		default:
+			s.log.Info("session ended", "reason", "connection lost", "err", err)
+			return true
 		}
 	}
 }
