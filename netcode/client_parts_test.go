@@ -126,11 +126,15 @@ func TestLinkSimReliableMessagesAreDelayedInOrderAndNeverLost(t *testing.T) {
 type pipeConn struct {
 	in, out chan []byte
 	closed  chan struct{}
+	kind    TransportKind
 }
 
+// newPipe connects two in-memory Conns that say they are WebTransport
+// (datagrams: a LinkSim around them may lose, duplicate, reorder).
 func newPipe() (*pipeConn, *pipeConn) {
 	a, b := make(chan []byte, 1024), make(chan []byte, 1024)
-	return &pipeConn{in: a, out: b, closed: make(chan struct{})}, &pipeConn{in: b, out: a, closed: make(chan struct{})}
+	return &pipeConn{in: a, out: b, closed: make(chan struct{}), kind: WebTransport},
+		&pipeConn{in: b, out: a, closed: make(chan struct{}), kind: WebTransport}
 }
 
 func (p *pipeConn) SendDatagram(b []byte) error { p.out <- append([]byte(nil), b...); return nil }
@@ -146,7 +150,7 @@ func (p *pipeConn) Receive(ctx context.Context) ([]byte, error) {
 	}
 }
 func (p *pipeConn) Close() error         { close(p.closed); return nil }
-func (p *pipeConn) Kind() TransportKind  { return WebSocket }
+func (p *pipeConn) Kind() TransportKind  { return p.kind }
 func (p *pipeConn) RemoteAddr() net.Addr { return &net.TCPAddr{} }
 
 func TestLinkSimWrapImpairsBothDirectionsOfARealConn(t *testing.T) {
@@ -204,6 +208,42 @@ func TestLinkSimWrapImpairsBothDirectionsOfARealConn(t *testing.T) {
 	}
 	if err := wa.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLinkSimOverWebSocketLosesNothingAndKeepsOrder: over a stream a
+// lost packet is retransmitted, later: every packet arrives, in order,
+// and the lost ones (and those behind them) a retransmission late.
+func TestLinkSimOverWebSocketLosesNothingAndKeepsOrder(t *testing.T) {
+	a, b := newPipe()
+	a.kind, b.kind = WebSocket, WebSocket
+	wa := LinkSim{Up: LinkConfig{Latency: 10 * time.Millisecond, Jitter: 5 * time.Millisecond, Loss: 0.3, Duplicate: 0.3, Reorder: 0.3}, Seed: 4}.Wrap(a)
+	defer wa.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	const n = 50
+	for i := range n {
+		if err := wa.SendDatagram(AppendPing(nil, KindPing, &Ping{Nonce: uint32(i + 1)})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		raw, err := b.Receive(ctx)
+		if err != nil {
+			t.Fatalf("after %d packets: %v", i, err)
+		}
+		_, body, _ := SplitPacket(raw)
+		var p Ping
+		if err := DecodePing(body, &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Nonce != uint32(i+1) {
+			t.Fatalf("packet %d arrived as number %d", p.Nonce, i+1)
+		}
+	}
+	if d := time.Since(start); d < streamRetransmit {
+		t.Errorf("50 packets over a stream losing 30 %% all arrived within %v, sooner than a retransmission", d)
 	}
 }
 

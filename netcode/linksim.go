@@ -20,7 +20,9 @@ type LinkConfig struct {
 	// Loss, Duplicate and Reorder are probabilities in [0, 1] and apply to
 	// datagrams only: a datagram is lost, delivered twice (the copy with
 	// its own jitter), or held back long enough to arrive after the ones
-	// sent just after it.
+	// sent just after it. Over WebSocket (TCP, one ordered stream) nothing
+	// is lost, duplicated or reordered: a loss costs a retransmission
+	// (streamRetransmit more delay) and every later packet waits behind it.
 	Loss, Duplicate, Reorder float64
 }
 
@@ -38,11 +40,13 @@ type LinkSim struct {
 // Wrap returns c with the link's impairments applied on the real clock.
 // Packets are classified by kind: hello, welcome and disconnect travel the
 // reliable channel, everything else (inputs, snapshots, pings) is a
-// datagram. Closing the returned Conn flushes the delayed reliable
+// datagram; over WebSocket every packet travels as TCP would carry it
+// (see LinkConfig). Closing the returned Conn flushes the delayed reliable
 // messages (within a second), then closes c.
 func (l LinkSim) Wrap(c Conn) Conn {
 	s := &simConn{
 		inner:  c,
+		stream: c.Kind() == WebSocket,
 		up:     newLinkDir(l.Up, l.Seed),
 		down:   newLinkDir(l.Down, l.Seed+1),
 		out:    newDelayQueue(),
@@ -108,6 +112,26 @@ func (d *linkDir) plan(now time.Time, due *[2]time.Time) int {
 // delayed like a datagram, but never before the previous one.
 func (d *linkDir) planReliable(now time.Time) time.Time {
 	due := now.Add(d.delay(d.rrng.Float64()))
+	if due.Before(d.lastReliable) {
+		due = d.lastReliable
+	}
+	d.lastReliable = due
+	return due
+}
+
+// streamRetransmit is what a lost segment costs on a TCP stream: Linux's
+// minimum retransmission timeout.
+const streamRetransmit = 200 * time.Millisecond
+
+// planStream is the delivery time of a packet sent at now on a reliable
+// stream: delayed like a reliable message, plus a retransmission when the
+// link loses it, and never before the previous packet of the stream.
+func (d *linkDir) planStream(now time.Time) time.Time {
+	dl := d.delay(d.rrng.Float64())
+	if d.rrng.Float64() < d.cfg.Loss {
+		dl += streamRetransmit + d.cfg.Latency
+	}
+	due := now.Add(dl)
 	if due.Before(d.lastReliable) {
 		due = d.lastReliable
 	}
@@ -188,6 +212,7 @@ func reliableKind(p []byte) bool {
 // simConn is a Conn seen through a LinkSim on the real clock.
 type simConn struct {
 	inner    Conn
+	stream   bool // one reliable, ordered stream (WebSocket)
 	up, down *linkDir
 
 	mu      sync.Mutex
@@ -226,6 +251,11 @@ func (s *simConn) SendDatagram(p []byte) error {
 	if s.closing {
 		return ErrClosed
 	}
+	if s.stream {
+		s.out.push(s.up.planStream(time.Now()), false, append([]byte(nil), p...))
+		s.notify(0)
+		return nil
+	}
 	var due [2]time.Time
 	n := s.up.plan(time.Now(), &due)
 	for i := 0; i < n; i++ {
@@ -241,7 +271,11 @@ func (s *simConn) SendMessage(p []byte) error {
 	if s.closing {
 		return ErrClosed
 	}
-	s.out.push(s.up.planReliable(time.Now()), true, append([]byte(nil), p...))
+	due := s.up.planReliable(time.Now())
+	if s.stream {
+		due = s.up.planStream(time.Now())
+	}
+	s.out.push(due, true, append([]byte(nil), p...))
 	s.notify(0)
 	return nil
 }
@@ -305,9 +339,12 @@ func (s *simConn) readLoop() {
 			return
 		}
 		now := time.Now()
-		if reliableKind(p) {
+		switch {
+		case s.stream:
+			s.in.push(s.down.planStream(now), reliableKind(p), p)
+		case reliableKind(p):
 			s.in.push(s.down.planReliable(now), true, p)
-		} else {
+		default:
 			var due [2]time.Time
 			n := s.down.plan(now, &due)
 			for i := 0; i < n; i++ {

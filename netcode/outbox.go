@@ -19,12 +19,26 @@ const fragmentPayloadSize = MaxDatagramSize - 40
 // goroutine.
 type snapshotOutbox struct {
 	fragments bool // the transport has a datagram budget (WebTransport)
+	// reliable: every packet queued reaches the client, in order
+	// (WebSocket), so payloads delta against the newest tick queued.
+	reliable  bool
 	tooLarge  bool // logged once
 	encodeErr bool // logged once
 	// fullTick is the tick of the last full snapshot sent, which later
 	// payloads delta against until the client acks it (see baseline).
 	fullTick uint32
+	// queued is the newest tick queued whole to a reliable transport.
+	queued uint32
+	// ackSeen is the client's ack at the last tick, ackMoved the tick at
+	// which it last changed.
+	ackSeen, ackMoved uint32
 }
+
+// ackStall is how long a reliable session's ack may stand still while
+// snapshots go out before the fan-out stops trusting that the client
+// holds every snapshot queued to it (a client that failed to decode one
+// never acks again) and falls back to the ack.
+const ackStall = time.Second
 
 // fullRetry is how long the fan-out deltas against an unacknowledged full
 // snapshot before it sends another: a little more than a round trip.
@@ -39,7 +53,20 @@ const fullRetry = 250 * time.Millisecond
 // bytes every tick, and lag further behind. If no ack of it comes within
 // fullRetry, the bet is lost (the snapshot was lost, or the client is too
 // far behind) and another full snapshot goes out. nil: a full snapshot.
+//
+// Over a reliable transport the client will hold every snapshot queued to
+// it, so the newest one queued is the baseline, without waiting for its
+// ack: payloads delta against the previous tick (the smallest deltas, one
+// encoding shared by every such client) and a client whose acks lag does
+// not get bigger payloads. Only if its ack stands still for ackStall does
+// the ack rule below take over.
 func (o *snapshotOutbox) baseline(ack uint32, cur *game.Snapshot, history *game.History, tickRate int) *game.Snapshot {
+	stalled := o.queued > ack && cur.Tick-o.ackMoved > uint32(ackStall.Seconds()*float64(tickRate))
+	if o.reliable && o.queued != 0 && o.queued < cur.Tick && !stalled {
+		if b, ok := history.At(o.queued); ok {
+			return b
+		}
+	}
 	if ack != 0 && ack < cur.Tick {
 		if b, ok := history.At(ack); ok {
 			return b
@@ -57,15 +84,28 @@ func fullRetryTicks(tickRate int) uint32 {
 	return uint32(max(2, int(fullRetry.Seconds()*float64(tickRate))))
 }
 
-// chose records that the payload at cur deltas against base.
-func (o *snapshotOutbox) chose(base, cur *game.Snapshot) {
+// chose records that the payload at cur deltas against base, for a
+// client whose ack was ack.
+func (o *snapshotOutbox) chose(base, cur *game.Snapshot, ack uint32) {
 	if base == nil {
 		o.fullTick = cur.Tick
+	}
+	if ack != o.ackSeen || o.ackMoved == 0 {
+		o.ackSeen, o.ackMoved = ack, cur.Tick
+	}
+}
+
+// sent records that the snapshot of tick went to the transport whole
+// (err nil: queued).
+func (o *snapshotOutbox) sent(tick uint32, err error) {
+	if o.reliable && err == nil {
+		o.queued = tick
 	}
 }
 
 func (o *snapshotOutbox) init(_ *Server, kind TransportKind) {
 	o.fragments = kind == WebTransport
+	o.reliable = kind == WebSocket
 }
 
 // fanoutRoom is what the fan-out needs of the room it serves.
@@ -142,8 +182,9 @@ func (f *snapshotFanout) tick(cur *game.Snapshot, history *game.History, session
 	}
 	for _, ss := range sessions {
 		hdr := SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
-		base := ss.out.baseline(ss.ackTick.Load(), cur, history, f.params.TickRate)
-		ss.out.chose(base, cur)
+		ack := ss.ackTick.Load()
+		base := ss.out.baseline(ack, cur, history, f.params.TickRate)
+		ss.out.chose(base, cur, ack)
 		if base != nil {
 			hdr.BaselineTick = base.Tick
 		}
@@ -211,7 +252,7 @@ func (f *snapshotFanout) sharedPayload(cur, base *game.Snapshot) ([]byte, error)
 func (f *snapshotFanout) send(ss *session, hdr *SnapshotHeader, payload []byte) {
 	if !ss.out.fragments || len(payload) <= fragmentPayloadSize {
 		f.packet = AppendSnapshotPacket(f.packet[:0], hdr, payload)
-		_ = ss.conn.SendDatagram(f.packet)
+		ss.out.sent(hdr.ServerTick, ss.conn.SendDatagram(f.packet))
 		return
 	}
 	count := (len(payload) + fragmentPayloadSize - 1) / fragmentPayloadSize

@@ -19,12 +19,16 @@ import (
 type sinkConn struct {
 	kind      TransportKind
 	keep      bool
+	full      bool // the send queue is full: datagrams are dropped
 	datagrams [][]byte
 	sent      int
 	bytes     int
 }
 
 func (c *sinkConn) SendDatagram(p []byte) error {
+	if c.full {
+		return ErrDropped
+	}
 	c.sent++
 	c.bytes += len(p)
 	if c.keep {
@@ -106,12 +110,9 @@ func (fx *fanoutFixture) ack(cur uint32, spread bool) {
 // referenceSend is the fan-out as it was, one client at a time: encode
 // with the session's own encoder (AOI applied by Encode), envelope,
 // fragments. The fan-out must send exactly these bytes.
-func referenceSend(t *testing.T, ss *session, enc *SnapshotEncoder, cur *game.Snapshot, h *game.History, room fanoutRoom) [][]byte {
+func referenceSend(t *testing.T, ss *session, enc *SnapshotEncoder, cur, base *game.Snapshot, room fanoutRoom) [][]byte {
 	t.Helper()
 	hdr := SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
-	// The baseline the fan-out chose (it has already recorded its choice,
-	// which does not change what baseline answers for this tick).
-	base := ss.out.baseline(ss.ackTick.Load(), cur, h, room.Params().TickRate)
 	if base != nil {
 		hdr.BaselineTick = base.Tick
 	}
@@ -148,12 +149,14 @@ func TestFanoutSendsWhatEachClientsOwnEncodingWould(t *testing.T) {
 				fx.step()
 				cur := fx.history.Latest()
 				fx.ack(cur.Tick, true)
-				for _, c := range fx.conns {
-					c.datagrams = c.datagrams[:0]
+				bases := make([]*game.Snapshot, len(fx.sessions))
+				for i, ss := range fx.sessions {
+					fx.conns[i].datagrams = fx.conns[i].datagrams[:0]
+					bases[i] = ss.out.baseline(ss.ackTick.Load(), cur, fx.history, fx.world.params.TickRate)
 				}
 				f.tick(cur, fx.history, fx.sessions, fx.room, tc.aoi)
 				for i, ss := range fx.sessions {
-					want := referenceSend(t, ss, &ref, cur, fx.history, fx.room)
+					want := referenceSend(t, ss, &ref, cur, bases[i], fx.room)
 					got := fx.conns[i].datagrams
 					if len(got) != len(want) {
 						t.Fatalf("tick %d session %d: %d datagrams, want %d", cur.Tick, i, len(got), len(want))
@@ -217,8 +220,9 @@ func perClientTick(f *snapshotFanout, enc *SnapshotEncoder, cur *game.Snapshot, 
 	}
 	for _, ss := range sessions {
 		hdr := SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
-		base := ss.out.baseline(ss.ackTick.Load(), cur, h, room.Params().TickRate)
-		ss.out.chose(base, cur)
+		ack := ss.ackTick.Load()
+		base := ss.out.baseline(ack, cur, h, room.Params().TickRate)
+		ss.out.chose(base, cur, ack)
 		if base != nil {
 			hdr.BaselineTick = base.Tick
 		}
@@ -388,5 +392,76 @@ func TestClientWithoutBaselineGetsAFullSnapshotThenDeltasAgainstIt(t *testing.T)
 		if cur, base := baselineAt(full); base != full {
 			t.Errorf("lag %d: after the ack of %d, tick %d deltas against %d", lag, full, cur, base)
 		}
+	}
+}
+
+// TestWebSocketClientDeltasAgainstTheLastSnapshotQueued: over a reliable
+// transport the payload deltas against the newest snapshot queued, however
+// far the client's ack lags; against the one before when a send was
+// dropped; and against the ack (here none: a full snapshot) once the ack
+// has stood still for ackStall, until it moves again.
+func TestWebSocketClientDeltasAgainstTheLastSnapshotQueued(t *testing.T) {
+	fx := newFanoutFixture(t, 20, true)
+	var f snapshotFanout
+	ss, conn := fx.sessions[3], fx.conns[3]
+	if ss.conn.Kind() != WebSocket {
+		t.Fatal("fixture: session 3 is not a WebSocket session")
+	}
+	baselineAt := func(ack uint32) (cur, baseline uint32, sent bool) {
+		t.Helper()
+		fx.step()
+		c := fx.history.Latest()
+		conn.datagrams = conn.datagrams[:0]
+		ss.ackTick.Store(ack)
+		f.tick(c, fx.history, fx.sessions[3:4], fx.room, 0)
+		if len(conn.datagrams) == 0 {
+			return c.Tick, 0, false
+		}
+		_, body, err := SplitPacket(conn.datagrams[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h SnapshotHeader
+		if _, err := DecodeSnapshotPacket(body, &h); err != nil {
+			t.Fatal(err)
+		}
+		return c.Tick, h.BaselineTick, true
+	}
+	first, base, _ := baselineAt(0)
+	if base != 0 {
+		t.Fatalf("first snapshot deltas against %d, want a full one", base)
+	}
+	prev := first
+	for range 10 { // the client acks its first snapshot only
+		cur, base, _ := baselineAt(first)
+		if base != cur-1 {
+			t.Fatalf("tick %d deltas against %d, want the previous tick", cur, base)
+		}
+		prev = cur
+	}
+	conn.full = true
+	dropped, _, _ := baselineAt(prev)
+	conn.full = false
+	if cur, base, _ := baselineAt(prev); base != prev {
+		t.Fatalf("after tick %d was dropped, tick %d deltas against %d, want %d", dropped, cur, base, prev)
+	}
+	stall := uint32(ackStall.Seconds() * float64(fx.world.params.TickRate))
+	var cur uint32
+	for n := uint32(0); n < 2*stall; n++ {
+		if cur, base, _ = baselineAt(prev); base != cur-1 {
+			break
+		}
+	}
+	if cur-prev < stall || base == cur-1 {
+		t.Fatalf("ack standing still at %d: tick %d still deltas against the previous tick", prev, cur)
+	}
+	if base != prev {
+		t.Fatalf("ack standing still at %d: tick %d deltas against %d, want the ack", prev, cur, base)
+	}
+	if cur2, base, _ := baselineAt(cur); base != cur {
+		t.Fatalf("after the ack moved to %d, tick %d deltas against %d, want %d", cur, cur2, base, cur)
+	}
+	if cur3, base, _ := baselineAt(cur); base != cur3-1 {
+		t.Fatalf("ack moving again: tick %d deltas against %d, want the previous tick", cur3, base)
 	}
 }
