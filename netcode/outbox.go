@@ -37,8 +37,10 @@ type snapshotOutbox struct {
 // ackStall is how long a reliable session's ack may stand still while
 // snapshots go out before the fan-out stops trusting that the client
 // holds every snapshot queued to it (a client that failed to decode one
-// never acks again) and falls back to the ack.
-const ackStall = time.Second
+// never acks again) and falls back to the ack. A client that only lags
+// (a slow device, a saturated swarm) still acks now and then: at 1 s a
+// saturated swarm's bots tripped it and got bigger payloads.
+const ackStall = 3 * time.Second
 
 // fullRetry is how long the fan-out deltas against an unacknowledged full
 // snapshot before it sends another: a little more than a round trip.
