@@ -138,8 +138,10 @@ machine="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $c
   echo "Kernel floor (scripts/loopfloor, 1000 connections × 30 messages/s of 100 B, writer and reader on their own cores): $floor."
   echo "Command: scripts/bench.sh -n \"$NS\" -t \"$TRANSPORTS\" -a \"$AOIS\" -d $DURATION -w $WARMUP -m $MINRATIO$([ $KEEP = yes ] && echo ' -k')"
   echo
-  echo "| transport | AOI | N | holds | snapshots recv/exp | input→ack p50 / p99 ms | wire B/client/s down / up | app B/client/s down / up | server tick p50 / p99 / max ms | missed ticks | server CPU | server peak MiB | bots CPU | bots µs/bot/s | bots µs/snapshot | connect fails |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "\"holds\": the server's 30 Hz loop held (missed ticks ≤ 1 %), snapshots received ≥ $MINRATIO of expected, no connect failure. \"goal\": it holds and input→ack p99 < 100 ms (ARENA.md)."
+  echo
+  echo "| transport | AOI | N | holds | goal | snapshots recv/exp | input→ack p50 / p99 ms | wire B/client/s down / up | app B/client/s down / up | server tick p50 / p99 / max ms | missed ticks | server CPU | server peak MiB | bots CPU | bots µs/bot/s | bots µs/snapshot | connect fails |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$OUT"
 
 for AOI in $AOIS; do
@@ -155,7 +157,7 @@ for AOI in $AOIS; do
       set -e
       if [ ! -s "$json" ]; then
         echo "run failed (exit $code); see $RUNDIR/$TRANSPORT-aoi$AOI-n$N.*"
-        echo "| $TRANSPORT | $AOI | $N | run failed (exit $code) | | | | | | | | | | | | |" >>"$OUT"
+        echo "| $TRANSPORT | $AOI | $N | run failed (exit $code) | | | | | | | | | | | | | |" >>"$OUT"
         break
       fi
       cat "$RUNDIR/$TRANSPORT-aoi$AOI-n$N.report"
@@ -173,8 +175,12 @@ for AOI in $AOIS; do
         awk -v a="$missed" -v t="$ticks" 'BEGIN { exit !(a > 0.01 * t) }' && holds=no
       fi
       [ "$fails" = 0 ] || holds=no
-      printf '| %s | %s | %s | %s | %s / %s (%s) | %s / %s | %s / %s | %s / %s | %s / %s / %s | %s | %s | %s | %s | %s | %s | %s |\n' \
-        "$TRANSPORT" "$([ "$AOI" = 0 ] && echo off || echo "$AOI")" "$N" "$holds" \
+      goal=no
+      if [ $holds = yes ] && awk -v p="$(jget input_ack_p99_ms "$json")" 'BEGIN { exit !(p != "null" && p < 100) }'; then
+        goal=yes
+      fi
+      printf '| %s | %s | %s | %s | %s | %s / %s (%s) | %s / %s | %s / %s | %s / %s | %s / %s / %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+        "$TRANSPORT" "$([ "$AOI" = 0 ] && echo off || echo "$AOI")" "$N" "$holds" "$goal" \
         "$(jget snapshots_received "$json")" "$(jget snapshots_expected "$json")" "$(fmt "$ratio" %.3f)" \
         "$(fmt "$(jget input_ack_p50_ms "$json")" %.0f)" "$(fmt "$(jget input_ack_p99_ms "$json")" %.0f)" \
         "$(fmt "$(jget wire_down_bytes_per_client_sec "$json")" %.0f)" "$(fmt "$(jget wire_up_bytes_per_client_sec "$json")" %.0f)" \
