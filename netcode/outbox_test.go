@@ -88,6 +88,30 @@ func (fx *fanoutFixture) step() {
 	fx.history.Add(fx.world.snapshot())
 }
 
+// tickOne steps the world and runs the fan-out for session i alone, with
+// its ack set to ack; it returns the tick and the header of the snapshot
+// sent (sent false: nothing was).
+func (fx *fanoutFixture) tickOne(t *testing.T, f *snapshotFanout, i int, ack uint32) (tick uint32, h SnapshotHeader, sent bool) {
+	t.Helper()
+	fx.step()
+	cur := fx.history.Latest()
+	conn := fx.conns[i]
+	conn.datagrams = conn.datagrams[:0]
+	fx.sessions[i].ackTick.Store(ack)
+	f.tick(cur, fx.history, fx.sessions[i:i+1], fx.room, 0)
+	if len(conn.datagrams) == 0 {
+		return cur.Tick, h, false
+	}
+	_, body, err := SplitPacket(conn.datagrams[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeSnapshotPacket(body, &h); err != nil {
+		t.Fatal(err)
+	}
+	return cur.Tick, h, true
+}
+
 // ack sets each session's acknowledged tick the way a 30 Hz client with
 // a ~60-100 ms round trip has it: 2 to 4 ticks back; every 10th has not
 // acknowledged anything (joining) and every 25th fell behind the history.
@@ -347,24 +371,11 @@ func TestBaselineIsTheNewestAckStillInHistory(t *testing.T) {
 func TestClientWithoutBaselineGetsAFullSnapshotThenDeltasAgainstIt(t *testing.T) {
 	fx := newFanoutFixture(t, 20, true)
 	var f snapshotFanout
-	ss, conn := fx.sessions[0], fx.conns[0]
 	retry := fullRetryTicks(fx.world.params.TickRate)
 	baselineAt := func(ack uint32) (cur, baseline uint32) {
 		t.Helper()
-		fx.step()
-		c := fx.history.Latest()
-		conn.datagrams = conn.datagrams[:0]
-		ss.ackTick.Store(ack)
-		f.tick(c, fx.history, fx.sessions[:1], fx.room, 0)
-		_, body, err := SplitPacket(conn.datagrams[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		var h SnapshotHeader
-		if _, err := DecodeSnapshotPacket(body, &h); err != nil {
-			t.Fatal(err)
-		}
-		return c.Tick, h.BaselineTick
+		cur, h, _ := fx.tickOne(t, &f, 0, ack)
+		return cur, h.BaselineTick
 	}
 	for _, lag := range []uint32{0, game.DefaultHistoryTicks + 10} {
 		fulls, ticks := 0, 3*fx.world.params.TickRate
@@ -410,23 +421,8 @@ func TestWebSocketClientDeltasAgainstTheLastSnapshotQueued(t *testing.T) {
 	}
 	baselineAt := func(ack uint32) (cur, baseline uint32, sent bool) {
 		t.Helper()
-		fx.step()
-		c := fx.history.Latest()
-		conn.datagrams = conn.datagrams[:0]
-		ss.ackTick.Store(ack)
-		f.tick(c, fx.history, fx.sessions[3:4], fx.room, 0)
-		if len(conn.datagrams) == 0 {
-			return c.Tick, 0, false
-		}
-		_, body, err := SplitPacket(conn.datagrams[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		var h SnapshotHeader
-		if _, err := DecodeSnapshotPacket(body, &h); err != nil {
-			t.Fatal(err)
-		}
-		return c.Tick, h.BaselineTick, true
+		cur, h, sent := fx.tickOne(t, &f, 3, ack)
+		return cur, h.BaselineTick, sent
 	}
 	first, base, _ := baselineAt(0)
 	if base != 0 {
