@@ -72,3 +72,14 @@ func parseServerURL(s string) (*url.URL, error) {
 	}
 	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
 }
+
+// endpointURL is the address of one of the server's endpoints (path) on
+// base's host, asking for room (the "room" query parameter of /wt and
+// /ws; empty: the server's default room).
+func endpointURL(base *url.URL, scheme, path, room string) string {
+	u := &url.URL{Scheme: scheme, Host: base.Host, Path: path}
+	if room != "" && path != PathCertHash {
+		u.RawQuery = url.Values{"room": {room}}.Encode()
+	}
+	return u.String()
+}

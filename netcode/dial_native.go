@@ -111,11 +111,7 @@ func newDialer(serverURL string, opts DialOptions) (*dialer, error) {
 }
 
 func (d *dialer) endpointURL(scheme, path string) string {
-	u := &url.URL{Scheme: scheme, Host: d.base.Host, Path: path}
-	if d.opts.Room != "" && path != PathCertHash {
-		u.RawQuery = url.Values{"room": {d.opts.Room}}.Encode()
-	}
-	return u.String()
+	return endpointURL(d.base, scheme, path, d.opts.Room)
 }
 
 // pinned returns the hashes to pin: the configured ones plus, with

@@ -86,3 +86,25 @@ func TestDialRefusesBadServerURLs(t *testing.T) {
 		t.Error("unknown transport accepted")
 	}
 }
+
+// TestEndpointURLAsksForTheRoom: the browser and the native dialers build
+// their /wt and /ws addresses alike, room in the query (escaped), never
+// on /cert-hash.
+func TestEndpointURLAsksForTheRoom(t *testing.T) {
+	base, err := parseServerURL("http://127.0.0.1:4433")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		scheme, path, room, want string
+	}{
+		{"https", PathWebTransport, "", "https://127.0.0.1:4433/wt"},
+		{"ws", PathWebSocket, "duel 7", "ws://127.0.0.1:4433/ws?room=duel+7"},
+		{"https", PathWebTransport, "a&b", "https://127.0.0.1:4433/wt?room=a%26b"},
+		{"http", PathCertHash, "duel", "http://127.0.0.1:4433/cert-hash"},
+	} {
+		if got := endpointURL(base, tc.scheme, tc.path, tc.room); got != tc.want {
+			t.Errorf("endpointURL(%q, %q, %q) = %q, want %q", tc.scheme, tc.path, tc.room, got, tc.want)
+		}
+	}
+}

@@ -41,13 +41,13 @@ func dialPlatform(ctx context.Context, serverURL string, opts DialOptions) (Conn
 	case WebTransport:
 		return dialBrowserWT(ctx, base, opts, cfg)
 	case WebSocket:
-		return dialBrowserWS(ctx, base, cfg)
+		return dialBrowserWS(ctx, base, opts.Room, cfg)
 	case "":
 	default:
 		return nil, fmt.Errorf("netcode: unknown transport %q", opts.Transport)
 	}
 	if js.Global().Get("WebTransport").IsUndefined() {
-		return dialBrowserWS(ctx, base, cfg)
+		return dialBrowserWS(ctx, base, opts.Room, cfg)
 	}
 	// A browser reports a refused WebTransport at once ("Opening
 	// handshake failed"), so waiting longer than natively costs little
@@ -66,7 +66,7 @@ func dialPlatform(ctx context.Context, serverURL string, opts DialOptions) (Conn
 		return nil, wtErr
 	}
 	logger(opts).Info("webtransport unavailable, falling back to websocket", "server", serverURL, "err", wtErr)
-	c, wsErr := dialBrowserWS(ctx, base, cfg)
+	c, wsErr := dialBrowserWS(ctx, base, opts.Room, cfg)
 	if wsErr != nil {
 		return nil, fmt.Errorf("%w (after %v)", wsErr, wtErr)
 	}
@@ -292,7 +292,7 @@ func dialBrowserWT(ctx context.Context, base *url.URL, opts DialOptions, cfg Con
 	if ctor.IsUndefined() {
 		return nil, errors.New("netcode: this browser has no WebTransport")
 	}
-	u := (&url.URL{Scheme: "https", Host: base.Host, Path: PathWebTransport}).String()
+	u := endpointURL(base, "https", PathWebTransport, opts.Room)
 	options := map[string]any{}
 	if opts.TrustServerCertHash {
 		hashes, err := browserCertHashes(ctx, base)
@@ -435,12 +435,12 @@ type browserWS struct {
 // before SendDatagram drops.
 const wsMaxBuffered = 256 << 10
 
-func dialBrowserWS(ctx context.Context, base *url.URL, cfg ConnConfig) (Conn, error) {
+func dialBrowserWS(ctx context.Context, base *url.URL, room string, cfg ConnConfig) (Conn, error) {
 	scheme := "ws"
 	if base.Scheme == "https" {
 		scheme = "wss"
 	}
-	u := (&url.URL{Scheme: scheme, Host: base.Host, Path: PathWebSocket}).String()
+	u := endpointURL(base, scheme, PathWebSocket, room)
 	ws, err := jsCall(func() js.Value { return js.Global().Get("WebSocket").New(u) })
 	if err != nil {
 		return nil, fmt.Errorf("netcode: websocket %s: %w", u, err)
