@@ -91,17 +91,19 @@ func checkSpeed(t *testing.T, p Params, tc trace) float64 {
 }
 
 // checkFireRate asserts that in every window of ticks the player fired
-// no more often than the cooldown allows: at most ⌊w/cooldown⌋+1 shots in
-// a window spanning w ticks.
+// no more often than the cooldown allows. A shot needs less than a tick
+// (4 quarters) of cooldown left and adds cd quarters, and a tick takes 4
+// off: between shots i and j, w ticks apart, (j-i)·cd < 4w + 4, so at
+// most ⌊(4w+3)/cd⌋+1 shots in a window spanning w ticks.
 func checkFireRate(t *testing.T, p Params, tc trace) {
 	t.Helper()
-	cd := p.FireCooldownTicks
+	cd := p.FireCooldownQuarterTicks
 	for i := range tc.shots {
 		for j := i + 1; j < len(tc.shots); j++ {
 			w := tc.shots[j] - tc.shots[i]
-			if shots := uint32(j - i + 1); shots > w/cd+1 {
-				t.Fatalf("%d shots between ticks %d and %d; a cooldown of %d ticks allows %d",
-					shots, tc.shots[i], tc.shots[j], cd, w/cd+1)
+			if allowed := (4*w+3)/cd + 1; uint32(j-i+1) > allowed {
+				t.Fatalf("%d shots between ticks %d and %d; a cooldown of %d quarter ticks allows %d",
+					j-i+1, tc.shots[i], tc.shots[j], cd, allowed)
 			}
 		}
 	}

@@ -83,17 +83,17 @@ func (c Config) Params() Params {
 		size = ArenaSize(c.maxPlayers())
 	}
 	return Params{
-		TickRate:                rate,
-		Size:                    QuantizePosition(size),
-		PlayerRadius:            16,
-		PlayerSpeed:             200,
-		ProjectileSpeed:         600,
-		ProjectileRadius:        4,
-		ProjectileLifetimeTicks: uint32(rate),           // 1.0 s
-		FireCooldownTicks:       uint32((rate + 3) / 4), // 0.25 s, rounded up
-		MaxHealth:               100,
-		ProjectileDamage:        10,
-		RespawnTicks:            uint32(2 * rate), // 2 s
+		TickRate:                 rate,
+		Size:                     QuantizePosition(size),
+		PlayerRadius:             16,
+		PlayerSpeed:              200,
+		ProjectileSpeed:          600,
+		ProjectileRadius:         4,
+		ProjectileLifetimeTicks:  uint32(rate), // 1.0 s
+		FireCooldownQuarterTicks: uint32(rate), // 0.25 s = rate/4 ticks
+		MaxHealth:                100,
+		ProjectileDamage:         10,
+		RespawnTicks:             uint32(2 * rate), // 2 s
 	}
 }
 
@@ -123,8 +123,10 @@ type Params struct {
 	ProjectileRadius float64
 	// ProjectileLifetimeTicks is how many ticks a projectile flies.
 	ProjectileLifetimeTicks uint32
-	// FireCooldownTicks is the number of ticks between two shots.
-	FireCooldownTicks uint32
+	// FireCooldownQuarterTicks is the time between two shots in quarters
+	// of a tick (see Player.CooldownQuarterTicks): whole ticks could not
+	// say 0.25 s at 30 Hz.
+	FireCooldownQuarterTicks uint32
 	// MaxHealth is a player's health at spawn.
 	MaxHealth int32
 	// ProjectileDamage is the health one hit takes.
@@ -166,8 +168,8 @@ func (p Params) validateCounts() error {
 		return fmt.Errorf("tick rate %d out of [1, 1000]", p.TickRate)
 	case p.ProjectileLifetimeTicks < 1 || p.ProjectileLifetimeTicks > maxTicks:
 		return fmt.Errorf("projectile lifetime %d ticks out of [1, %d]", p.ProjectileLifetimeTicks, maxTicks)
-	case p.FireCooldownTicks > maxTicks:
-		return fmt.Errorf("fire cooldown %d ticks out of [0, %d]", p.FireCooldownTicks, maxTicks)
+	case p.FireCooldownQuarterTicks > 4*maxTicks:
+		return fmt.Errorf("fire cooldown %d quarter ticks out of [0, %d]", p.FireCooldownQuarterTicks, 4*maxTicks)
 	case p.RespawnTicks < 1 || p.RespawnTicks > maxTicks:
 		return fmt.Errorf("respawn %d ticks out of [1, %d]", p.RespawnTicks, maxTicks)
 	case p.MaxHealth < 1 || p.MaxHealth > 1<<16:

@@ -120,7 +120,7 @@ func TestDifferentSeedsSpawnDifferently(t *testing.T) {
 // pins the simulation across platforms (amd64 with and without FMA,
 // arm64, wasm) and Go versions: a change of rules changes it on purpose;
 // a change anywhere else is a determinism bug.
-const goldenHash = 0x50ebe88a3b2271d6
+const goldenHash = 0x4bf034945db03d77
 
 func TestSimulationMatchesGoldenHash(t *testing.T) {
 	sc := newScenario(t, 2024, 1)
@@ -145,7 +145,7 @@ func hashSnapshot(h interface{ Write([]byte) (int, error) }, s *Snapshot) {
 		b = append(b, byte(p.Aim), byte(p.Aim>>8), byte(p.MoveX), byte(p.MoveY))
 		b = binary.LittleEndian.AppendUint32(b, uint32(p.Health))
 		b = binary.LittleEndian.AppendUint32(b, uint32(p.Score))
-		b = binary.LittleEndian.AppendUint32(b, uint32(p.CooldownTicks))
+		b = binary.LittleEndian.AppendUint32(b, uint32(p.CooldownQuarterTicks))
 		b = binary.LittleEndian.AppendUint32(b, p.RespawnTick)
 		b = binary.LittleEndian.AppendUint32(b, p.LastInputTick)
 		if p.Alive {

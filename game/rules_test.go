@@ -10,7 +10,7 @@ func TestZeroConfigIsTheBenchmarkArena(t *testing.T) {
 	want := Params{
 		TickRate: 30, Size: 2000, PlayerRadius: 16, PlayerSpeed: 200,
 		ProjectileSpeed: 600, ProjectileRadius: 4, ProjectileLifetimeTicks: 30,
-		FireCooldownTicks: 8, MaxHealth: 100, ProjectileDamage: 10, RespawnTicks: 60,
+		FireCooldownQuarterTicks: 30, MaxHealth: 100, ProjectileDamage: 10, RespawnTicks: 60,
 	}
 	if p != want {
 		t.Fatalf("Config{}.Params() = %+v, want %+v", p, want)
@@ -25,15 +25,15 @@ func TestDurationsInTicksFollowTheTickRate(t *testing.T) {
 		rate                         int
 		lifetime, cooldown, respawns uint32
 	}{
-		{20, 20, 5, 40},
-		{30, 30, 8, 60}, // 0.25 s is 7.5 ticks: rounded up
-		{60, 60, 15, 120},
+		{20, 20, 20, 40}, // cooldown in quarter ticks: 0.25 s = 5 ticks
+		{30, 30, 30, 60}, // 7.5 ticks
+		{60, 60, 60, 120},
 	}
 	for _, tt := range tests {
 		p := Config{TickRate: tt.rate}.Params()
-		if p.ProjectileLifetimeTicks != tt.lifetime || p.FireCooldownTicks != tt.cooldown || p.RespawnTicks != tt.respawns {
-			t.Errorf("%d Hz: lifetime %d, cooldown %d, respawn %d ticks; want %d, %d, %d", tt.rate,
-				p.ProjectileLifetimeTicks, p.FireCooldownTicks, p.RespawnTicks, tt.lifetime, tt.cooldown, tt.respawns)
+		if p.ProjectileLifetimeTicks != tt.lifetime || p.FireCooldownQuarterTicks != tt.cooldown || p.RespawnTicks != tt.respawns {
+			t.Errorf("%d Hz: lifetime %d, cooldown %d/4, respawn %d ticks; want %d, %d, %d", tt.rate,
+				p.ProjectileLifetimeTicks, p.FireCooldownQuarterTicks, p.RespawnTicks, tt.lifetime, tt.cooldown, tt.respawns)
 		}
 		if p.Dt() != 1/float64(tt.rate) {
 			t.Errorf("%d Hz: Dt %v", tt.rate, p.Dt())
@@ -93,7 +93,7 @@ func TestInvalidParamsRejected(t *testing.T) {
 		"negative speed":      func(p *Params) { p.ProjectileSpeed = -1 },
 		"radius fills arena":  func(p *Params) { p.PlayerRadius = p.Size / 2 },
 		"zero lifetime":       func(p *Params) { p.ProjectileLifetimeTicks = 0 },
-		"huge cooldown":       func(p *Params) { p.FireCooldownTicks = math.MaxUint32 },
+		"huge cooldown":       func(p *Params) { p.FireCooldownQuarterTicks = math.MaxUint32 },
 		"zero health":         func(p *Params) { p.MaxHealth = 0 },
 		"negative damage":     func(p *Params) { p.ProjectileDamage = -1 },
 		"zero respawn":        func(p *Params) { p.RespawnTicks = 0 },

@@ -87,8 +87,12 @@ type Player struct {
 	Score  int32
 	// Alive is false between death and respawn.
 	Alive bool
-	// CooldownTicks is the number of ticks until the player may fire again.
-	CooldownTicks int32
+	// CooldownQuarterTicks is what is left of the player's fire cooldown,
+	// in quarters of a tick: it may fire while less than a tick (4) is
+	// left, and the remainder carries into the next cooldown, so that shots
+	// come exactly FireCooldownQuarterTicks/4 ticks apart on average (0.25
+	// s is 7.5 ticks at 30 Hz: shots alternate 7 and 8 ticks apart).
+	CooldownQuarterTicks int32
 	// RespawnTick is the tick at which a dead player respawns.
 	RespawnTick uint32
 	// LastInputTick is the tick of the newest input applied to this player.

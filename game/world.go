@@ -43,9 +43,10 @@ func NewWorld(cfg Config) *World {
 	p := cfg.Params()
 	maxPlayers := cfg.maxPlayers()
 	lo, hi := p.gridBounds()
-	// Each player has at most ceil(lifetime/cooldown) shots in flight;
-	// reserving that up front keeps Step from ever growing the slice.
-	perPlayer := int(p.ProjectileLifetimeTicks/max(p.FireCooldownTicks, 1)) + 1
+	// Each player has at most about lifetime/cooldown shots in flight
+	// (plus one for the cooldown's carried remainder); reserving that up
+	// front keeps Step from ever growing the slice.
+	perPlayer := int(4*p.ProjectileLifetimeTicks/max(p.FireCooldownQuarterTicks, 1)) + 2
 	return &World{
 		params:      p,
 		maxPlayers:  maxPlayers,
@@ -131,7 +132,7 @@ func (w *World) spawn(pl *Player) {
 	pl.Y = fromGrid(w.spawnLo + int64(w.rng.below(n)))
 	pl.Health = w.params.MaxHealth
 	pl.Alive = true
-	pl.CooldownTicks = 0
+	pl.CooldownQuarterTicks = 0
 	pl.RespawnTick = 0
 	pl.MoveX, pl.MoveY = 0, 0
 }
@@ -165,9 +166,10 @@ func (w *World) playerIndexNear(id EntityID, hint int) (int, bool) {
 //  1. Inputs, in the order given. Each entry is one movement step for its
 //     player (Params.MovePlayer), so a player listed several times (the
 //     room's catch-up of late inputs) moves several times. An entry with
-//     Fire set fires if the player is alive and its cooldown is 0: a
-//     projectile leaves from the player's new position along the input's
-//     Aim, and the cooldown restarts at FireCooldownTicks. Entries for
+//     Fire set fires if the player is alive and less than a tick of its
+//     cooldown is left: a projectile leaves from the player's new position
+//     along the input's Aim, and FireCooldownQuarterTicks is added to the
+//     cooldown (see Player.CooldownQuarterTicks). Entries for
 //     unknown players are ignored; for dead players only LastInputTick
 //     advances.
 //  2. Players that got no input this tick keep still with MoveX and MoveY
@@ -196,8 +198,8 @@ func (w *World) Step(inputs []PlayerInput) {
 	w.advanceProjectiles()
 	w.respawn()
 	for i := range w.players {
-		if pl := &w.players[i]; pl.CooldownTicks > 0 {
-			pl.CooldownTicks--
+		if pl := &w.players[i]; pl.CooldownQuarterTicks > 0 {
+			pl.CooldownQuarterTicks = max(0, pl.CooldownQuarterTicks-4)
 		}
 	}
 }
@@ -212,7 +214,7 @@ func (w *World) applyInput(in *PlayerInput, hint int) int {
 	}
 	pl := &w.players[i]
 	w.params.MovePlayer(pl, in.Input)
-	if in.Input.Fire && pl.Alive && pl.CooldownTicks == 0 {
+	if in.Input.Fire && pl.Alive && pl.CooldownQuarterTicks < 4 {
 		w.projectiles = append(w.projectiles, Projectile{
 			ID:        w.newID(),
 			Owner:     pl.ID,
@@ -221,7 +223,7 @@ func (w *World) applyInput(in *PlayerInput, hint int) int {
 			Angle:     in.Input.Aim,
 			SpawnTick: w.tick,
 		})
-		pl.CooldownTicks = int32(w.params.FireCooldownTicks)
+		pl.CooldownQuarterTicks += int32(w.params.FireCooldownQuarterTicks)
 	}
 	return i
 }

@@ -148,16 +148,15 @@ func TestFireCooldownLimitsRate(t *testing.T) {
 				}
 			}
 		}
-		if len(shots) > 4*seconds {
-			t.Errorf("%d shots in %d s: more than 4 a second", len(shots), seconds)
+		// 4 a second exactly, even where 0.25 s is not a whole number of
+		// ticks (7.5 at 30 Hz: gaps of 7 and 8 ticks alternate).
+		if len(shots) != 4*seconds {
+			t.Errorf("%d shots in %d s, want 4 a second", len(shots), seconds)
 		}
-		if len(shots) < 4*seconds*rate/(rate+3) { // 3.75 a second at 30 Hz: 0.25 s rounds up to 8 ticks
-			t.Errorf("only %d shots in %d s", len(shots), seconds)
-		}
+		lo, hi := uint32(rate/4), uint32((rate+3)/4)
 		for i := 1; i < len(shots); i++ {
-			gap := float64(shots[i]-shots[i-1]) / float64(rate)
-			if gap < 0.25 {
-				t.Fatalf("shots at ticks %d and %d: %v s apart", shots[i-1], shots[i], gap)
+			if gap := shots[i] - shots[i-1]; gap < lo || gap > hi {
+				t.Fatalf("shots at ticks %d and %d: %d ticks apart, want %d to %d", shots[i-1], shots[i], gap, lo, hi)
 			}
 		}
 	})
@@ -177,8 +176,8 @@ func TestProjectileLeavesFromTheNewPositionAlongTheAim(t *testing.T) {
 	if pr.OriginX != pl.X || pr.OriginY != pl.Y || pr.Angle != 1234 || pr.SpawnTick != 1 || pr.ID <= id {
 		t.Errorf("projectile %+v from player at (%v, %v)", pr, pl.X, pl.Y)
 	}
-	if pl.CooldownTicks != int32(w.Params().FireCooldownTicks)-1 {
-		t.Errorf("cooldown %d after the tick of the shot", pl.CooldownTicks)
+	if pl.CooldownQuarterTicks != int32(w.Params().FireCooldownQuarterTicks)-4 {
+		t.Errorf("cooldown %d after the tick of the shot", pl.CooldownQuarterTicks)
 	}
 }
 

@@ -12,7 +12,7 @@ func ArenaMessage(p game.Params, seed uint64) *pb.Arena {
 	return &pb.Arena{
 		Size: float32(p.Size), PlayerRadius: float32(p.PlayerRadius), PlayerSpeed: float32(p.PlayerSpeed),
 		ProjectileSpeed: float32(p.ProjectileSpeed), ProjectileRadius: float32(p.ProjectileRadius),
-		ProjectileLifetimeTicks: p.ProjectileLifetimeTicks, FireCooldownTicks: p.FireCooldownTicks,
+		ProjectileLifetimeTicks: p.ProjectileLifetimeTicks, FireCooldownQuarterTicks: p.FireCooldownQuarterTicks,
 		MaxHealth: uint32(p.MaxHealth), ProjectileDamage: uint32(p.ProjectileDamage),
 		RespawnTicks: p.RespawnTicks, Seed: seed,
 	}
@@ -25,7 +25,7 @@ func ParamsFromArena(a *pb.Arena, tickRate int) (game.Params, error) {
 		TickRate: tickRate, Size: float64(a.GetSize()), PlayerRadius: float64(a.GetPlayerRadius()),
 		PlayerSpeed: float64(a.GetPlayerSpeed()), ProjectileSpeed: float64(a.GetProjectileSpeed()),
 		ProjectileRadius: float64(a.GetProjectileRadius()), ProjectileLifetimeTicks: a.GetProjectileLifetimeTicks(),
-		FireCooldownTicks: a.GetFireCooldownTicks(), MaxHealth: int32(min(a.GetMaxHealth(), 1<<20)),
+		FireCooldownQuarterTicks: a.GetFireCooldownQuarterTicks(), MaxHealth: int32(min(a.GetMaxHealth(), 1<<20)),
 		ProjectileDamage: int32(min(a.GetProjectileDamage(), 1<<20)), RespawnTicks: a.GetRespawnTicks(),
 	}
 	if err := p.Validate(); err != nil {

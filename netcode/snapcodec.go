@@ -149,14 +149,14 @@ func fromGrid(v int64) float64 { return float64(v) / game.PositionScale }
 
 // QuantizeForClient makes dst a copy of src as a client reconstructs it:
 // positions rounded to the position grid, server-only fields
-// (CooldownTicks, RespawnTick, LastInputTick) zeroed. Decode(Encode(s))
+// (CooldownQuarterTicks, RespawnTick, LastInputTick) zeroed. Decode(Encode(s))
 // equals QuantizeForClient(VisibleSet(s)) exactly.
 func QuantizeForClient(dst, src *game.Snapshot) {
 	dst.CopyFrom(src)
 	for i := range dst.Players {
 		pl := &dst.Players[i]
 		pl.X, pl.Y = game.QuantizePosition(pl.X), game.QuantizePosition(pl.Y)
-		pl.CooldownTicks, pl.RespawnTick, pl.LastInputTick = 0, 0, 0
+		pl.CooldownQuarterTicks, pl.RespawnTick, pl.LastInputTick = 0, 0, 0
 	}
 	for i := range dst.Projectiles {
 		pr := &dst.Projectiles[i]

@@ -114,11 +114,9 @@ func (w *testWorld) stepPlayer(p *botPlayer) {
 	} else {
 		w.params.MovePlayer(&p.Player, game.Input{Tick: w.tick, MoveX: p.moveX, MoveY: p.moveY, Aim: p.Aim})
 	}
-	if p.CooldownTicks > 0 {
-		p.CooldownTicks--
-	}
-	if p.fire && p.CooldownTicks == 0 {
-		p.CooldownTicks = int32(w.params.FireCooldownTicks)
+	p.CooldownQuarterTicks = max(0, p.CooldownQuarterTicks-4)
+	if p.fire && p.CooldownQuarterTicks < 4 {
+		p.CooldownQuarterTicks += int32(w.params.FireCooldownQuarterTicks)
 		w.projectiles = append(w.projectiles, game.Projectile{
 			ID: w.nextID, Owner: p.ID, OriginX: p.X, OriginY: p.Y, Angle: p.Aim, SpawnTick: w.tick,
 		})
@@ -660,7 +658,7 @@ func TestValidFullPayloadFromTheTableDecodes(t *testing.T) {
 
 func TestServerOnlyFieldsAreNotSent(t *testing.T) {
 	cur := &game.Snapshot{Tick: 4, Players: []game.Player{{
-		ID: 1, X: 33.3, Y: 44.4, Health: 10, Alive: true, CooldownTicks: 5, RespawnTick: 99, LastInputTick: 3,
+		ID: 1, X: 33.3, Y: 44.4, Health: 10, Alive: true, CooldownQuarterTicks: 5, RespawnTick: 99, LastInputTick: 3,
 	}}}
 	var enc SnapshotEncoder
 	var dec SnapshotDecoder
@@ -676,7 +674,7 @@ func TestServerOnlyFieldsAreNotSent(t *testing.T) {
 	if diff := snapshotDiff(&got, &want); diff != "" {
 		t.Fatal(diff)
 	}
-	if p := want.Players[0]; p.CooldownTicks != 0 || p.RespawnTick != 0 || p.LastInputTick != 0 || p.X != 33.3125 {
+	if p := want.Players[0]; p.CooldownQuarterTicks != 0 || p.RespawnTick != 0 || p.LastInputTick != 0 || p.X != 33.3125 {
 		t.Fatalf("quantized %+v", p)
 	}
 }
