@@ -624,6 +624,14 @@ func (c *Client) handleSnapshot(body []byte, now time.Time) error {
 		c.stats.bad.Add(1)
 		return err
 	}
+	if c.inbox.share == nil && h.ServerTick > c.ack.Load() {
+		// The inbox may decode into the slot of a snapshot the
+		// interpolation buffer still holds (shared snapshots are never
+		// reused).
+		c.mu.Lock()
+		c.interp.forgetRecycled(h.ServerTick)
+		c.mu.Unlock()
+	}
 	snap, res := c.inbox.accept(&h, payload, c.ack.Load())
 	switch res {
 	case inboxIncomplete:

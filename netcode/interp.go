@@ -118,8 +118,22 @@ func (b *interpBuffer) add(s *game.Snapshot, a float64, now time.Time) {
 	}
 	b.n = min(b.n+1, interpRing)
 	b.snaps[b.head] = interpSnap{tick: s.Tick, Snapshot: s}
-	for b.n > 1 && s.Tick-b.snaps[(b.head-b.n+1+interpRing)%interpRing].tick >= interpSpan {
-		b.snaps[(b.head-b.n+1+interpRing)%interpRing] = interpSnap{}
+	for b.n > 1 && s.Tick-b.snaps[b.oldest()].tick >= interpSpan {
+		b.snaps[b.oldest()] = interpSnap{}
+		b.n--
+	}
+}
+
+func (b *interpBuffer) oldest() int { return (b.head - b.n + 1 + interpRing) % interpRing }
+
+// forgetRecycled lets go of the snapshots baselineRing or more ticks older
+// than tick: the client's inbox decodes tick into the slot one of them
+// may occupy. The client calls it before decoding (after an outage of
+// over baselineRing ticks the buffer is then empty until the new
+// snapshot is added).
+func (b *interpBuffer) forgetRecycled(tick uint32) {
+	for b.n > 0 && b.snaps[b.oldest()].tick+baselineRing <= tick {
+		b.snaps[b.oldest()] = interpSnap{}
 		b.n--
 	}
 }

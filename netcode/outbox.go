@@ -117,9 +117,10 @@ type fanoutRoom interface {
 }
 
 // snapshotFanout is a room's per-tick snapshot work: for every session,
-// pick the baseline (snapshotOutbox.baseline), encode the snapshot against it, wrap it in the envelope and
-// send it, in fragments when it exceeds one datagram. It runs on the room
-// goroutine only, and allocates nothing once its buffers have grown.
+// pick the baseline (snapshotOutbox.baseline), encode the snapshot
+// against it, wrap it in the envelope and send it, in fragments when it
+// exceeds one datagram. It runs on the room goroutine only, and
+// allocates nothing once its buffers have grown.
 //
 // Without interest management a payload depends only on the tick and the
 // baseline, not on the client: the fan-out encodes once per distinct
