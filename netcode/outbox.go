@@ -29,17 +29,16 @@ type snapshotOutbox struct {
 	fullTick uint32
 	// queued is the newest tick queued whole to a reliable transport.
 	queued uint32
-	// ackSeen is the client's ack at the last tick, ackMoved the tick at
-	// which it last changed.
-	ackSeen, ackMoved uint32
 }
 
-// ackStall is how long a reliable session's ack may stand still while
-// snapshots go out before the fan-out stops trusting that the client
-// holds every snapshot queued to it (a client that failed to decode one
-// never acks again) and falls back to the ack. A client that only lags
-// (a slow device, a saturated swarm) still acks now and then: at 1 s a
-// saturated swarm's bots tripped it and got bigger payloads.
+// ackStall is how long the input packets of a reliable session may keep
+// an ack that stands still while snapshots go out before the fan-out
+// stops trusting that the client holds every snapshot queued to it (a
+// client that failed to decode one never acks again) and falls back to
+// the ack. It is counted in packets, not time: a client that only lags (a
+// slow device, a saturated swarm) sends late inputs too, with acks that
+// still advance; a time bound was tripped by saturated bots, which then
+// got bigger payloads.
 const ackStall = 3 * time.Second
 
 // fullRetry is how long the fan-out deltas against an unacknowledged full
@@ -60,10 +59,11 @@ const fullRetry = 250 * time.Millisecond
 // it, so the newest one queued is the baseline, without waiting for its
 // ack: payloads delta against the previous tick (the smallest deltas, one
 // encoding shared by every such client) and a client whose acks lag does
-// not get bigger payloads. Only if its ack stands still for ackStall does
-// the ack rule below take over.
-func (o *snapshotOutbox) baseline(ack uint32, cur *game.Snapshot, history *game.History, tickRate int) *game.Snapshot {
-	stalled := o.queued > ack && cur.Tick-o.ackMoved > uint32(ackStall.Seconds()*float64(tickRate))
+// not get bigger payloads. Only if ackStall's worth of its input packets
+// (staleAcks of them) carried no newer ack does the ack rule below take
+// over.
+func (o *snapshotOutbox) baseline(ack, staleAcks uint32, cur *game.Snapshot, history *game.History, tickRate int) *game.Snapshot {
+	stalled := o.queued > ack && staleAcks >= uint32(ackStall.Seconds()*float64(tickRate))
 	if o.reliable && o.queued != 0 && o.queued < cur.Tick && !stalled {
 		if b, ok := history.At(o.queued); ok {
 			return b
@@ -86,14 +86,10 @@ func fullRetryTicks(tickRate int) uint32 {
 	return uint32(max(2, int(fullRetry.Seconds()*float64(tickRate))))
 }
 
-// chose records that the payload at cur deltas against base, for a
-// client whose ack was ack.
-func (o *snapshotOutbox) chose(base, cur *game.Snapshot, ack uint32) {
+// chose records that the payload at cur deltas against base.
+func (o *snapshotOutbox) chose(base, cur *game.Snapshot) {
 	if base == nil {
 		o.fullTick = cur.Tick
-	}
-	if ack != o.ackSeen || o.ackMoved == 0 {
-		o.ackSeen, o.ackMoved = ack, cur.Tick
 	}
 }
 
@@ -185,9 +181,8 @@ func (f *snapshotFanout) tick(cur *game.Snapshot, history *game.History, session
 	}
 	for _, ss := range sessions {
 		hdr := SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
-		ack := ss.ackTick.Load()
-		base := ss.out.baseline(ack, cur, history, f.params.TickRate)
-		ss.out.chose(base, cur, ack)
+		base := ss.out.baseline(ss.ackTick.Load(), ss.staleAcks.Load(), cur, history, f.params.TickRate)
+		ss.out.chose(base, cur)
 		if base != nil {
 			hdr.BaselineTick = base.Tick
 		}

@@ -176,7 +176,7 @@ func TestFanoutSendsWhatEachClientsOwnEncodingWould(t *testing.T) {
 				bases := make([]*game.Snapshot, len(fx.sessions))
 				for i, ss := range fx.sessions {
 					fx.conns[i].datagrams = fx.conns[i].datagrams[:0]
-					bases[i] = ss.out.baseline(ss.ackTick.Load(), cur, fx.history, fx.world.params.TickRate)
+					bases[i] = ss.out.baseline(ss.ackTick.Load(), ss.staleAcks.Load(), cur, fx.history, fx.world.params.TickRate)
 				}
 				f.tick(cur, fx.history, fx.sessions, fx.room, tc.aoi)
 				for i, ss := range fx.sessions {
@@ -244,9 +244,8 @@ func perClientTick(f *snapshotFanout, enc *SnapshotEncoder, cur *game.Snapshot, 
 	}
 	for _, ss := range sessions {
 		hdr := SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
-		ack := ss.ackTick.Load()
-		base := ss.out.baseline(ack, cur, h, room.Params().TickRate)
-		ss.out.chose(base, cur, ack)
+		base := ss.out.baseline(ss.ackTick.Load(), ss.staleAcks.Load(), cur, h, room.Params().TickRate)
+		ss.out.chose(base, cur)
 		if base != nil {
 			hdr.BaselineTick = base.Tick
 		}
@@ -407,11 +406,12 @@ func TestClientWithoutBaselineGetsAFullSnapshotThenDeltasAgainstIt(t *testing.T)
 }
 
 // TestWebSocketClientDeltasAgainstTheLastSnapshotQueued: over a reliable
-// transport the payload deltas against the newest snapshot queued, however
-// far the client's ack lags; against the one before when a send was
-// dropped; and by the ack rule (the ack has left the history by then: a
-// full snapshot) once the ack has stood still for ackStall, until it
-// moves again.
+// transport the payload deltas against the newest snapshot queued,
+// however far the client's ack lags, even through seconds without a
+// packet from it (a frozen client); against the one before when a send
+// was dropped; and by the ack rule (the ack has left the history by then:
+// a full snapshot) once ackStall's worth of input packets carried the
+// same ack, until it moves again.
 func TestWebSocketClientDeltasAgainstTheLastSnapshotQueued(t *testing.T) {
 	fx := newFanoutFixture(t, 20, true)
 	var f snapshotFanout
@@ -419,47 +419,85 @@ func TestWebSocketClientDeltasAgainstTheLastSnapshotQueued(t *testing.T) {
 	if ss.conn.Kind() != WebSocket {
 		t.Fatal("fixture: session 3 is not a WebSocket session")
 	}
-	baselineAt := func(ack uint32) (cur, baseline uint32, sent bool) {
+	// baselineAt runs one tick; input (the client's input packet of the
+	// tick, with its ack) says whether one arrived.
+	var ack uint32
+	baselineAt := func(input bool) (cur, baseline uint32) {
 		t.Helper()
-		cur, h, sent := fx.tickOne(t, &f, 3, ack)
-		return cur, h.BaselineTick, sent
+		if input {
+			ss.noteAck(ack, fx.history.Latest().Tick)
+		}
+		cur, h, _ := fx.tickOne(t, &f, 3, ss.ackTick.Load())
+		return cur, h.BaselineTick
 	}
-	first, base, _ := baselineAt(0)
+	first, base := baselineAt(true)
 	if base != 0 {
 		t.Fatalf("first snapshot deltas against %d, want a full one", base)
 	}
+	ack = first
 	prev := first
 	for range 10 { // the client acks its first snapshot only
-		cur, base, _ := baselineAt(first)
+		cur, base := baselineAt(true)
 		if base != cur-1 {
 			t.Fatalf("tick %d deltas against %d, want the previous tick", cur, base)
 		}
 		prev = cur
 	}
 	conn.full = true
-	dropped, _, _ := baselineAt(prev)
+	dropped, _ := baselineAt(true)
 	conn.full = false
-	if cur, base, _ := baselineAt(prev); base != prev {
+	if cur, base := baselineAt(true); base != prev {
 		t.Fatalf("after tick %d was dropped, tick %d deltas against %d, want %d", dropped, cur, base, prev)
 	}
 	stall := uint32(ackStall.Seconds() * float64(fx.world.params.TickRate))
+	ack = prev
+	for range 2 * stall { // frozen: no packet at all
+		if cur, base := baselineAt(false); base != cur-1 {
+			t.Fatalf("a client silent since tick %d: tick %d deltas against %d, want the previous tick", prev, cur, base)
+		}
+	}
 	var cur uint32
-	for n := uint32(0); n < 2*stall; n++ {
-		if cur, base, _ = baselineAt(prev); base != cur-1 {
+	for n := uint32(0); n < 2*stall; n++ { // packets, with the ack standing still
+		if cur, base = baselineAt(true); base != cur-1 {
+			if n+1 < stall {
+				t.Fatalf("fell back after %d packets with a still ack, want %d", n+1, stall)
+			}
 			break
 		}
 	}
-	if cur-prev < stall || base == cur-1 {
-		t.Fatalf("ack standing still at %d: tick %d still deltas against the previous tick", prev, cur)
+	if base == cur-1 {
+		t.Fatalf("%d packets acking %d: tick %d still deltas against the previous tick", 2*stall, prev, cur)
 	}
-	if want := uint32(0); base != want {
-		// ackStall is longer than the history: the ack has left it.
+	if base != 0 { // ackStall is longer than the history: the ack has left it
 		t.Fatalf("ack standing still at %d: tick %d deltas against %d, want a full snapshot", prev, cur, base)
 	}
-	if cur2, base, _ := baselineAt(cur); base != cur {
+	ack = cur
+	if cur2, base := baselineAt(true); base != cur {
 		t.Fatalf("after the ack moved to %d, tick %d deltas against %d, want %d", cur, cur2, base, cur)
 	}
-	if cur3, base, _ := baselineAt(cur); base != cur3-1 {
+	if cur3, base := baselineAt(true); base != cur3-1 {
 		t.Fatalf("ack moving again: tick %d deltas against %d, want the previous tick", cur3, base)
+	}
+}
+
+// TestStaleAcksCountInputPacketsSinceTheAckLastAdvanced: every input
+// packet whose ack is not newer (older, repeated, none, or from the
+// future) counts; a newer one resets the count.
+func TestStaleAcksCountInputPacketsSinceTheAckLastAdvanced(t *testing.T) {
+	var s session
+	for i, tc := range []struct {
+		ack, now, wantAck, wantStale uint32
+	}{
+		{0, 10, 0, 1},
+		{5, 10, 5, 0},
+		{5, 11, 5, 1},
+		{4, 12, 5, 2},
+		{99, 13, 5, 3}, // from the future: a lie
+		{8, 14, 8, 0},
+	} {
+		s.noteAck(tc.ack, tc.now)
+		if got, stale := s.ackTick.Load(), s.staleAcks.Load(); got != tc.wantAck || stale != tc.wantStale {
+			t.Errorf("packet %d (ack %d): ack %d, stale %d; want %d, %d", i, tc.ack, got, stale, tc.wantAck, tc.wantStale)
+		}
 	}
 }

@@ -40,7 +40,8 @@ type session struct {
 
 	// Shared.
 	ackTick   atomic.Uint32
-	lastHeard atomic.Int64 // Clock time, UnixNano
+	staleAcks atomic.Uint32 // input packets since ackTick last advanced
+	lastHeard atomic.Int64  // Clock time, UnixNano
 	kick      chan kickReason
 	kickOnce  sync.Once
 
@@ -241,16 +242,23 @@ func (s *session) dispatch(srv *Server, kind PacketKind, body, raw []byte) error
 	return malformed("unexpected %v from client", kind)
 }
 
-// noteAck records the newest snapshot tick the client says it holds.
-// Acks arrive out of order over datagrams, so only a newer one counts; an
-// ack from the future is a lie and is ignored.
+// noteAck records the newest snapshot tick the client says it holds, from
+// one input packet. Acks arrive out of order over datagrams, so only a
+// newer one counts; an ack from the future is a lie and is ignored. Every
+// packet that does not advance the ack counts in staleAcks.
 func (s *session) noteAck(ack, now uint32) {
 	if ack == 0 || ack > now {
+		s.staleAcks.Add(1)
 		return
 	}
 	for {
 		old := s.ackTick.Load()
-		if ack <= old || s.ackTick.CompareAndSwap(old, ack) {
+		if ack <= old {
+			s.staleAcks.Add(1)
+			return
+		}
+		if s.ackTick.CompareAndSwap(old, ack) {
+			s.staleAcks.Store(0)
 			return
 		}
 	}
