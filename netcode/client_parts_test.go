@@ -242,7 +242,7 @@ func TestLinkSimOverWebSocketLosesNothingAndKeepsOrder(t *testing.T) {
 			t.Fatalf("packet %d arrived as number %d", p.Nonce, i+1)
 		}
 	}
-	if d := time.Since(start); d < streamRetransmit {
+	if d := time.Since(start); d < retransmit {
 		t.Errorf("50 packets over a stream losing 30 %% all arrived within %v, sooner than a retransmission", d)
 	}
 }

@@ -20,9 +20,10 @@ type LinkConfig struct {
 	// Loss, Duplicate and Reorder are probabilities in [0, 1] and apply to
 	// datagrams only: a datagram is lost, delivered twice (the copy with
 	// its own jitter), or held back long enough to arrive after the ones
-	// sent just after it. Over WebSocket (TCP, one ordered stream) nothing
-	// is lost, duplicated or reordered: a loss costs a retransmission
-	// (streamRetransmit more delay) and every later packet waits behind it.
+	// sent just after it. Reliable messages, and every packet over
+	// WebSocket (TCP, one ordered stream), are never lost, duplicated or
+	// reordered: a loss costs a retransmission (retransmit more delay)
+	// and every later packet of the stream waits behind it.
 	Loss, Duplicate, Reorder float64
 }
 
@@ -30,8 +31,8 @@ type LinkConfig struct {
 // the same Seed makes the same decisions (which datagram is lost,
 // duplicated, reordered, and each one's delay) for the same sequence of
 // packets. Up impairs what the wrapped side sends, Down what it receives.
-// Reliable messages are delayed (latency and jitter) but never lost and
-// never reordered.
+// Reliable messages are delayed (latency, jitter, a retransmission for a
+// loss) but never lost and never reordered.
 type LinkSim struct {
 	Up, Down LinkConfig
 	Seed     int64
@@ -108,28 +109,17 @@ func (d *linkDir) plan(now time.Time, due *[2]time.Time) int {
 	return 1
 }
 
-// planReliable is the delivery time of a reliable message sent at now:
-// delayed like a datagram, but never before the previous one.
-func (d *linkDir) planReliable(now time.Time) time.Time {
-	due := now.Add(d.delay(d.rrng.Float64()))
-	if due.Before(d.lastReliable) {
-		due = d.lastReliable
-	}
-	d.lastReliable = due
-	return due
-}
+// retransmit is what a lost segment costs a reliable stream (TCP, or a
+// QUIC stream): Linux's minimum retransmission timeout, plus the trip.
+const retransmit = 200 * time.Millisecond
 
-// streamRetransmit is what a lost segment costs on a TCP stream: Linux's
-// minimum retransmission timeout.
-const streamRetransmit = 200 * time.Millisecond
-
-// planStream is the delivery time of a packet sent at now on a reliable
-// stream: delayed like a reliable message, plus a retransmission when the
+// planReliable is the delivery time of a packet sent at now on a reliable,
+// ordered stream: delayed like a datagram, plus a retransmission when the
 // link loses it, and never before the previous packet of the stream.
-func (d *linkDir) planStream(now time.Time) time.Time {
+func (d *linkDir) planReliable(now time.Time) time.Time {
 	dl := d.delay(d.rrng.Float64())
 	if d.rrng.Float64() < d.cfg.Loss {
-		dl += streamRetransmit + d.cfg.Latency
+		dl += retransmit + d.cfg.Latency
 	}
 	due := now.Add(dl)
 	if due.Before(d.lastReliable) {
@@ -252,7 +242,7 @@ func (s *simConn) SendDatagram(p []byte) error {
 		return ErrClosed
 	}
 	if s.stream {
-		s.out.push(s.up.planStream(time.Now()), false, append([]byte(nil), p...))
+		s.out.push(s.up.planReliable(time.Now()), false, append([]byte(nil), p...))
 		s.notify(0)
 		return nil
 	}
@@ -271,11 +261,7 @@ func (s *simConn) SendMessage(p []byte) error {
 	if s.closing {
 		return ErrClosed
 	}
-	due := s.up.planReliable(time.Now())
-	if s.stream {
-		due = s.up.planStream(time.Now())
-	}
-	s.out.push(due, true, append([]byte(nil), p...))
+	s.out.push(s.up.planReliable(time.Now()), true, append([]byte(nil), p...))
 	s.notify(0)
 	return nil
 }
@@ -339,11 +325,9 @@ func (s *simConn) readLoop() {
 			return
 		}
 		now := time.Now()
-		switch {
-		case s.stream:
-			s.in.push(s.down.planStream(now), reliableKind(p), p)
-		case reliableKind(p):
-			s.in.push(s.down.planReliable(now), true, p)
+		switch reliable := reliableKind(p); {
+		case s.stream || reliable:
+			s.in.push(s.down.planReliable(now), reliable, p)
 		default:
 			var due [2]time.Time
 			n := s.down.plan(now, &due)
