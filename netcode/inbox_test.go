@@ -92,7 +92,7 @@ func TestLostFragmentLosesOnlyThatSnapshot(t *testing.T) {
 	if _, res := deliver(t, &in, 0, pieces[1:]); res != inboxIncomplete {
 		t.Fatalf("snapshot missing a fragment: %v, want incomplete", res)
 	}
-	for range fullRetryTicks(fx.world.params.TickRate) - 1 {
+	for range rulesFor(fx.world.params.TickRate).fullRetry - 1 {
 		_, pieces = send(0)
 		if _, res := deliver(t, &in, 0, pieces); res != inboxNoBase {
 			t.Fatalf("delta against the lost snapshot: %v, want no baseline", res)

@@ -18,9 +18,9 @@ const fragmentPayloadSize = MaxDatagramSize - 40
 // fan-out must know of its transport. It is used only from the room
 // goroutine.
 type snapshotOutbox struct {
-	fragments bool // the transport has a datagram budget (WebTransport)
 	// reliable: every packet queued reaches the client, in order
-	// (WebSocket), so payloads delta against the newest tick queued.
+	// (WebSocket), so payloads delta against the newest tick queued and
+	// travel whole; otherwise datagrams, with a budget (WebTransport).
 	reliable  bool
 	tooLarge  bool // logged once
 	encodeErr bool // logged once
@@ -45,6 +45,19 @@ const ackStall = 3 * time.Second
 // snapshot before it sends another: a little more than a round trip.
 const fullRetry = 250 * time.Millisecond
 
+// baselineRules are ackStall and fullRetry for one room's tick rate.
+type baselineRules struct {
+	ackStall  uint32 // input packets (one a tick)
+	fullRetry uint32 // ticks
+}
+
+func rulesFor(tickRate int) baselineRules {
+	return baselineRules{
+		ackStall:  uint32(ackStall.Seconds() * float64(tickRate)),
+		fullRetry: uint32(max(2, int(fullRetry.Seconds()*float64(tickRate)))),
+	}
+}
+
 // baseline is the snapshot the session's payload at cur deltas against:
 // the newest tick the client acknowledged while the history holds it.
 // Without one (a new client, or one whose acks lag the history) a full
@@ -62,8 +75,8 @@ const fullRetry = 250 * time.Millisecond
 // not get bigger payloads. Only if ackStall's worth of its input packets
 // (staleAcks of them) carried no newer ack does the ack rule below take
 // over.
-func (o *snapshotOutbox) baseline(ack, staleAcks uint32, cur *game.Snapshot, history *game.History, tickRate int) *game.Snapshot {
-	stalled := o.queued > ack && staleAcks >= uint32(ackStall.Seconds()*float64(tickRate))
+func (o *snapshotOutbox) baseline(ack, staleAcks uint32, cur *game.Snapshot, history *game.History, r baselineRules) *game.Snapshot {
+	stalled := o.queued > ack && staleAcks >= r.ackStall
 	if o.reliable && o.queued != 0 && o.queued < cur.Tick && !stalled {
 		if b, ok := history.At(o.queued); ok {
 			return b
@@ -74,16 +87,12 @@ func (o *snapshotOutbox) baseline(ack, staleAcks uint32, cur *game.Snapshot, his
 			return b
 		}
 	}
-	if o.fullTick != 0 && o.fullTick < cur.Tick && cur.Tick-o.fullTick < fullRetryTicks(tickRate) {
+	if o.fullTick != 0 && o.fullTick < cur.Tick && cur.Tick-o.fullTick < r.fullRetry {
 		if b, ok := history.At(o.fullTick); ok {
 			return b
 		}
 	}
 	return nil
-}
-
-func fullRetryTicks(tickRate int) uint32 {
-	return uint32(max(2, int(fullRetry.Seconds()*float64(tickRate))))
 }
 
 // chose records that the payload at cur deltas against base.
@@ -102,7 +111,6 @@ func (o *snapshotOutbox) sent(tick uint32, err error) {
 }
 
 func (o *snapshotOutbox) init(_ *Server, kind TransportKind) {
-	o.fragments = kind == WebTransport
 	o.reliable = kind == WebSocket
 }
 
@@ -131,6 +139,7 @@ type fanoutRoom interface {
 type snapshotFanout struct {
 	enc    SnapshotEncoder // AOIRadius stays 0: the filter is the indexes'
 	params game.Params
+	rules  baselineRules
 	radius float64
 	ready  bool
 
@@ -154,6 +163,7 @@ type sharedPayload struct {
 
 func (f *snapshotFanout) setup(params game.Params, radius float64) {
 	f.params, f.radius, f.ready = params, radius, true
+	f.rules = rulesFor(params.TickRate)
 	f.enc = SnapshotEncoder{Params: params}
 	f.indexes = [len(f.indexes)]AOIIndex{}
 	if f.packet == nil {
@@ -181,7 +191,7 @@ func (f *snapshotFanout) tick(cur *game.Snapshot, history *game.History, session
 	}
 	for _, ss := range sessions {
 		hdr := SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
-		base := ss.out.baseline(ss.ackTick.Load(), ss.staleAcks.Load(), cur, history, f.params.TickRate)
+		base := ss.out.baseline(ss.ackTick.Load(), ss.staleAcks.Load(), cur, history, f.rules)
 		ss.out.chose(base, cur)
 		if base != nil {
 			hdr.BaselineTick = base.Tick
@@ -248,7 +258,7 @@ func (f *snapshotFanout) sharedPayload(cur, base *game.Snapshot) ([]byte, error)
 // whole over WebSocket or when it fits one datagram, else in fragments.
 // Sends never block; a full queue drops the datagram.
 func (f *snapshotFanout) send(ss *session, hdr *SnapshotHeader, payload []byte) {
-	if !ss.out.fragments || len(payload) <= fragmentPayloadSize {
+	if ss.out.reliable || len(payload) <= fragmentPayloadSize {
 		f.packet = AppendSnapshotPacket(f.packet[:0], hdr, payload)
 		ss.out.sent(hdr.ServerTick, ss.conn.SendDatagram(f.packet))
 		return

@@ -147,7 +147,7 @@ func referenceSend(t *testing.T, ss *session, enc *SnapshotEncoder, cur, base *g
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ss.out.fragments || len(payload) <= fragmentPayloadSize {
+	if ss.out.reliable || len(payload) <= fragmentPayloadSize {
 		return [][]byte{AppendSnapshotPacket(nil, &hdr, payload)}
 	}
 	var out [][]byte
@@ -176,7 +176,7 @@ func TestFanoutSendsWhatEachClientsOwnEncodingWould(t *testing.T) {
 				bases := make([]*game.Snapshot, len(fx.sessions))
 				for i, ss := range fx.sessions {
 					fx.conns[i].datagrams = fx.conns[i].datagrams[:0]
-					bases[i] = ss.out.baseline(ss.ackTick.Load(), ss.staleAcks.Load(), cur, fx.history, fx.world.params.TickRate)
+					bases[i] = ss.out.baseline(ss.ackTick.Load(), ss.staleAcks.Load(), cur, fx.history, rulesFor(fx.world.params.TickRate))
 				}
 				f.tick(cur, fx.history, fx.sessions, fx.room, tc.aoi)
 				for i, ss := range fx.sessions {
@@ -244,7 +244,7 @@ func perClientTick(f *snapshotFanout, enc *SnapshotEncoder, cur *game.Snapshot, 
 	}
 	for _, ss := range sessions {
 		hdr := SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
-		base := ss.out.baseline(ss.ackTick.Load(), ss.staleAcks.Load(), cur, h, room.Params().TickRate)
+		base := ss.out.baseline(ss.ackTick.Load(), ss.staleAcks.Load(), cur, h, f.rules)
 		ss.out.chose(base, cur)
 		if base != nil {
 			hdr.BaselineTick = base.Tick
@@ -370,7 +370,7 @@ func TestBaselineIsTheNewestAckStillInHistory(t *testing.T) {
 func TestClientWithoutBaselineGetsAFullSnapshotThenDeltasAgainstIt(t *testing.T) {
 	fx := newFanoutFixture(t, 20, true)
 	var f snapshotFanout
-	retry := fullRetryTicks(fx.world.params.TickRate)
+	retry := rulesFor(fx.world.params.TickRate).fullRetry
 	baselineAt := func(ack uint32) (cur, baseline uint32) {
 		t.Helper()
 		cur, h, _ := fx.tickOne(t, &f, 0, ack)
@@ -449,7 +449,7 @@ func TestWebSocketClientDeltasAgainstTheLastSnapshotQueued(t *testing.T) {
 	if cur, base := baselineAt(true); base != prev {
 		t.Fatalf("after tick %d was dropped, tick %d deltas against %d, want %d", dropped, cur, base, prev)
 	}
-	stall := uint32(ackStall.Seconds() * float64(fx.world.params.TickRate))
+	stall := rulesFor(fx.world.params.TickRate).ackStall
 	ack = prev
 	for range 2 * stall { // frozen: no packet at all
 		if cur, base := baselineAt(false); base != cur-1 {
