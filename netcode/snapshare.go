@@ -29,8 +29,7 @@ import (
 type SnapshotShare struct {
 	mu        sync.Mutex
 	seed      maphash.Seed
-	params    game.Params
-	hasParams bool
+	params    game.Params // of the first client: the share's
 	byPayload map[payloadKey]*sharedDecode
 	byContent map[contentKey]*game.Snapshot
 	ticks     [baselineRing]shareBucket
@@ -79,12 +78,9 @@ func (s *SnapshotShare) Stats() SnapshotShareStats {
 func (s *SnapshotShare) decode(dec *SnapshotDecoder, tick uint32, payload []byte, base *game.Snapshot) (*game.Snapshot, error) {
 	s.mu.Lock()
 	if s.byPayload == nil {
-		s.seed = maphash.MakeSeed()
+		s.seed, s.params = maphash.MakeSeed(), dec.Params
 		s.byPayload = make(map[payloadKey]*sharedDecode)
 		s.byContent = make(map[contentKey]*game.Snapshot)
-	}
-	if !s.hasParams {
-		s.params, s.hasParams = dec.Params, true
 	}
 	// Clients of another game's rules decode alone.
 	shared := s.params == dec.Params
