@@ -50,10 +50,7 @@ func TestAOIIndexSeesExactlyWhatVisibleSetSees(t *testing.T) {
 
 func TestAOIIndexAllocatesNothingOnceWarm(t *testing.T) {
 	world := newTestWorld(6, 400)
-	for range 40 {
-		world.step()
-	}
-	full := world.snapshot()
+	full := world.steps(40)
 	var ix AOIIndex
 	var vis game.Snapshot
 	ix.Build(full, 400, world.params)
@@ -74,10 +71,7 @@ func TestAOIIndexAllocatesNothingOnceWarm(t *testing.T) {
 // scan of the whole world; and the grid's build, once per tick.
 func BenchmarkAOIIndex(b *testing.B) {
 	world := newTestWorld(1, 1000)
-	for range 60 {
-		world.step()
-	}
-	full := world.snapshot()
+	full := world.steps(60)
 	var ix AOIIndex
 	var vis game.Snapshot
 	ix.Build(full, 400, world.params)

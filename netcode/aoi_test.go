@@ -57,10 +57,7 @@ func TestVisibleSetOfAnAbsentViewerIsEmpty(t *testing.T) {
 
 func TestVisibleSetWithoutRadiusIsTheWholeWorld(t *testing.T) {
 	world := newTestWorld(2, 50)
-	for range 40 {
-		world.step()
-	}
-	full := world.snapshot()
+	full := world.steps(40)
 	for _, r := range []float64{0, -1, math.NaN()} {
 		var vis game.Snapshot
 		VisibleSet(&vis, full, 12345, r, world.params)
@@ -116,10 +113,7 @@ func TestVisibleSetMatchesBruteForce(t *testing.T) {
 
 func TestVisibleSetAllocatesNothingOnceWarm(t *testing.T) {
 	world := newTestWorld(6, 400)
-	for range 40 {
-		world.step()
-	}
-	full := world.snapshot()
+	full := world.steps(40)
 	var vis game.Snapshot
 	VisibleSet(&vis, full, full.Players[0].ID, 1e9, world.params)
 	allocs := testing.AllocsPerRun(50, func() {
@@ -132,10 +126,7 @@ func TestVisibleSetAllocatesNothingOnceWarm(t *testing.T) {
 
 func BenchmarkVisibleSet(b *testing.B) {
 	world := newTestWorld(1, 1000)
-	for range 60 {
-		world.step()
-	}
-	full := world.snapshot()
+	full := world.steps(60)
 	var vis game.Snapshot
 	b.ReportAllocs()
 	i := 0

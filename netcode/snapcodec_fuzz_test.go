@@ -220,14 +220,8 @@ func readSeed(t *testing.T, name string) ([]byte, bool) {
 func TestTruncatedPayloadsAreRejected(t *testing.T) {
 	for _, aoi := range []float64{0, 300} {
 		world := newTestWorld(31, 150)
-		for range 50 {
-			world.step()
-		}
-		base := world.snapshot()
-		for range 3 {
-			world.step()
-		}
-		cur := world.snapshot()
+		base := world.steps(50)
+		cur := world.steps(3)
 		params := world.params
 		enc := SnapshotEncoder{Params: params, AOIRadius: aoi}
 		viewer := cur.Players[0].ID

@@ -42,6 +42,14 @@ func testParams(n int) game.Params {
 	return game.Config{MaxPlayers: max(n, 1)}.Params()
 }
 
+// steps advances the world n ticks and returns its snapshot then.
+func (w *testWorld) steps(n int) *game.Snapshot {
+	for range n {
+		w.step()
+	}
+	return w.snapshot()
+}
+
 func newTestWorld(seed uint64, n int) *testWorld {
 	w := &testWorld{
 		rng:    rand.New(rand.NewPCG(seed, 0x5eed)),
@@ -767,14 +775,8 @@ func checkPrediction(t *testing.T, rng *rand.Rand, g *geometry, params *game.Par
 func TestEncodeAndDecodeAllocateNothingOnceWarm(t *testing.T) {
 	for _, aoi := range []float64{0, 400} {
 		world := newTestWorld(4, 300)
-		for range 60 {
-			world.step()
-		}
-		base := world.snapshot()
-		for range 3 {
-			world.step()
-		}
-		cur := world.snapshot()
+		base := world.steps(60)
+		cur := world.steps(3)
 		params := world.params
 		enc := SnapshotEncoder{Params: params, AOIRadius: aoi}
 		dec := SnapshotDecoder{Params: params}
