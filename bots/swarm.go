@@ -306,7 +306,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Transport != TransportWS {
 		// One fetch for the swarm instead of an HTTP connection per bot
 		// during the ramp. On failure each bot fetches (and reports) it.
-		s.certHashes, _ = fetchCertHashes(runCtx, cfg.Server)
+		ctx, cancel := context.WithTimeout(runCtx, 5*time.Second)
+		if hashes, err := netcode.FetchCertHashes(ctx, cfg.Server, netcode.DialOptions{}); err == nil && len(hashes) > 0 {
+			s.certHashes = hashes
+		}
+		cancel()
 	}
 	s.connectAll(runCtx)
 	s.phase.Store("warmup")
@@ -396,35 +400,6 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// fetchCertHashes reads the server's certificate hashes from its
-// /cert-hash document.
-func fetchCertHashes(ctx context.Context, server string) ([][sha256.Size]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	u := strings.TrimSuffix(server, "/") + netcode.PathCertHash
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, fmt.Errorf("bots: fetching %s: %w", u, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("bots: fetching %s: %w", u, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("bots: fetching %s: status %s", u, resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return nil, fmt.Errorf("bots: reading %s: %w", u, err)
-	}
-	hashes, err := netcode.ParseCertHashDoc(body)
-	if err != nil || len(hashes) == 0 {
-		return nil, fmt.Errorf("bots: %s: %d hashes, %v", u, len(hashes), err)
-	}
-	return hashes, nil
 }
 
 // connectAll starts bot i's connection at Ramp·i/Bots and returns when

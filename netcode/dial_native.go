@@ -132,6 +132,18 @@ func (d *dialer) pinned(ctx context.Context) ([][sha256.Size]byte, error) {
 	return d.pins, d.pinsErr
 }
 
+// FetchCertHashes reads the certificate hashes the server at serverURL
+// lists at /cert-hash (its base URL, "http(s)://host:port"), as a dialer
+// with TrustServerCertHash does: for a process that dials many sessions to
+// one server and pins the hashes once (DialOptions.CertHashes).
+func FetchCertHashes(ctx context.Context, serverURL string, opts DialOptions) ([][sha256.Size]byte, error) {
+	d, err := newDialer(serverURL, opts)
+	if err != nil {
+		return nil, err
+	}
+	return d.fetchCertHashes(ctx)
+}
+
 func (d *dialer) fetchCertHashes(ctx context.Context) ([][sha256.Size]byte, error) {
 	u := d.endpointURL(d.base.Scheme, PathCertHash)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
