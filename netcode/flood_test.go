@@ -107,18 +107,26 @@ func tickCounts(ps []*player) []int {
 	return n
 }
 
+// receiveKind reads c until a packet of kind arrives and returns it, or
+// the error that ended the reading.
+func receiveKind(ctx context.Context, c Conn, kind PacketKind) ([]byte, error) {
+	for {
+		raw, err := c.Receive(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if k, _, err := SplitPacket(raw); err == nil && k == kind {
+			return raw, nil
+		}
+	}
+}
+
 func awaitWelcome(t *testing.T, c Conn) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for {
-		raw, err := c.Receive(ctx)
-		if err != nil {
-			t.Fatalf("waiting for welcome: %v", err)
-		}
-		if kind, _, err := SplitPacket(raw); err == nil && kind == KindWelcome {
-			return
-		}
+	if _, err := receiveKind(ctx, c, KindWelcome); err != nil {
+		t.Fatalf("waiting for welcome: %v", err)
 	}
 }
 
@@ -126,14 +134,12 @@ func awaitWelcome(t *testing.T, c Conn) {
 // UNSPECIFIED if the connection ended without one.
 func readUntilDisconnect(ctx context.Context, c Conn) pb.DisconnectReason {
 	for {
-		raw, err := c.Receive(ctx)
+		raw, err := receiveKind(ctx, c, KindDisconnect)
 		if err != nil {
 			return pb.DisconnectReason_DISCONNECT_REASON_UNSPECIFIED
 		}
-		if kind, _, err := SplitPacket(raw); err == nil && kind == KindDisconnect {
-			if p, err := UnmarshalControl(raw); err == nil {
-				return p.GetDisconnect().GetReason()
-			}
+		if p, err := UnmarshalControl(raw); err == nil {
+			return p.GetDisconnect().GetReason()
 		}
 	}
 }

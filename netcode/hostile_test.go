@@ -39,33 +39,26 @@ func expectDisconnect(t *testing.T, c Conn, want pb.DisconnectReason) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for {
-		raw, err := c.Receive(ctx)
-		if err != nil {
-			t.Fatalf("connection ended without a disconnect %v: %v", want, err)
+	raw, err := receiveKind(ctx, c, KindDisconnect)
+	if err != nil {
+		t.Fatalf("connection ended without a disconnect %v: %v", want, err)
+	}
+	p, err := UnmarshalControl(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.GetDisconnect().GetReason(); got != want {
+		t.Fatalf("disconnect reason = %v (%q), want %v", got, p.GetDisconnect().GetText(), want)
+	}
+	t.Logf("server said: %v: %s", want, p.GetDisconnect().GetText())
+	if _, err := c.Receive(ctx); err == nil {
+		// Late snapshots may still be in flight; the conn must end soon.
+		for err == nil {
+			_, err = c.Receive(ctx)
 		}
-		kind, _, err := SplitPacket(raw)
-		if err != nil || kind != KindDisconnect {
-			continue
-		}
-		p, err := UnmarshalControl(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := p.GetDisconnect().GetReason(); got != want {
-			t.Fatalf("disconnect reason = %v (%q), want %v", got, p.GetDisconnect().GetText(), want)
-		}
-		t.Logf("server said: %v: %s", want, p.GetDisconnect().GetText())
-		if _, err := c.Receive(ctx); err == nil {
-			// Late snapshots may still be in flight; the conn must end soon.
-			for err == nil {
-				_, err = c.Receive(ctx)
-			}
-		}
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			t.Fatal("connection stayed open after the disconnect")
-		}
-		return
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Fatal("connection stayed open after the disconnect")
 	}
 }
 
