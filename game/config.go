@@ -67,7 +67,9 @@ func (c Config) tickRate() int {
 	return c.TickRate
 }
 
-func (c Config) maxPlayers() int {
+// Capacity is the most players a world of c admits: MaxPlayers, 100 by
+// default.
+func (c Config) Capacity() int {
 	if c.MaxPlayers == 0 {
 		return 100
 	}
@@ -80,7 +82,7 @@ func (c Config) Params() Params {
 	rate := c.tickRate()
 	size := c.Size
 	if size == 0 {
-		size = ArenaSize(c.maxPlayers())
+		size = ArenaSize(c.Capacity())
 	}
 	return Params{
 		TickRate:                 rate,

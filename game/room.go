@@ -172,7 +172,7 @@ func NewRoom(cfg RoomConfig) (*Room, error) {
 	r.tickMs = 1000 / float64(r.params.TickRate)
 	r.futureTicks = 2 * uint32(r.params.TickRate)
 	r.staleTicks = StaleTicks(r.params.TickRate)
-	r.pending = make([]PlayerInput, 0, cfg.World.maxPlayers()*MaxInputsPerTick)
+	r.pending = make([]PlayerInput, 0, cfg.World.Capacity()*MaxInputsPerTick)
 	if r.clock == nil {
 		r.clock = RealClock{}
 	}

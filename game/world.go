@@ -41,7 +41,7 @@ func NewWorld(cfg Config) *World {
 		panic(fmt.Errorf("%w: %w", errInvalidConfig, err))
 	}
 	p := cfg.Params()
-	maxPlayers := cfg.maxPlayers()
+	maxPlayers := cfg.Capacity()
 	lo, hi := p.gridBounds()
 	// Each player has at most about lifetime/cooldown shots in flight
 	// (plus one for the cooldown's carried remainder); reserving that up

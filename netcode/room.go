@@ -105,17 +105,10 @@ func (r *room) info() RoomInfo {
 	return RoomInfo{
 		ID:       r.id,
 		Players:  r.players(),
-		Capacity: r.capacity(),
+		Capacity: r.opts.Game.Capacity(),
 		TickRate: p.TickRate,
 		AOI:      r.opts.AOIRadius > 0,
 	}
-}
-
-func (r *room) capacity() int {
-	if r.opts.Game.MaxPlayers == 0 {
-		return 100
-	}
-	return r.opts.Game.MaxPlayers
 }
 
 func (r *room) players() int {

@@ -478,7 +478,7 @@ func (s *Server) createRoom(opts RoomOptions) (*room, error) {
 	s.rooms[opts.ID] = r
 	s.metrics.rooms.Set(float64(len(s.rooms)))
 	r.start(s.roomsCtx)
-	s.log.Info("room opened", "room", opts.ID, "tick_rate", r.game.Params().TickRate, "capacity", r.capacity())
+	s.log.Info("room opened", "room", opts.ID, "tick_rate", r.game.Params().TickRate, "capacity", r.opts.Game.Capacity())
 	return r, nil
 }
 
