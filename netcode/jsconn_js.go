@@ -11,6 +11,7 @@ package netcode
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -153,8 +154,31 @@ func fromJSBytes(v js.Value) []byte {
 	return b
 }
 
-// browserCertHashes fetches /cert-hash with the browser's fetch.
+// FetchCertHashes reads the certificate hashes the server at serverURL
+// lists at /cert-hash, with the browser's fetch. (Natively, dial_native.go.)
+func FetchCertHashes(ctx context.Context, serverURL string, _ DialOptions) ([][sha256.Size]byte, error) {
+	base, err := parseServerURL(serverURL)
+	if err != nil {
+		return nil, err
+	}
+	return fetchCertHashes(ctx, base)
+}
+
+// browserCertHashes are the server's certificate hashes as WebTransport's
+// serverCertificateHashes option wants them.
 func browserCertHashes(ctx context.Context, base *url.URL) ([]js.Value, error) {
+	hashes, err := fetchCertHashes(ctx, base)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]js.Value, len(hashes))
+	for i, h := range hashes {
+		out[i] = js.ValueOf(map[string]any{"algorithm": "sha-256", "value": toJSBytes(h[:])})
+	}
+	return out, nil
+}
+
+func fetchCertHashes(ctx context.Context, base *url.URL) ([][sha256.Size]byte, error) {
 	u := (&url.URL{Scheme: base.Scheme, Host: base.Host, Path: PathCertHash}).String()
 	resp, err := await(ctx, js.Global().Call("fetch", u))
 	if err != nil {
@@ -171,11 +195,7 @@ func browserCertHashes(ctx context.Context, base *url.URL) ([]js.Value, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (from %s)", err, u)
 	}
-	out := make([]js.Value, len(hashes))
-	for i, h := range hashes {
-		out[i] = js.ValueOf(map[string]any{"algorithm": "sha-256", "value": toJSBytes(h[:])})
-	}
-	return out, nil
+	return hashes, nil
 }
 
 // browserConn is what both browser transports share: the receive queue
