@@ -30,7 +30,7 @@ func TestBrowserBuildLeavesOutServerAndNativeTransports(t *testing.T) {
 		"github.com/gorilla/websocket", // native WebSocket
 		"github.com/prometheus/",       // server metrics
 		"golang.org/x/time/rate",       // server rate limits
-		"github.com/tickwire/tickwire/netcode/directory",
+		"github.com/tickwire/tickwire/netcode/server/directory",
 	}
 	nativeOnly := []string{"net/http", "crypto/tls", "crypto/x509"}
 	sawNetcode := false

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tickwire/tickwire/game"
-	"github.com/tickwire/tickwire/netcode/directory"
+	"github.com/tickwire/tickwire/netcode/server/directory"
 )
 
 // Lobby and operations paths on the TCP side.

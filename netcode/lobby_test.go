@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
-	"github.com/tickwire/tickwire/netcode/directory"
+	"github.com/tickwire/tickwire/netcode/server/directory"
 )
 
 func lobbyDo(t testing.TB, method, url, body string) (int, []byte) {

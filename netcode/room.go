@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tickwire/tickwire/game"
-	"github.com/tickwire/tickwire/netcode/directory"
+	"github.com/tickwire/tickwire/netcode/server/directory"
 )
 
 // DefaultRoom is the room every server has, never closed; clients that

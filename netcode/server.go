@@ -20,7 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tickwire/tickwire/game"
-	"github.com/tickwire/tickwire/netcode/directory"
+	"github.com/tickwire/tickwire/netcode/server/directory"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 

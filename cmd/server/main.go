@@ -28,8 +28,8 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/netcode"
-	"github.com/tickwire/tickwire/netcode/agones"
-	"github.com/tickwire/tickwire/netcode/directory/redisdir"
+	"github.com/tickwire/tickwire/netcode/server/agones"
+	"github.com/tickwire/tickwire/netcode/server/directory/redisdir"
 )
 
 func main() {

@@ -20,7 +20,7 @@ import (
 
 	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode"
-	"github.com/tickwire/tickwire/netcode/directory/redisdir"
+	"github.com/tickwire/tickwire/netcode/server/directory/redisdir"
 )
 
 // startRedis runs a throwaway redis-server on a free loopback port with

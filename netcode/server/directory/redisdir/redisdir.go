@@ -11,7 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tickwire/tickwire/netcode/directory"
+	"github.com/tickwire/tickwire/netcode/server/directory"
 )
 
 // DefaultPrefix starts every key the directory writes.
