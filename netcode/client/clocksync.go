@@ -1,0 +1,243 @@
+package client
+
+import (
+	"math"
+	"time"
+)
+
+// Clock sync tuning.
+const (
+	// arrivalGain is the weight of one snapshot arrival in the arrival
+	// clock's offset (an EWMA over about 16 snapshots).
+	arrivalGain = 1.0 / 16
+	// maxDilation bounds how much faster or slower than the server the
+	// input clock runs while it converges: ±5 %.
+	maxDilation = 0.05
+	// dilationHorizon is the time over which a lead error is corrected:
+	// the input clock's rate changes by error/dilationHorizon.
+	dilationHorizon = 1500 * time.Millisecond
+	// clockJump is the error beyond which a clock jumps instead of
+	// slewing (a server pause, a stall of the client).
+	clockJump = 250 * time.Millisecond
+	// maxInputBacklog is how many ticks of input a caller may still send
+	// after falling behind the input clock; older ticks are skipped.
+	maxInputBacklog = 3
+	// leadStale is how long without the server applying a new input
+	// before its lead reports no longer steer alone and the arrival
+	// clock may move the input clock.
+	leadStale = time.Second
+)
+
+// clockSync keeps the client's view of the server's clock and runs the
+// client's input clock. All times are passed in (now), so tests drive it
+// on simulated time. Not safe for concurrent use; the Client locks.
+//
+// Two clocks, both in server ticks:
+//
+//   - The arrival clock A(now): the tick of the snapshot that arrives
+//     around now, i.e. the server's clock delayed by the one-way latency.
+//     It is an EWMA of (tick - now·rate) over snapshot arrivals. Remote
+//     entities are rendered an interpolation delay behind it.
+//   - The input clock I(now): the tick an input produced now is stamped
+//     with. It should run ahead of the server by half an RTT plus a small
+//     margin, so that inputs arrive just before their tick. The server
+//     reports how early they arrive (SnapshotHeader.InputLeadMs); the
+//     client steers toward a target lead by running its input clock up to
+//     ±5 % faster or slower (time dilation), and jumps only when the error
+//     exceeds 250 ms.
+type clockSync struct {
+	rate     float64 // ticks per second
+	interval time.Duration
+	epoch    time.Time
+
+	hasArrival bool
+	arrOffset  float64 // A(now) = arrOffset + seconds(now-epoch)·rate
+
+	srtt, rttvar time.Duration
+	hasRTT       bool
+
+	// Interarrival jitter of snapshots (RFC 3550), in seconds.
+	jitter      float64
+	lastArrTick uint32
+	lastArrAt   time.Time
+
+	// Input clock: I(now) = inBase + seconds(now-inAt)·rate·(1+dilation).
+	hasInput bool
+	inBase   float64
+	inAt     time.Time
+	dilation float64
+	lastSent uint32
+	holdoff  time.Time // lead reports before this predate the last jump
+	leadAt   time.Time // when the server last applied a new input (its lead report is fresh)
+
+	loss float64 // measured packet loss, set by the Client
+}
+
+func (c *clockSync) init(tickRate int, serverTick uint32, now time.Time, rtt time.Duration) {
+	c.rate = float64(tickRate)
+	c.interval = time.Second / time.Duration(tickRate)
+	c.epoch = now
+	c.observeRTT(rtt)
+	c.hasArrival = true
+	c.arrOffset = float64(serverTick)
+	c.resetInput(now)
+}
+
+func (c *clockSync) secs(now time.Time) float64 { return now.Sub(c.epoch).Seconds() }
+
+// arrival is A(now), in ticks.
+func (c *clockSync) arrival(now time.Time) float64 {
+	return c.arrOffset + c.secs(now)*c.rate
+}
+
+// serverTick estimates the tick the server is computing at now: the
+// arrival clock plus half an RTT.
+func (c *clockSync) serverTick(now time.Time) float64 {
+	return c.arrival(now) + c.srtt.Seconds()/2*c.rate
+}
+
+// observeSnapshot folds one in-order snapshot arrival into the arrival
+// clock and the jitter estimate.
+func (c *clockSync) observeSnapshot(tick uint32, now time.Time) {
+	sample := float64(tick) - c.secs(now)*c.rate
+	d := sample - c.arrOffset
+	if !c.hasArrival || math.Abs(d) > clockJump.Seconds()*c.rate {
+		c.arrOffset = sample
+		c.hasArrival = true
+	} else {
+		c.arrOffset += d * arrivalGain
+	}
+	if !c.lastArrAt.IsZero() && tick > c.lastArrTick {
+		transit := now.Sub(c.lastArrAt).Seconds() - float64(tick-c.lastArrTick)/c.rate
+		c.jitter += (math.Abs(transit) - c.jitter) / 16
+	}
+	c.lastArrTick, c.lastArrAt = tick, now
+	// The input clock free-runs between lead reports; when the server's
+	// ticks drift from real time (an overloaded server skips ticks) or no
+	// report can come (inputs refused as too far ahead), the arrival clock
+	// still tells where the server is. Too far from that, jump. Only
+	// then: while fresh reports come, they are the truth, and the
+	// estimate leans on the smoothed RTT, which a stall of the client's
+	// reader inflates for many seconds (its pongs wait behind a backlog).
+	// Jumping to it then fights the lead steering, and inputs arrive
+	// hundreds of ms early until the RTT decays.
+	if c.hasInput && now.Sub(c.leadAt) > leadStale {
+		est := c.inputEstimate(now)
+		if math.Abs(c.inputTick(now)-est) > clockJump.Seconds()*c.rate {
+			c.inBase, c.inAt, c.dilation = est, now, 0
+			c.holdoff = now.Add(c.srtt + 500*time.Millisecond)
+		}
+	}
+}
+
+// observeRTT folds one round-trip sample in, as TCP does (RFC 6298).
+func (c *clockSync) observeRTT(sample time.Duration) {
+	if sample <= 0 || sample > time.Minute {
+		return
+	}
+	if !c.hasRTT {
+		c.srtt, c.rttvar, c.hasRTT = sample, sample/2, true
+		return
+	}
+	dev := c.srtt - sample
+	if dev < 0 {
+		dev = -dev
+	}
+	c.rttvar += (dev - c.rttvar) / 4
+	c.srtt += (sample - c.srtt) / 8
+}
+
+// targetLead is how early inputs should reach the server: one tick (an
+// input must be queued before the tick that applies it) plus a margin of
+// twice the measured jitter, at least 8 ms, plus one tick per lost packet
+// in a row that is likelier than 1 % at the measured loss (the redundant
+// copy of a lost input comes a tick later in the next packet).
+func (c *clockSync) targetLead() time.Duration {
+	lead := c.interval + max(8*time.Millisecond, time.Duration(2*c.jitter*float64(time.Second)))
+	if p := c.loss; p > 0.001 {
+		k := int(math.Ceil(math.Log(0.01)/math.Log(min(p, 0.5)))) - 1
+		lead += time.Duration(min(max(k, 0), 3)) * c.interval
+	}
+	return lead
+}
+
+// inputTick is I(now), fractional.
+func (c *clockSync) inputTick(now time.Time) float64 {
+	return c.inBase + now.Sub(c.inAt).Seconds()*c.rate*(1+c.dilation)
+}
+
+// inputEstimate is where the input clock should be by the estimate of the
+// server's clock: half an RTT ahead of it, plus the target lead.
+func (c *clockSync) inputEstimate(now time.Time) float64 {
+	return c.serverTick(now) + (c.srtt.Seconds()/2+c.targetLead().Seconds())*c.rate
+}
+
+// resetInput sets the input clock to inputEstimate.
+func (c *clockSync) resetInput(now time.Time) {
+	c.inBase = c.inputEstimate(now)
+	c.inAt = now
+	c.dilation = 0
+	c.hasInput = true
+}
+
+// observeLead steers the input clock from the server's report of how
+// early this client's inputs arrive.
+func (c *clockSync) observeLead(leadMs int32, now time.Time) {
+	if !c.hasInput || now.Before(c.holdoff) {
+		return
+	}
+	errSec := c.targetLead().Seconds() - float64(leadMs)/1000
+	c.inBase, c.inAt = c.inputTick(now), now
+	if math.Abs(errSec) > clockJump.Seconds() {
+		c.inBase += errSec * c.rate
+		c.dilation = 0
+		// The next reports still describe inputs sent before the jump.
+		c.holdoff = now.Add(c.srtt + 500*time.Millisecond)
+		return
+	}
+	c.dilation = max(-maxDilation, min(maxDilation, errSec/dilationHorizon.Seconds()))
+}
+
+// inputsDue is how many inputs should be sent at now to keep up with the
+// input clock.
+func (c *clockSync) inputsDue(now time.Time) int {
+	if !c.hasInput {
+		return 0
+	}
+	cur := int64(math.Floor(c.inputTick(now)))
+	if c.lastSent == 0 {
+		return 1
+	}
+	return int(max(0, min(cur-int64(c.lastSent), maxInputBacklog)))
+}
+
+// nextInputAt is the earliest time at or after now at which inputsDue
+// will be positive, if the input clock keeps its current rate (a lead
+// report may move it a little either way: callers re-check then).
+func (c *clockSync) nextInputAt(now time.Time) time.Time {
+	if !c.hasInput || c.lastSent == 0 {
+		return now
+	}
+	ahead := float64(c.lastSent+1) - c.inputTick(now) // ticks still to go
+	if ahead <= 0 {
+		return now
+	}
+	return now.Add(time.Duration(ahead / (c.rate * (1 + c.dilation)) * float64(time.Second)))
+}
+
+// stampInput returns the tick for the next input sent at now: the one
+// after the last, unless the caller fell more than maxInputBacklog ticks
+// behind the input clock, in which case the ticks in between are skipped
+// (they would arrive too late to matter).
+func (c *clockSync) stampInput(now time.Time) uint32 {
+	cur := int64(math.Floor(c.inputTick(now)))
+	next := int64(c.lastSent) + 1
+	switch {
+	case c.lastSent == 0:
+		next = max(cur, 1)
+	case next < cur-maxInputBacklog+1:
+		next = cur - maxInputBacklog + 1
+	}
+	c.lastSent = uint32(next)
+	return c.lastSent
+}

@@ -1,0 +1,186 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/tickwire/tickwire/game"
+	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
+)
+
+// TestFloodersAreRateLimitedWhileHonestPlayersKeepTheirSnapshots joins 50
+// clients that flood valid input packets at 200 a second each (10,000 a
+// second in all, over both transports) and two clients that never read,
+// next to honest players. Every flooder must be ended with RATE_LIMITED,
+// and the honest players must receive a snapshot for nearly every tick the
+// room simulated meanwhile. Under the race detector 10 flooders run.
+func TestFloodersAreRateLimitedWhileHonestPlayersKeepTheirSnapshots(t *testing.T) {
+	if testing.Short() {
+		t.Skip("floods for several seconds")
+	}
+	srv := startServer(t, &Server{Game: game.Config{MaxPlayers: 100}})
+	honest := []*player{
+		connectPlayer(t, srv, "honest-wt", WebTransport),
+		connectPlayer(t, srv, "honest-ws", WebSocket),
+	}
+	for _, p := range honest {
+		<-p.gotOne
+	}
+	for i := 0; i < 2; i++ {
+		neverRead(t, srv)
+	}
+
+	flooders, perSecond := 50, 200
+	if raceEnabled {
+		flooders = 10
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conns := make([]Conn, flooders)
+	for i := range conns {
+		kind := WebTransport
+		if i%2 == 1 {
+			kind = WebSocket
+		}
+		conns[i] = dialRaw(t, srv, kind)
+		sendHello(t, conns[i], ProtocolVersion)
+		awaitWelcome(t, conns[i])
+	}
+
+	startTicks, startTick := tickCounts(honest), srv.Room().CurrentTick()
+	floodStart := time.Now()
+	reasons := make(chan pb.DisconnectReason, flooders)
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(2)
+		stop := make(chan struct{})
+		go func() { defer wg.Done(); reasons <- readUntilDisconnect(ctx, c); close(stop) }()
+		go func() { defer wg.Done(); flood(ctx, c, perSecond, stop) }()
+	}
+	counts := map[pb.DisconnectReason]int{}
+	for range conns {
+		select {
+		case r := <-reasons:
+			counts[r]++
+		case <-ctx.Done():
+			t.Fatalf("flooders still connected after 30 s: ended so far %v", counts)
+		}
+	}
+	floodTime := time.Since(floodStart)
+	cancel()
+	wg.Wait()
+
+	if counts[pb.DisconnectReason_DISCONNECT_REASON_RATE_LIMITED] != flooders {
+		t.Errorf("flooders ended with %v, want all %d RATE_LIMITED", counts, flooders)
+	}
+	if srv.RateLimitedPackets() == 0 {
+		t.Error("no packet counted as rate limited")
+	}
+	// Honest players: a snapshot arrived for nearly every tick simulated.
+	endTicks := tickCounts(honest)
+	expected := float64(srv.Room().CurrentTick() - startTick)
+	for i, p := range honest {
+		got := float64(endTicks[i] - startTicks[i])
+		t.Logf("%s: %.0f snapshots in %v of flood, %.0f ticks simulated", p.Transport(), got, floodTime.Round(time.Millisecond), expected)
+		if got < 0.9*expected {
+			t.Errorf("%s honest player got %.0f snapshots during the flood, want at least 90%% of %.0f", p.Transport(), got, expected)
+		}
+	}
+	t.Logf("rate-limited packets: %d", srv.RateLimitedPackets())
+}
+
+func tickCounts(ps []*player) []int {
+	n := make([]int, len(ps))
+	for i, p := range ps {
+		p.mu.Lock()
+		n[i] = len(p.ticks)
+		p.mu.Unlock()
+	}
+	return n
+}
+
+// receiveKind reads c until a packet of kind arrives and returns it, or
+// the error that ended the reading.
+func receiveKind(ctx context.Context, c Conn, kind PacketKind) ([]byte, error) {
+	for {
+		raw, err := c.Receive(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if k, _, err := SplitPacket(raw); err == nil && k == kind {
+			return raw, nil
+		}
+	}
+}
+
+func awaitWelcome(t *testing.T, c Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := receiveKind(ctx, c, KindWelcome); err != nil {
+		t.Fatalf("waiting for welcome: %v", err)
+	}
+}
+
+// readUntilDisconnect returns the reason of the server's Disconnect, or
+// UNSPECIFIED if the connection ended without one.
+func readUntilDisconnect(ctx context.Context, c Conn) pb.DisconnectReason {
+	for {
+		raw, err := receiveKind(ctx, c, KindDisconnect)
+		if err != nil {
+			return pb.DisconnectReason_DISCONNECT_REASON_UNSPECIFIED
+		}
+		if p, err := UnmarshalControl(raw); err == nil {
+			return p.GetDisconnect().GetReason()
+		}
+	}
+}
+
+// flood sends valid input packets at perSecond, in bursts every 50 ms,
+// until stop is closed or ctx is done.
+func flood(ctx context.Context, c Conn, perSecond int, stop <-chan struct{}) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	pkt := InputPacket{Inputs: make([]game.Input, 1)}
+	var buf []byte
+	tick := uint32(1)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		for i := 0; i < perSecond/20; i++ {
+			pkt.Inputs[0] = game.Input{Tick: tick, MoveX: 127, Fire: true}
+			tick++
+			buf = AppendInputPacket(buf[:0], &pkt)
+			_ = c.SendDatagram(buf)
+		}
+	}
+}
+
+// neverRead opens a WebSocket session that says hello and then never
+// reads: the server's send queue for it fills and drops, and the tick
+// loop must not notice.
+func neverRead(t *testing.T, srv *Server) {
+	t.Helper()
+	u := strings.Replace(srv.URL(), "http", "ws", 1) + PathWebSocket
+	ws, resp, err := websocket.DefaultDialer.Dial(u, http.Header{})
+	if err != nil {
+		t.Fatalf("dial %s: %v", u, err)
+	}
+	resp.Body.Close()
+	t.Cleanup(func() { ws.Close() })
+	hello := MarshalControl(&pb.Packet{Body: &pb.Packet_Hello{Hello: &pb.ClientHello{ProtocolVersion: ProtocolVersion, PlayerName: "sloth"}}})
+	if err := ws.WriteMessage(websocket.BinaryMessage, hello); err != nil {
+		t.Fatal(err)
+	}
+}

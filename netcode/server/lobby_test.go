@@ -1,0 +1,335 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/server/directory"
+)
+
+func lobbyDo(t testing.TB, method, url, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func decode[T any](t testing.TB, b []byte) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("decoding %s: %v", b, err)
+	}
+	return v
+}
+
+// TestLobbyCreatesListsAndJoinsRoomsAndClientsPlayInTheirRoom creates a
+// room through the lobby, joins it with the returned token and URL, and
+// checks that the player is in that room, not in the default one, and
+// that each room runs its own world.
+func TestLobbyCreatesListsAndJoinsRoomsAndClientsPlayInTheirRoom(t *testing.T) {
+	srv := startServer(t, &Server{TokenSecret: testSecret})
+	code, b := lobbyDo(t, "POST", srv.URL()+PathRooms, `{"id":"duel","max_players":2,"tick_rate":60,"aoi_radius":500}`)
+	if code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, b)
+	}
+	created := decode[LobbyRoom](t, b)
+	if created.ID != "duel" || created.Capacity != 2 || created.TickRate != 60 || !created.AOI {
+		t.Errorf("created %+v", created)
+	}
+	code, b = lobbyDo(t, "GET", srv.URL()+PathRooms, "")
+	list := decode[LobbyRooms](t, b)
+	if code != http.StatusOK || len(list.Rooms) != 2 || list.Rooms[0].ID != DefaultRoom || list.Rooms[1].ID != "duel" {
+		t.Fatalf("list: %d %+v", code, list)
+	}
+
+	code, b = lobbyDo(t, "POST", srv.URL()+PathRooms+"/duel/join", `{"player_id":"u7","player_name":"bea"}`)
+	if code != http.StatusOK {
+		t.Fatalf("join: %d %s", code, b)
+	}
+	join := decode[JoinResponse](t, b)
+	if join.Room != "duel" || join.URL != srv.URL() || join.Token == "" || len(join.CertHashes) == 0 ||
+		!strings.HasSuffix(join.WebSocketURL, "/ws?room=duel") || !strings.HasSuffix(join.WebTransportURL, "/wt?room=duel") {
+		t.Fatalf("join response %+v", join)
+	}
+	pins, err := CertHashesBytes(join.CertHashes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Connect(context.Background(), ClientConfig{
+		Server: join.URL, Name: "x", AuthToken: join.Token,
+		Dial:   DialOptions{Transport: WebTransport, CertHashes: pins},
+		Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Params().TickRate != 60 {
+		t.Errorf("joined a %d Hz room, want the duel's 60", c.Params().TickRate)
+	}
+	// The server registers the session just after sending its welcome.
+	var sess []SessionInfo
+	waitFor(t, 5*time.Second, func() bool { sess = srv.Sessions(); return len(sess) == 1 })
+	if len(sess) != 1 || sess[0].Room != "duel" || sess[0].Name != "bea" || sess[0].PlayerID != "u7" {
+		t.Errorf("sessions = %+v", sess)
+	}
+	code, b = lobbyDo(t, "GET", srv.URL()+PathRooms, "")
+	list = decode[LobbyRooms](t, b)
+	if list.Rooms[1].Players != 1 || list.Rooms[0].Players != 0 {
+		t.Errorf("players per room = %+v", list.Rooms)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Room().WaitTick(ctx, srv.Room().CurrentTick()+1); err != nil {
+		t.Errorf("default room not ticking beside the duel: %v", err)
+	}
+}
+
+func TestLobbyRefusesBadRequestsNamingTheField(t *testing.T) {
+	srv := startServer(t, &Server{MaxRooms: 2})
+	tests := []struct {
+		name, method, path, body string
+		code                     int
+		says                     string
+	}{
+		{"unknown field", "POST", PathRooms, `{"idd":"x"}`, 400, "idd"},
+		{"bad id", "POST", PathRooms, `{"id":"Bad Room"}`, 400, "id:"},
+		{"bad tick rate", "POST", PathRooms, `{"tick_rate":25}`, 400, "tick_rate"},
+		{"too many players", "POST", PathRooms, `{"max_players":100000}`, 400, "max_players"},
+		{"negative aoi", "POST", PathRooms, `{"aoi_radius":-1}`, 400, "aoi_radius"},
+		{"two values", "POST", PathRooms, `{}{}`, 400, "more than one"},
+		{"huge body", "POST", PathRooms, `{"id":"` + strings.Repeat("a", MaxLobbyBodyBytes) + `"}`, 413, "body"},
+		{"existing room", "POST", PathRooms, `{"id":"default"}`, 409, "exists"},
+		{"join unknown room", "POST", PathRooms + "/nope/join", ``, 404, "nope"},
+		{"join bad name", "POST", PathRooms + "/default/join", `{"player_name":""}{`, 400, "body"},
+		{"create one", "POST", PathRooms, `{"id":"one"}`, 201, "one"},
+		{"max rooms", "POST", PathRooms, `{"id":"two"}`, 503, "too many rooms"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, b := lobbyDo(t, tt.method, srv.URL()+tt.path, tt.body)
+			if code != tt.code || !strings.Contains(string(b), tt.says) {
+				t.Errorf("%s %s = %d %s; want %d mentioning %q", tt.method, tt.path, code, b, tt.code, tt.says)
+			}
+		})
+	}
+}
+
+// TestEmptyLobbyRoomClosesAfterGraceButDefaultStays uses a tiny grace: the
+// created room closes once empty, the default room never does, and a
+// player keeps a room open.
+func TestEmptyLobbyRoomClosesAfterGraceButDefaultStays(t *testing.T) {
+	srv := startServer(t, &Server{RoomGrace: time.Millisecond})
+	if _, err := srv.CreateRoom(RoomOptions{ID: "kept"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Connect(context.Background(), ClientConfig{
+		Server: srv.URL(), Name: "x", Logger: testLogger(t),
+		Dial: DialOptions{Transport: WebSocket, TrustServerCertHash: true, Header: http.Header{RoomHeader: {"kept"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.CreateRoom(RoomOptions{ID: "brief"}); err != nil {
+		t.Fatal(err)
+	}
+	ids := func() string {
+		var s []string
+		for _, r := range srv.Rooms() {
+			s = append(s, r.ID)
+		}
+		return strings.Join(s, ",")
+	}
+	waitFor(t, 10*time.Second, func() bool { return ids() == "default,kept" })
+	c.Close()
+	waitFor(t, 10*time.Second, func() bool { return ids() == "default" })
+}
+
+// TestJoinThroughDirectoryPointsAtTheOwningProcess shares one in-memory
+// directory between two servers: A's lobby lists B's room and sends a
+// join for it to B, where the token is valid.
+func TestJoinThroughDirectoryPointsAtTheOwningProcess(t *testing.T) {
+	dir := &directory.Memory{}
+	a := startServer(t, &Server{Directory: dir, ProcessID: "a", TokenSecret: testSecret})
+	b := startServer(t, &Server{Directory: dir, ProcessID: "b", TokenSecret: testSecret, RequireTokens: true})
+	code, body := lobbyDo(t, "POST", b.URL()+PathRooms, `{"id":"on-b"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("create on b: %d %s", code, body)
+	}
+	b.publish(context.Background()) // rather than wait for the heartbeat
+	_, body = lobbyDo(t, "GET", a.URL()+PathRooms, "")
+	var onB *LobbyRoom
+	for _, r := range decode[LobbyRooms](t, body).Rooms {
+		if r.ID == "on-b" {
+			onB = &r
+		}
+	}
+	if onB == nil || onB.Process != "b" || onB.URL != b.URL() {
+		t.Fatalf("a lists %s", body)
+	}
+	code, body = lobbyDo(t, "POST", a.URL()+PathRooms+"/on-b/join", "")
+	join := decode[JoinResponse](t, body)
+	if code != http.StatusOK || join.URL != b.URL() || join.Process != "b" {
+		t.Fatalf("join via a: %d %s", code, body)
+	}
+	c, err := Connect(context.Background(), ClientConfig{
+		Server: join.URL, Name: "x", AuthToken: join.Token, Logger: testLogger(t),
+		Dial: DialOptions{Transport: WebSocket, TrustServerCertHash: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if s := b.Sessions(); len(s) != 1 || s[0].Room != "on-b" {
+		t.Errorf("b sessions = %+v", s)
+	}
+}
+
+func FuzzDecodeCreateRoom(f *testing.F) {
+	for _, s := range []string{``, `{}`, `{"id":"a","max_players":10,"tick_rate":60,"aoi_radius":300,"seed":7}`, `{"x":1}`, `[]`, `{"id":"` + "\xff" + `"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req, err := DecodeCreateRoom(b)
+		if err != nil {
+			return
+		}
+		if req.ID != "" && !ValidRoomID(req.ID) || req.MaxPlayers < 0 || req.MaxPlayers > MaxCreatedRoomPlayers || req.AOIRadius < 0 {
+			t.Fatalf("accepted %+v from %q", req, b)
+		}
+	})
+}
+
+func FuzzDecodeJoinRequest(f *testing.F) {
+	for _, s := range []string{``, `{}`, `{"player_id":"p","player_name":"ann"}`, `{"player_name":"\u0000"}`, `null`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req, err := DecodeJoinRequest(b)
+		if err != nil {
+			return
+		}
+		if len(req.PlayerID) > 128 || req.PlayerName != "" && validatePlayerName(req.PlayerName) != nil {
+			t.Fatalf("accepted %+v from %q", req, bytes.TrimSpace(b))
+		}
+	})
+}
+
+// TestRoomsRunSeparateWorlds puts one player in each of two rooms: each
+// sees only itself.
+func TestRoomsRunSeparateWorlds(t *testing.T) {
+	srv := startServer(t, &Server{})
+	if _, err := srv.CreateRoom(RoomOptions{ID: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	type seen struct {
+		mu      sync.Mutex
+		players int
+		n       int
+	}
+	var views [2]seen
+	for i, room := range []string{DefaultRoom, "other"} {
+		v := &views[i]
+		c, err := Connect(context.Background(), ClientConfig{
+			Server: srv.URL(), Name: room, Logger: testLogger(t),
+			Dial: DialOptions{Transport: WebSocket, TrustServerCertHash: true, Header: http.Header{RoomHeader: {room}}},
+			OnSnapshot: func(s *game.Snapshot, _ *SnapshotHeader) {
+				v.mu.Lock()
+				v.players = max(v.players, len(s.Players))
+				v.n++
+				v.mu.Unlock()
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	waitFor(t, 10*time.Second, func() bool {
+		for i := range views {
+			views[i].mu.Lock()
+			n := views[i].n
+			views[i].mu.Unlock()
+			if n < 30 {
+				return false
+			}
+		}
+		return true
+	})
+	for i := range views {
+		views[i].mu.Lock()
+		if views[i].players != 1 {
+			t.Errorf("room %d: a snapshot held %d players, want only the room's one", i, views[i].players)
+		}
+		views[i].mu.Unlock()
+	}
+}
+
+func TestLobbyKeyGuardsCreateAndJoinButNotTheList(t *testing.T) {
+	srv := startServer(t, &Server{LobbyKey: "backend-key", TokenSecret: testSecret})
+	do := func(method, path, auth string) int {
+		req, _ := http.NewRequest(method, srv.URL()+path, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tt := range []struct {
+		method, path, auth string
+		want               int
+	}{
+		{"GET", PathRooms, "", 200},
+		{"POST", PathRooms, "", 401},
+		{"POST", PathRooms, "Bearer wrong", 401},
+		{"POST", PathRooms + "/default/join", "", 401},
+		{"POST", PathRooms + "/default/join", "Bearer backend-key", 200},
+		{"POST", PathRooms, "Bearer backend-key", 201},
+	} {
+		if got := do(tt.method, tt.path, tt.auth); got != tt.want {
+			t.Errorf("%s %s with %q = %d, want %d", tt.method, tt.path, tt.auth, got, tt.want)
+		}
+	}
+}
+
+func TestDialOptionsRoomJoinsThatRoomOnBothTransports(t *testing.T) {
+	srv := startServer(t, &Server{})
+	if _, err := srv.CreateRoom(RoomOptions{ID: "arena-2"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []TransportKind{WebTransport, WebSocket} {
+		c, err := Connect(context.Background(), ClientConfig{Server: srv.URL(), Name: "picker",
+			Dial: DialOptions{Transport: kind, TrustServerCertHash: true, Room: "arena-2"}, Logger: testLogger(t)})
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		var sess []SessionInfo
+		waitFor(t, 5*time.Second, func() bool { sess = srv.Sessions(); return len(sess) == 1 })
+		if sess[0].Room != "arena-2" {
+			t.Errorf("%s: sessions %+v, want one in arena-2", kind, sess)
+		}
+		c.Close()
+		waitFor(t, 5*time.Second, func() bool { return len(srv.Sessions()) == 0 })
+	}
+}

@@ -1,0 +1,400 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand"
+	"net"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tickwire/tickwire/game"
+	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
+)
+
+// The tests here run whole sessions on simulated time: a real game.Room
+// on a game.ManualClock, the server's real session and snapshot code,
+// and real Clients, joined by in-memory links that LinkSim's scheduler
+// impairs on the same clock. One goroutine drives everything in time
+// order (the room's goroutine runs in lockstep through Room.WaitTick), so
+// a run is deterministic: the same seed gives the same figures.
+
+// simLink is one direction of an in-memory link.
+type simLink struct {
+	mu    sync.Mutex
+	clock *game.ManualClock
+	dir   *linkDir
+	q     *delayQueue
+}
+
+func newSimLink(clock *game.ManualClock, cfg LinkConfig, seed int64) *simLink {
+	return &simLink{clock: clock, dir: newLinkDir(cfg, seed), q: newDelayQueue()}
+}
+
+func (l *simLink) send(p []byte, reliable bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock.Now()
+	p = append([]byte(nil), p...)
+	if reliable {
+		l.q.push(l.dir.planReliable(now), true, p)
+		return
+	}
+	var due [2]time.Time
+	for i := range l.dir.plan(now, &due) {
+		l.q.push(due[i], false, p)
+	}
+}
+
+func (l *simLink) next() (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.q.next()
+}
+
+func (l *simLink) pop(now time.Time) ([]byte, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	d, ok := l.q.pop(now)
+	return d.p, ok
+}
+
+// memConn is the sending end of a simLink; the driver delivers what it
+// carries, so Receive is never used.
+type memConn struct{ link *simLink }
+
+func (c memConn) SendDatagram(p []byte) error { c.link.send(p, false); return nil }
+func (c memConn) SendMessage(p []byte) error  { c.link.send(p, true); return nil }
+func (c memConn) Receive(ctx context.Context) ([]byte, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+func (c memConn) Close() error         { return nil }
+func (c memConn) Kind() TransportKind  { return WebTransport }
+func (c memConn) RemoteAddr() net.Addr { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+
+// simClient is one player: a Client, its two links, its server session,
+// and a seeded bot that decides its inputs as ARENA.md's bots do.
+type simClient struct {
+	c         *Client
+	up, down  *simLink
+	ss        *session
+	helloSent time.Time
+	joined    bool
+
+	rng          *rand.Rand
+	mx, my, aim  float64
+	fire         bool
+	nextChange   time.Time
+	frame        Frame
+	sent         []game.Input
+	lastHeard    time.Time // at the server
+	maxSilence   time.Duration
+	lastSnap     time.Time
+	maxSnapGap   time.Duration
+	delays       []float64 // ms, after warm-up
+	cleanFrames  int
+	maxRenderErr float64
+	base         NetStats      // at the end of warm-up
+	end          NetStats      // at the last frame measured (inputs then stop)
+	playFor      time.Duration // from the start; then it stops sending inputs
+}
+
+func (p *simClient) decide(now time.Time) {
+	if now.Before(p.nextChange) {
+		return
+	}
+	a := p.rng.Float64() * 2 * math.Pi
+	p.mx, p.my = math.Cos(a), math.Sin(a)
+	p.aim = p.rng.Float64() * 2 * math.Pi
+	p.fire = p.rng.Intn(2) == 0
+	p.nextChange = now.Add(time.Second + time.Duration(p.rng.Int63n(int64(2*time.Second))))
+}
+
+type simConfig struct {
+	seed     int64
+	link     LinkConfig // both directions
+	clients  int
+	duration time.Duration // of play; then 3 s to drain
+	warmup   time.Duration
+	tickRate int // 0: 30 Hz
+}
+
+type simResult struct {
+	clients    []*simClient
+	sent       int
+	roomStats  game.RoomStats
+	finalTicks map[game.EntityID]uint32 // server's LastInputTick per player at the end
+}
+
+// truthRing keeps the server's players of recent ticks, by tick.
+type truthRing struct {
+	ticks   [128]uint32
+	players [128][]game.Player
+}
+
+func (t *truthRing) at(tick uint32, id game.EntityID) (game.Player, bool) {
+	i := tick % 128
+	if t.ticks[i] != tick {
+		return game.Player{}, false
+	}
+	for _, p := range t.players[i] {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return game.Player{}, false
+}
+
+func runSim(t *testing.T, cfg simConfig) *simResult {
+	t.Helper()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := game.NewManualClock(start)
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := &Server{Clock: clock, Logger: discard, Game: game.Config{Seed: uint64(cfg.seed), TickRate: cfg.tickRate}}
+	if err := srv.init(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := srv.newRoom(RoomOptions{ID: DefaultRoom, Game: srv.Game})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.rooms[DefaultRoom] = r
+	room := r.game
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	roomDone := make(chan error, 1)
+	go func() { roomDone <- room.Run(ctx) }()
+	defer func() { cancel(); <-roomDone }()
+	if !clock.WaitTickers(1, nil) {
+		t.Fatal("room did not start")
+	}
+
+	var clients []*simClient
+	for i := 0; i < cfg.clients; i++ {
+		s := cfg.seed*1000 + int64(i)*10
+		p := &simClient{
+			up:   newSimLink(clock, cfg.link, s+1),
+			down: newSimLink(clock, cfg.link, s+2),
+			rng:  rand.New(rand.NewSource(s + 3)),
+		}
+		p.c = newClient(ClientConfig{Name: fmt.Sprintf("sim%d", i), Clock: clock, Logger: discard})
+		p.c.conn = memConn{p.up}
+		p.playFor = cfg.duration
+		// Players join 100 ms apart; each sends its hello now.
+		p.helloSent = start.Add(time.Duration(i) * 100 * time.Millisecond)
+		clients = append(clients, p)
+	}
+
+	period := room.Period()
+	frameEvery := time.Second / 60
+	now := start
+	nextTick := start.Add(period)
+	nextFrame := start.Add(frameEvery)
+	nextPing := start.Add(time.Second)
+	stopInputs := start.Add(cfg.duration)
+	end := stopInputs.Add(3 * time.Second)
+	warm := start.Add(cfg.warmup)
+	var tick uint32
+	var truth truthRing
+	hellos := 0
+	res := &simResult{clients: clients, finalTicks: map[game.EntityID]uint32{}}
+
+	for now.Before(end) {
+		t1 := slices.MinFunc([]time.Time{nextTick, nextFrame, nextPing, end}, time.Time.Compare)
+		if hellos < len(clients) && clients[hellos].helloSent.Before(t1) {
+			t1 = clients[hellos].helloSent
+		}
+		for _, p := range clients {
+			for _, l := range []*simLink{p.up, p.down} {
+				if d, ok := l.next(); ok && d.Before(t1) {
+					t1 = d
+				}
+			}
+		}
+		if t1.Before(now) {
+			t1 = now
+		}
+		clock.Advance(t1.Sub(now))
+		now = t1
+
+		if hellos < len(clients) && !clients[hellos].helloSent.After(now) {
+			p := clients[hellos]
+			p.up.send(MarshalControl(helloPacket(p.c.cfg.Name)), true)
+			hellos++
+		}
+		if now.Equal(nextTick) {
+			tick++
+			if err := room.WaitTick(ctx, tick); err != nil {
+				t.Fatal(err)
+			}
+			i := tick % 128
+			truth.ticks[i] = tick
+			truth.players[i] = truth.players[i][:0]
+			for _, p := range clients {
+				if p.ss != nil {
+					if pl, ok := room.Player(p.ss.entity); ok {
+						truth.players[i] = append(truth.players[i], pl)
+					}
+				}
+			}
+			nextTick = nextTick.Add(period)
+		}
+		for _, p := range clients {
+			for raw, ok := p.up.pop(now); ok; raw, ok = p.up.pop(now) {
+				deliverUp(t, srv, p, raw, now, discard)
+			}
+			for raw, ok := p.down.pop(now); ok; raw, ok = p.down.pop(now) {
+				deliverDown(t, p, raw, now)
+			}
+		}
+		if now.Equal(nextPing) {
+			for _, p := range clients {
+				if p.joined {
+					if err := p.c.sendPing(now); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			nextPing = nextPing.Add(time.Second)
+		}
+		if now.Equal(nextFrame) {
+			for _, p := range clients {
+				if !p.joined {
+					continue
+				}
+				due := p.c.InputsDue(now)
+				if now.Before(stopInputs) {
+					p.decide(now)
+					for range due {
+						in, err := p.c.SendInput(p.mx, p.my, p.aim, p.fire)
+						if err != nil {
+							t.Fatal(err)
+						}
+						p.sent = append(p.sent, in)
+					}
+				}
+				p.c.Frame(now, &p.frame)
+				if !now.Before(warm) && now.Before(stopInputs) {
+					p.measureFrame(&truth)
+					p.end = p.c.NetStats()
+				}
+			}
+			if !now.After(warm) && now.Add(frameEvery).After(warm) {
+				for _, p := range clients {
+					p.base = p.c.NetStats()
+				}
+			}
+			nextFrame = nextFrame.Add(frameEvery)
+		}
+	}
+	for _, p := range clients {
+		if !p.joined {
+			t.Fatalf("a client never joined")
+		}
+		res.sent += len(p.sent)
+		pl, _ := room.Player(p.ss.entity)
+		res.finalTicks[p.ss.entity] = pl.LastInputTick
+	}
+	res.roomStats = room.Stats()
+	return res
+}
+
+func helloPacket(name string) *pb.Packet {
+	return &pb.Packet{Body: &pb.Packet_Hello{Hello: &pb.ClientHello{ProtocolVersion: ProtocolVersion, PlayerName: name}}}
+}
+
+// deliverUp hands a packet from a client to the server side.
+func deliverUp(t *testing.T, srv *Server, p *simClient, raw []byte, now time.Time, log *slog.Logger) {
+	t.Helper()
+	if !p.lastHeard.IsZero() && len(p.sent) > 0 && now.Sub(p.c.epoch) < p.playFor {
+		p.maxSilence = max(p.maxSilence, now.Sub(p.lastHeard))
+	}
+	p.lastHeard = now
+	if p.ss == nil {
+		// The hello: what Server.handleConn does, on simulated time.
+		r := srv.rooms[DefaultRoom]
+		entity, err := r.game.AddPlayer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss := &session{
+			id: srv.nextID.Add(1), entity: entity, name: p.c.cfg.Name, conn: memConn{p.down}, room: r,
+			kick: make(chan kickReason, 1), in: InputPacket{Inputs: make([]game.Input, 0, MaxInputsPerPacket)},
+			log:    log,
+			budget: newPacketLimiter(srv.PacketBudget.withDefaults(r.game.Params().TickRate)),
+		}
+		ss.out.init(srv, WebTransport)
+		if err := ss.conn.SendMessage(MarshalControl(srv.welcome(r, ss))); err != nil {
+			t.Fatal(err)
+		}
+		r.addSession(ss)
+		p.ss = ss
+		return
+	}
+	if k, ok := p.ss.handlePacket(srv, raw); !ok {
+		t.Fatalf("server ended the session: %v %s", k.reason, k.text)
+	}
+}
+
+// deliverDown hands a packet from the server to a client.
+func deliverDown(t *testing.T, p *simClient, raw []byte, now time.Time) {
+	t.Helper()
+	if !p.joined {
+		if kind, _, _ := SplitPacket(raw); kind != KindWelcome {
+			return // overtook the welcome
+		}
+		if err := p.c.acceptWelcome(raw, p.helloSent, now); err != nil {
+			t.Fatal(err)
+		}
+		p.joined = true
+		return
+	}
+	kind, _, _ := SplitPacket(raw)
+	if kind == KindSnapshot {
+		if !p.lastSnap.IsZero() && now.Sub(p.c.epoch) < p.playFor {
+			p.maxSnapGap = max(p.maxSnapGap, now.Sub(p.lastSnap))
+		}
+		p.lastSnap = now
+	}
+	if err := p.c.handlePacket(raw, now); err != nil {
+		t.Fatalf("client: %v", err)
+	}
+}
+
+// measureFrame records the frame's delay and, when it interpolated
+// between two consecutive ticks, how far each remote player is from
+// where the server's history puts it at the render tick.
+func (p *simClient) measureFrame(truth *truthRing) {
+	p.delays = append(p.delays, float64(p.c.interp.delay())/float64(time.Millisecond))
+	if p.c.interp.lastGap != 1 {
+		return
+	}
+	p.cleanFrames++
+	r := p.frame.RenderTick
+	t0 := uint32(math.Floor(r))
+	u := r - float64(t0)
+	for _, rp := range p.frame.Remote {
+		a, ok1 := truth.at(t0, rp.ID)
+		b, ok2 := truth.at(t0+1, rp.ID)
+		if !ok1 || !ok2 || a.Alive != b.Alive {
+			continue
+		}
+		x, y := a.X+(b.X-a.X)*u, a.Y+(b.Y-a.Y)*u
+		p.maxRenderErr = max(p.maxRenderErr, math.Hypot(rp.X-x, rp.Y-y))
+	}
+}
+
+func quantile(v []float64, q float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(q*float64(len(s))))]
+}

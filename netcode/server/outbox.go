@@ -1,0 +1,288 @@
+package server
+
+import (
+	"sort"
+	"time"
+
+	"github.com/tickwire/tickwire/game"
+)
+
+// fragmentPayloadSize is the most snapshot payload one datagram carries:
+// the datagram budget less the envelope (tag, ticks, lead, fragment
+// fields: at most 40 bytes).
+const fragmentPayloadSize = MaxDatagramSize - 40
+
+// snapshotOutbox is one session's part of the snapshot fan-out: what the
+// fan-out must know of its transport. It is used only from the room
+// goroutine.
+type snapshotOutbox struct {
+	// reliable: every packet queued reaches the client, in order
+	// (WebSocket), so payloads delta against the newest tick queued and
+	// travel whole; otherwise datagrams, with a budget (WebTransport).
+	reliable  bool
+	tooLarge  bool // logged once
+	encodeErr bool // logged once
+	// fullTick is the tick of the last full snapshot sent, which later
+	// payloads delta against until the client acks it (see baseline).
+	fullTick uint32
+	// queued is the newest tick queued whole to a reliable transport.
+	queued uint32
+}
+
+// ackStall is how long the input packets of a reliable session may keep
+// an ack that stands still while snapshots go out before the fan-out
+// stops trusting that the client holds every snapshot queued to it (a
+// client that failed to decode one never acks again) and falls back to
+// the ack. It is counted in packets, not time: a client that only lags (a
+// slow device, a saturated swarm) sends late inputs too, with acks that
+// still advance; a time bound was tripped by saturated bots, which then
+// got bigger payloads.
+const ackStall = 3 * time.Second
+
+// fullRetry is how long the fan-out deltas against an unacknowledged full
+// snapshot before it sends another: a little more than a round trip.
+const fullRetry = 250 * time.Millisecond
+
+// baselineRules are ackStall and fullRetry for one room's tick rate.
+type baselineRules struct {
+	ackStall  uint32 // input packets (one a tick)
+	fullRetry uint32 // ticks
+}
+
+func rulesFor(tickRate int) baselineRules {
+	return baselineRules{
+		ackStall:  uint32(ackStall.Seconds() * float64(tickRate)),
+		fullRetry: uint32(max(2, int(fullRetry.Seconds()*float64(tickRate)))),
+	}
+}
+
+// baseline is the snapshot the session's payload at cur deltas against:
+// the newest tick the client acknowledged while the history holds it.
+// Without one (a new client, or one whose acks lag the history) a full
+// snapshot goes out, and then, rather than a full snapshot every tick
+// until one is acknowledged, deltas against that one, on the bet that it
+// arrived: a lagging client would otherwise get tens of times its usual
+// bytes every tick, and lag further behind. If no ack of it comes within
+// fullRetry, the bet is lost (the snapshot was lost, or the client is too
+// far behind) and another full snapshot goes out. nil: a full snapshot.
+//
+// Over a reliable transport the client will hold every snapshot queued to
+// it, so the newest one queued is the baseline, without waiting for its
+// ack: payloads delta against the previous tick (the smallest deltas, one
+// encoding shared by every such client) and a client whose acks lag does
+// not get bigger payloads. Only if ackStall's worth of its input packets
+// (staleAcks of them) carried no newer ack does the ack rule below take
+// over.
+func (o *snapshotOutbox) baseline(ack, staleAcks uint32, cur *game.Snapshot, history *game.History, r baselineRules) *game.Snapshot {
+	stalled := o.queued > ack && staleAcks >= r.ackStall
+	if o.reliable && o.queued != 0 && o.queued < cur.Tick && !stalled {
+		if b, ok := history.At(o.queued); ok {
+			return b
+		}
+	}
+	if ack != 0 && ack < cur.Tick {
+		if b, ok := history.At(ack); ok {
+			return b
+		}
+	}
+	if o.fullTick != 0 && o.fullTick < cur.Tick && cur.Tick-o.fullTick < r.fullRetry {
+		if b, ok := history.At(o.fullTick); ok {
+			return b
+		}
+	}
+	return nil
+}
+
+// chose records that the payload at cur deltas against base.
+func (o *snapshotOutbox) chose(base, cur *game.Snapshot) {
+	if base == nil {
+		o.fullTick = cur.Tick
+	}
+}
+
+// sent records that the snapshot of tick went to the transport whole
+// (err nil: queued).
+func (o *snapshotOutbox) sent(tick uint32, err error) {
+	if o.reliable && err == nil {
+		o.queued = tick
+	}
+}
+
+func (o *snapshotOutbox) init(_ *Server, kind TransportKind) {
+	o.reliable = kind == WebSocket
+}
+
+// fanoutRoom is what the fan-out needs of the room it serves.
+type fanoutRoom interface {
+	Params() game.Params
+	InputLead(id game.EntityID) (time.Duration, bool)
+}
+
+// snapshotFanout is a room's per-tick snapshot work: for every session,
+// pick the baseline (snapshotOutbox.baseline), encode the snapshot
+// against it, wrap it in the envelope and send it, in fragments when it
+// exceeds one datagram. It runs on the room goroutine only, and
+// allocates nothing once its buffers have grown.
+//
+// Without interest management a payload depends only on the tick and the
+// baseline, not on the client: the fan-out encodes once per distinct
+// baseline per tick and every session that acknowledged that baseline
+// gets the same bytes (at 30 Hz most clients ack one of a handful of
+// recent ticks). With interest management each client's payload is its
+// own, but the interest filter runs on AOIIndex grids shared by all
+// clients: one is built per tick, for the new snapshot, and kept while
+// that tick may serve as a baseline, so no client scans the whole world.
+// Either way the bytes are exactly those SnapshotEncoder.Encode writes
+// for that client alone.
+type snapshotFanout struct {
+	enc    SnapshotEncoder // AOIRadius stays 0: the filter is the indexes'
+	params game.Params
+	rules  baselineRules
+	radius float64
+	ready  bool
+
+	shared  []sharedPayload // without AOI: this tick's payloads, by baseline
+	nShared int
+	payload []byte // with AOI: the current session's payload
+	packet  []byte
+	indexes [game.DefaultHistoryTicks]AOIIndex // with AOI: by tick, mod 64
+
+	// observe, when set (by tests, before the room runs), sees every
+	// tick's snapshot before anything is sent.
+	observe func(cur *game.Snapshot)
+}
+
+// sharedPayload is one tick's payload against one baseline (0: full).
+type sharedPayload struct {
+	baseline uint32
+	payload  []byte
+	err      error
+}
+
+func (f *snapshotFanout) setup(params game.Params, radius float64) {
+	f.params, f.radius, f.ready = params, radius, true
+	f.rules = rulesFor(params.TickRate)
+	f.enc = SnapshotEncoder{Params: params}
+	f.indexes = [len(f.indexes)]AOIIndex{}
+	if f.packet == nil {
+		f.packet = make([]byte, 0, MaxDatagramSize+64)
+		f.payload = make([]byte, 0, 4096)
+	}
+}
+
+// tick sends every session its snapshot of cur. radius is the room's AOI
+// radius (≤ 0: the whole world).
+func (f *snapshotFanout) tick(cur *game.Snapshot, history *game.History, sessions []*session, room fanoutRoom, radius float64) {
+	if f.observe != nil {
+		f.observe(cur)
+	}
+	if !(radius > 0) {
+		radius = 0 // NaN and negatives mean the whole world, as in VisibleSet
+	}
+	if p := room.Params(); !f.ready || f.params != p || f.radius != radius {
+		f.setup(p, radius)
+	}
+	f.nShared = 0
+	var curIx *AOIIndex
+	if f.radius > 0 {
+		curIx = f.index(cur, true)
+	}
+	for _, ss := range sessions {
+		hdr := SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
+		base := ss.out.baseline(ss.ackTick.Load(), ss.staleAcks.Load(), cur, history, f.rules)
+		ss.out.chose(base, cur)
+		if base != nil {
+			hdr.BaselineTick = base.Tick
+		}
+		if lead, ok := room.InputLead(ss.entity); ok {
+			hdr.InputLeadMs = int32(lead.Milliseconds())
+		}
+		var payload []byte
+		var err error
+		if curIx != nil {
+			var baseIx *AOIIndex
+			if base != nil {
+				baseIx = f.index(base, false)
+			}
+			payload, err = f.enc.encodeIndexed(f.payload[:0], curIx, baseIx, ss.entity)
+			f.payload = payload
+		} else {
+			payload, err = f.sharedPayload(cur, base)
+		}
+		if err != nil {
+			if !ss.out.encodeErr {
+				ss.out.encodeErr = true
+				ss.log.Error("encoding snapshot", "err", err, "tick", cur.Tick)
+			}
+			continue
+		}
+		f.send(ss, &hdr, payload)
+	}
+}
+
+// index returns the AOIIndex of s, building it when the slot of its tick
+// holds another snapshot's (or always, when fresh: s is a new tick's).
+func (f *snapshotFanout) index(s *game.Snapshot, fresh bool) *AOIIndex {
+	ix := &f.indexes[s.Tick%uint32(len(f.indexes))]
+	if fresh || ix.snap != s || ix.tick != s.Tick || ix.radius != f.radius || ix.params != f.params {
+		ix.Build(s, f.radius, f.params)
+	}
+	return ix
+}
+
+// sharedPayload returns this tick's payload against base, encoding it on
+// first use.
+func (f *snapshotFanout) sharedPayload(cur, base *game.Snapshot) ([]byte, error) {
+	var bt uint32
+	if base != nil {
+		bt = base.Tick
+	}
+	for i := range f.nShared {
+		if sp := &f.shared[i]; sp.baseline == bt {
+			return sp.payload, sp.err
+		}
+	}
+	if f.nShared == len(f.shared) {
+		f.shared = append(f.shared, sharedPayload{})
+	}
+	sp := &f.shared[f.nShared]
+	f.nShared++
+	sp.baseline = bt
+	sp.payload, sp.err = f.enc.Encode(sp.payload[:0], cur, base, 0)
+	return sp.payload, sp.err
+}
+
+// send wraps payload in the envelope and hands it to the transport:
+// whole over WebSocket or when it fits one datagram, else in fragments.
+// Sends never block; a full queue drops the datagram.
+func (f *snapshotFanout) send(ss *session, hdr *SnapshotHeader, payload []byte) {
+	if ss.out.reliable || len(payload) <= fragmentPayloadSize {
+		f.packet = AppendSnapshotPacket(f.packet[:0], hdr, payload)
+		ss.out.sent(hdr.ServerTick, ss.conn.SendDatagram(f.packet))
+		return
+	}
+	count := (len(payload) + fragmentPayloadSize - 1) / fragmentPayloadSize
+	if count > maxFragments {
+		if !ss.out.tooLarge {
+			ss.out.tooLarge = true
+			ss.log.Error("snapshot too large to send; enable AOI", "bytes", len(payload), "max_fragments", maxFragments)
+		}
+		return
+	}
+	hdr.FragmentCount = uint32(count)
+	for i := range count {
+		chunk := payload[i*fragmentPayloadSize : min(len(payload), (i+1)*fragmentPayloadSize)]
+		hdr.FragmentIndex = uint32(i)
+		f.packet = AppendSnapshotPacket(f.packet[:0], hdr, chunk)
+		_ = ss.conn.SendDatagram(f.packet)
+	}
+}
+
+// lastInputTick finds the tick of the newest input applied to the player.
+func lastInputTick(s *game.Snapshot, id game.EntityID) uint32 {
+	i := sort.Search(len(s.Players), func(i int) bool { return s.Players[i].ID >= id })
+	if i < len(s.Players) && s.Players[i].ID == id {
+		return s.Players[i].LastInputTick
+	}
+	return 0
+}

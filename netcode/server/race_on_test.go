@@ -1,0 +1,7 @@
+//go:build race
+
+package server
+
+// raceEnabled is true when the tests run under the race detector, which
+// makes every packet 5 to 10 times dearer: load tests scale down.
+const raceEnabled = true

@@ -1,0 +1,145 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/tickwire/tickwire/game"
+	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
+)
+
+// scoreAKill has shooter fire at target, which stands still, until the
+// room credits shooter with a kill.
+func scoreAKill(t *testing.T, srv *Server, shooter, target *player) {
+	t.Helper()
+	room := srv.Room()
+	ticker := time.NewTicker(room.Period())
+	defer ticker.Stop()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s, _ := room.Player(shooter.Entity())
+		if s.Score >= 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no kill within 30 s (shooter %+v)", s)
+		}
+		<-ticker.C
+		tg, _ := room.Player(target.Entity())
+		aim := math.Atan2(tg.Y-s.Y, tg.X-s.X)
+		if aim < 0 {
+			aim += 2 * math.Pi
+		}
+		if _, err := shooter.SendInput(0, 0, aim, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// cutAndWaitParked cuts p's connection without a goodbye and waits until
+// the server has ended its session.
+func cutAndWaitParked(t *testing.T, srv *Server, p *player) {
+	t.Helper()
+	id := p.Entity()
+	_ = p.conn.Close()
+	waitFor(t, 15*time.Second, func() bool {
+		for _, s := range srv.Sessions() {
+			if s.Entity == id {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func reconnect(t *testing.T, srv *Server, token []byte, kind TransportKind) *Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Connect(ctx, ClientConfig{Server: srv.URL(), Name: "shooter", ResumeToken: token,
+		Dial: DialOptions{Transport: kind, TrustServerCertHash: true}, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("reconnect over %s: %v", kind, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestResumeWithinGraceKeepsEntityPositionHealthAndScore(t *testing.T) {
+	for _, kinds := range [][2]TransportKind{{WebTransport, WebSocket}, {WebSocket, WebTransport}} {
+		t.Run(string(kinds[0])+"_then_"+string(kinds[1]), func(t *testing.T) {
+			srv := startServer(t, &Server{Game: game.Config{Size: 200, MaxPlayers: 4}})
+			shooter := connectPlayer(t, srv, "shooter", kinds[0])
+			target := connectPlayer(t, srv, "target", kinds[0])
+			<-shooter.gotOne
+			<-target.gotOne
+			scoreAKill(t, srv, shooter, target)
+
+			token := shooter.Welcome().GetResumeToken()
+			cutAndWaitParked(t, srv, shooter)
+			before, ok := srv.Room().Player(shooter.Entity())
+			if !ok {
+				t.Fatal("the dropped player left the world at once; want it parked")
+			}
+			c := reconnect(t, srv, token, kinds[1])
+			if c.Entity() != shooter.Entity() {
+				t.Fatalf("resumed as entity %d, want %d", c.Entity(), shooter.Entity())
+			}
+			after, _ := srv.Room().Player(c.Entity())
+			if after.Score != 1 || after.X != before.X || after.Y != before.Y || after.Health != before.Health {
+				t.Fatalf("after resume %+v, before %+v", after, before)
+			}
+			if got := c.Welcome().GetResumeToken(); string(got) == string(token) {
+				t.Error("the resumed session reuses the old resume token")
+			}
+		})
+	}
+}
+
+func TestResumeAfterGraceJoinsAsANewPlayer(t *testing.T) {
+	srv := startServer(t, &Server{Game: game.Config{Size: 200, MaxPlayers: 4}, ResumeGrace: time.Second})
+	shooter := connectPlayer(t, srv, "shooter", WebSocket)
+	target := connectPlayer(t, srv, "target", WebSocket)
+	<-shooter.gotOne
+	<-target.gotOne
+	scoreAKill(t, srv, shooter, target)
+
+	token := shooter.Welcome().GetResumeToken()
+	cutAndWaitParked(t, srv, shooter)
+	// The housekeeping pass that runs every second removes it once the
+	// grace has run out.
+	waitFor(t, 10*time.Second, func() bool { _, ok := srv.Room().Player(shooter.Entity()); return !ok })
+	c := reconnect(t, srv, token, WebTransport)
+	if c.Entity() == shooter.Entity() {
+		t.Fatal("a token past its grace resumed the old entity")
+	}
+	if p, _ := srv.Room().Player(c.Entity()); p.Score != 0 {
+		t.Fatalf("new player starts with score %d", p.Score)
+	}
+}
+
+func TestAHalfOpenSessionIsReplacedByItsResume(t *testing.T) {
+	srv := startServer(t, &Server{})
+	p := connectPlayer(t, srv, "twice", WebSocket)
+	<-p.gotOne
+	// The old connection is still open (say its client lost the network
+	// and the server has not noticed); the client comes back on another.
+	c := reconnect(t, srv, p.Welcome().GetResumeToken(), WebTransport)
+	if c.Entity() != p.Entity() {
+		t.Fatalf("resumed as entity %d, want %d", c.Entity(), p.Entity())
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replaced session is still open")
+	}
+	var de *DisconnectError
+	if !errors.As(p.Err(), &de) || de.Reason != pb.DisconnectReason_DISCONNECT_REASON_REPLACED {
+		t.Fatalf("old session ended with %v, want REPLACED", p.Err())
+	}
+	// The server registers the new session just after sending its welcome.
+	waitFor(t, 10*time.Second, func() bool { return len(srv.Sessions()) == 1 })
+}

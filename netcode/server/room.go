@@ -1,0 +1,142 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/server/directory"
+)
+
+// DefaultRoom is the room every server has, never closed; clients that
+// name no room play there.
+const DefaultRoom = "default"
+
+// RoomOptions configure one room.
+type RoomOptions struct {
+	// ID names the room (ValidRoomID). Empty means a random ID.
+	ID string
+	// Game configures its arena (tick rate, max players, seed); the zero
+	// value is ARENA.md's.
+	Game game.Config
+	// AOIRadius, when positive, sends each client only the entities
+	// within this distance of its player.
+	AOIRadius float64
+}
+
+// RoomInfo describes a room, as the lobby lists it.
+type RoomInfo = directory.Room
+
+// room is one game.Room with the sessions playing in it. Its loop runs in
+// its own goroutine with its own World.
+type room struct {
+	id   string
+	opts RoomOptions
+	srv  *Server
+	game *game.Room
+
+	tickObs prometheus.Observer // pre-resolved: no lookup on the tick
+	fanout  snapshotFanout      // the per-tick snapshot work, on the room goroutine
+	cancel  context.CancelFunc
+	done    chan struct{}
+
+	mu        sync.Mutex
+	sessions  []*session    // snapshot order; replaced, never mutated in place
+	rosterRev atomic.Uint64 // see roster.go
+
+	rosterMu      sync.Mutex
+	rosterSentAt  time.Time // clock time of the last roster sent
+	rosterPending bool      // a join or leave since then
+
+	// Guarded by srv.roomsMu.
+	refs       int       // sessions and joins in progress
+	emptySince time.Time // when refs last fell to 0
+	closing    bool
+}
+
+func (s *Server) newRoom(opts RoomOptions) (*room, error) {
+	r := &room{id: opts.ID, opts: opts, srv: s, done: make(chan struct{})}
+	g, err := game.NewRoom(game.RoomConfig{World: opts.Game, Clock: s.clock, Sink: r, Logger: s.log.With("room", opts.ID)})
+	if err != nil {
+		return nil, fmt.Errorf("netcode: creating room %q: %w", opts.ID, err)
+	}
+	r.game = g
+	r.fanout.observe = s.observeTick
+	r.tickObs = s.metrics.tickDuration.WithLabelValues(opts.ID)
+	r.emptySince = s.clock.Now()
+	return r, nil
+}
+
+// start runs the room's loop until stop or ctx.
+func (r *room) start(ctx context.Context) {
+	ctx, r.cancel = context.WithCancel(ctx)
+	go func() {
+		defer close(r.done)
+		_ = r.game.Run(ctx)
+	}()
+}
+
+// stop ends the loop and waits for it.
+func (r *room) stop() {
+	r.cancel()
+	<-r.done
+	r.srv.metrics.tickDuration.DeleteLabelValues(r.id)
+}
+
+// OnTick sends every session its snapshot of the tick just simulated
+// (see snapshotFanout). It runs on the room goroutine, so it must never
+// block: transports drop a datagram rather than wait.
+func (r *room) OnTick(cur *game.Snapshot, history *game.History) {
+	r.fanout.tick(cur, history, r.currentSessions(), r.game, r.opts.AOIRadius)
+}
+
+// ObserveTick records a tick's duration (game.TickObserver).
+func (r *room) ObserveTick(d time.Duration) { r.tickObs.Observe(d.Seconds()) }
+
+func (r *room) info() RoomInfo {
+	p := r.game.Params()
+	return RoomInfo{
+		ID:       r.id,
+		Players:  r.players(),
+		Capacity: r.opts.Game.Capacity(),
+		TickRate: p.TickRate,
+		AOI:      r.opts.AOIRadius > 0,
+	}
+}
+
+func (r *room) players() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.sessions)
+}
+
+func (r *room) addSession(ss *session) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	next := make([]*session, len(r.sessions), len(r.sessions)+1)
+	copy(next, r.sessions)
+	r.sessions = append(next, ss)
+}
+
+func (r *room) removeSession(ss *session) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	next := make([]*session, 0, len(r.sessions))
+	for _, o := range r.sessions {
+		if o != ss {
+			next = append(next, o)
+		}
+	}
+	r.sessions = next
+}
+
+func (r *room) currentSessions() []*session {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sessions
+}

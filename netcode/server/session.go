@@ -1,0 +1,263 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tickwire/tickwire/game"
+	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
+)
+
+// maxMalformedPackets is how many undecodable packets a session tolerates
+// before it is closed as a protocol violation. A few can be honest (a
+// client of a newer minor revision); a stream of them is hostile.
+const maxMalformedPackets = 32
+
+// session is one connected client on the server. Its fields are split by
+// owner: the read goroutine (handleConn), the room goroutine (snapshot
+// sending, see server.OnTick) and atomics shared by both.
+type session struct {
+	id     uint64
+	entity game.EntityID
+	name   string
+	conn   Conn
+	room   *room
+	log    *slog.Logger
+	// playerID is the join token's player, or "session-<id>".
+	playerID string
+	// token is the resume token the welcome handed out.
+	token []byte
+	// done is closed once the session has ended and its entity has been
+	// parked or removed.
+	done chan struct{}
+
+	// Shared.
+	ackTick   atomic.Uint32
+	staleAcks atomic.Uint32 // input packets since ackTick last advanced
+	lastHeard atomic.Int64  // Clock time, UnixNano
+	kick      chan kickReason
+	kickOnce  sync.Once
+
+	// Owned by the room goroutine.
+	out snapshotOutbox
+
+	// Owned by the read goroutine.
+	in        InputPacket
+	replyBuf  []byte
+	malformed int
+	budget    *packetLimiter
+}
+
+type kickReason struct {
+	reason pb.DisconnectReason
+	text   string
+}
+
+// disconnect asks the session's read goroutine to end the session with a
+// reason. Only the first call counts.
+func (s *session) disconnect(reason pb.DisconnectReason, text string) {
+	s.kickOnce.Do(func() { s.kick <- kickReason{reason, text} })
+}
+
+// helloError is a refused handshake: what to tell the client.
+type helloError struct {
+	reason pb.DisconnectReason
+	text   string
+}
+
+func (e *helloError) Error() string { return e.text }
+
+// readHello waits for the ClientHello and validates it.
+func readHello(ctx context.Context, conn Conn) (*pb.ClientHello, error) {
+	raw, err := conn.Receive(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("waiting for hello: %w", err)
+	}
+	kind, _, err := SplitPacket(raw)
+	if err != nil {
+		return nil, &helloError{pb.DisconnectReason_DISCONNECT_REASON_PROTOCOL_VIOLATION, "first message is not a packet: " + err.Error()}
+	}
+	if kind != KindHello {
+		return nil, &helloError{pb.DisconnectReason_DISCONNECT_REASON_PROTOCOL_VIOLATION, "first message must be a hello, got " + kind.String()}
+	}
+	p, err := UnmarshalControl(raw)
+	if err != nil {
+		return nil, &helloError{pb.DisconnectReason_DISCONNECT_REASON_BAD_HELLO, "hello: " + err.Error()}
+	}
+	hello := p.GetHello()
+	if v := hello.GetProtocolVersion(); v != ProtocolVersion {
+		return nil, &helloError{pb.DisconnectReason_DISCONNECT_REASON_VERSION_MISMATCH,
+			fmt.Sprintf("server speaks protocol version %d, client sent %d", ProtocolVersion, v)}
+	}
+	if err := validatePlayerName(hello.GetPlayerName()); err != nil {
+		return nil, &helloError{pb.DisconnectReason_DISCONNECT_REASON_BAD_HELLO, err.Error()}
+	}
+	return hello, nil
+}
+
+func newToken() []byte {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return b
+}
+
+// serve runs the session's read loop until the connection ends or the
+// session is kicked, then tells the client why. It reports whether the
+// client may come back (resume): its connection was lost, timed out or
+// was replaced, rather than closed on purpose by either side.
+func (s *session) serve(ctx context.Context, srv *Server) (resumable bool) {
+	// Packets are handled on this goroutine as Receive returns them (a
+	// hop through another goroutine per packet cost more than handling
+	// one); a kick cancels the Receive.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		k       kickReason
+		kicked  bool
+		watched = make(chan struct{})
+	)
+	go func() {
+		defer close(watched)
+		select {
+		case k = <-s.kick:
+			kicked = true
+			cancel()
+		case <-rctx.Done():
+		}
+	}()
+	for {
+		raw, err := s.conn.Receive(rctx)
+		if err == nil && rctx.Err() == nil {
+			if k, ok := s.handlePacket(srv, raw); !ok {
+				s.finish(k)
+				return false
+			}
+			continue
+		}
+		cancel()
+		<-watched // k and kicked are settled
+		switch {
+		case kicked:
+			s.finish(k)
+			return k.reason == pb.DisconnectReason_DISCONNECT_REASON_TIMEOUT ||
+				k.reason == pb.DisconnectReason_DISCONNECT_REASON_REPLACED
+		case ctx.Err() != nil:
+			s.finish(kickReason{pb.DisconnectReason_DISCONNECT_REASON_SERVER_SHUTDOWN, "server shutting down"})
+			return false
+		default:
+			s.log.Info("session ended", "reason", "connection lost", "err", err)
+			return true
+		}
+	}
+}
+
+func (s *session) finish(k kickReason) {
+	s.log.Info("session ended", "reason", k.reason.String(), "text", k.text)
+	if k.reason != pb.DisconnectReason_DISCONNECT_REASON_CLIENT_LEFT {
+		_ = s.conn.SendMessage(DisconnectPacket(k.reason, k.text))
+	}
+}
+
+// handlePacket processes one packet from the client. It returns false with
+// a reason when the session must end.
+func (s *session) handlePacket(srv *Server, raw []byte) (kickReason, bool) {
+	now := srv.clock.Now()
+	if ok, abusive := s.budget.allow(now); !ok {
+		srv.rateLimited.Add(1)
+		srv.metrics.rateLimited.Inc()
+		if abusive {
+			return kickReason{pb.DisconnectReason_DISCONNECT_REASON_RATE_LIMITED,
+				fmt.Sprintf("sent far more packets than allowed (%d dropped)", s.budget.dropped)}, false
+		}
+		return kickReason{}, true
+	}
+	s.lastHeard.Store(now.UnixNano())
+	kind, body, err := SplitPacket(raw)
+	if err == nil {
+		err = s.dispatch(srv, kind, body, raw)
+	}
+	if err == nil {
+		return kickReason{}, true
+	}
+	var left *clientLeft
+	if errors.As(err, &left) {
+		return kickReason{pb.DisconnectReason_DISCONNECT_REASON_CLIENT_LEFT, left.text}, false
+	}
+	srv.malformed.Add(1)
+	srv.metrics.malformed.Inc()
+	s.malformed++
+	if s.malformed == 1 || s.malformed == maxMalformedPackets {
+		s.log.Warn("dropped malformed packet", "err", err, "size", len(raw), "count", s.malformed)
+	}
+	if s.malformed >= maxMalformedPackets {
+		return kickReason{pb.DisconnectReason_DISCONNECT_REASON_PROTOCOL_VIOLATION,
+			fmt.Sprintf("%d malformed packets, last: %v", s.malformed, err)}, false
+	}
+	return kickReason{}, true
+}
+
+type clientLeft struct{ text string }
+
+func (c *clientLeft) Error() string { return "client left: " + c.text }
+
+func (s *session) dispatch(srv *Server, kind PacketKind, body, raw []byte) error {
+	switch kind {
+	case KindInput:
+		if err := DecodeInputPacket(body, &s.in); err != nil {
+			return err
+		}
+		s.noteAck(s.in.AckTick, s.room.game.CurrentTick())
+		s.room.game.QueueInputs(s.entity, s.in.Inputs)
+		return nil
+	case KindPing:
+		var p Ping
+		if err := DecodePing(body, &p); err != nil {
+			return err
+		}
+		p.ServerTick = s.room.game.CurrentTick()
+		s.replyBuf = AppendPing(s.replyBuf[:0], KindPong, &p)
+		_ = s.conn.SendDatagram(s.replyBuf)
+		return nil
+	case KindPong:
+		var p Ping
+		if err := DecodePing(body, &p); err != nil {
+			return err
+		}
+		srv.notePong(&p)
+		return nil
+	case KindDisconnect:
+		p, err := UnmarshalControl(raw)
+		if err != nil {
+			return err
+		}
+		return &clientLeft{p.GetDisconnect().GetText()}
+	}
+	return malformed("unexpected %v from client", kind)
+}
+
+// noteAck records the newest snapshot tick the client says it holds, from
+// one input packet. Acks arrive out of order over datagrams, so only a
+// newer one counts; an ack from the future is a lie and is ignored. Every
+// packet that does not advance the ack counts in staleAcks.
+func (s *session) noteAck(ack, now uint32) {
+	if ack == 0 || ack > now {
+		s.staleAcks.Add(1)
+		return
+	}
+	for {
+		old := s.ackTick.Load()
+		if ack <= old {
+			s.staleAcks.Add(1)
+			return
+		}
+		if s.ackTick.CompareAndSwap(old, ack) {
+			s.staleAcks.Store(0)
+			return
+		}
+	}
+}
