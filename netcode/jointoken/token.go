@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 // Join tokens let a lobby (or a game's own backend that shares the
@@ -20,16 +22,16 @@ import (
 // The client sends the token in ClientHello.auth_token; the server checks
 // it before it admits the player.
 
-// MaxTokenBytes bounds a join token; longer ones are refused unparsed.
-const MaxTokenBytes = 1024
+// MaxBytes bounds a join token; longer ones are refused unparsed.
+const MaxBytes = 1024
 
-// MinTokenSecretBytes is the shortest HMAC secret NewTokenSigner accepts.
-const MinTokenSecretBytes = 16
+// MinSecretBytes is the shortest HMAC secret NewSigner accepts.
+const MinSecretBytes = 16
 
 const tokenPrefix = "tw1."
 
-// TokenClaims is what a join token asserts.
-type TokenClaims struct {
+// Claims is what a join token asserts.
+type Claims struct {
 	// Room is the room the holder may join.
 	Room string `json:"room"`
 	// PlayerID identifies the player for the game's backend (logs,
@@ -44,43 +46,43 @@ type TokenClaims struct {
 // Token errors, one per way a token can be refused. Their texts are what
 // the client reads in Disconnect{AUTH_FAILED}.
 var (
-	ErrTokenMissing   = errors.New("join token required but none sent")
-	ErrTokenMalformed = errors.New("join token malformed")
-	ErrTokenSignature = errors.New("join token signature invalid")
-	ErrTokenExpired   = errors.New("join token expired")
-	ErrTokenWrongRoom = errors.New("join token is for another room")
+	ErrMissing   = errors.New("join token required but none sent")
+	ErrMalformed = errors.New("join token malformed")
+	ErrSignature = errors.New("join token signature invalid")
+	ErrExpired   = errors.New("join token expired")
+	ErrWrongRoom = errors.New("join token is for another room")
 )
 
-// TokenSigner issues and verifies join tokens with one shared secret. It
+// Signer issues and verifies join tokens with one shared secret. It
 // is safe for concurrent use.
-type TokenSigner struct {
+type Signer struct {
 	key []byte
 }
 
-// NewTokenSigner returns a signer for secret, which must be at least
-// MinTokenSecretBytes long.
-func NewTokenSigner(secret []byte) (*TokenSigner, error) {
-	if len(secret) < MinTokenSecretBytes {
-		return nil, fmt.Errorf("netcode: token secret is %d bytes, want at least %d", len(secret), MinTokenSecretBytes)
+// NewSigner returns a signer for secret, which must be at least
+// MinSecretBytes long.
+func NewSigner(secret []byte) (*Signer, error) {
+	if len(secret) < MinSecretBytes {
+		return nil, fmt.Errorf("netcode: token secret is %d bytes, want at least %d", len(secret), MinSecretBytes)
 	}
-	return &TokenSigner{key: append([]byte(nil), secret...)}, nil
+	return &Signer{key: append([]byte(nil), secret...)}, nil
 }
 
 // Sign returns the token for c.
-func (s *TokenSigner) Sign(c TokenClaims) (string, error) {
+func (s *Signer) Sign(c Claims) (string, error) {
 	body, err := json.Marshal(c)
 	if err != nil {
 		return "", fmt.Errorf("netcode: signing token: %w", err)
 	}
 	signed := tokenPrefix + base64.RawURLEncoding.EncodeToString(body)
 	tok := signed + "." + base64.RawURLEncoding.EncodeToString(s.mac(signed))
-	if len(tok) > MaxTokenBytes {
-		return "", fmt.Errorf("netcode: signing token: %d bytes, over %d", len(tok), MaxTokenBytes)
+	if len(tok) > MaxBytes {
+		return "", fmt.Errorf("netcode: signing token: %d bytes, over %d", len(tok), MaxBytes)
 	}
 	return tok, nil
 }
 
-func (s *TokenSigner) mac(signed string) []byte {
+func (s *Signer) mac(signed string) []byte {
 	m := hmac.New(sha256.New, s.key)
 	m.Write([]byte(signed))
 	return m.Sum(nil)
@@ -89,42 +91,42 @@ func (s *TokenSigner) mac(signed string) []byte {
 // Verify checks tok's signature, then its expiry against now, then that
 // it is for room (an empty room accepts any). Each failure wraps one of
 // the Err* token errors.
-func (s *TokenSigner) Verify(tok, room string, now time.Time) (TokenClaims, error) {
+func (s *Signer) Verify(tok, room string, now time.Time) (Claims, error) {
 	if tok == "" {
-		return TokenClaims{}, ErrTokenMissing
+		return Claims{}, ErrMissing
 	}
 	signed, sig, err := splitToken(tok)
 	if err != nil {
-		return TokenClaims{}, err
+		return Claims{}, err
 	}
 	if !hmac.Equal(sig, s.mac(signed)) {
-		return TokenClaims{}, ErrTokenSignature
+		return Claims{}, ErrSignature
 	}
 	c, err := decodeClaims(signed)
 	if err != nil {
-		return TokenClaims{}, err
+		return Claims{}, err
 	}
 	if now.Unix() >= c.Expires {
-		return c, fmt.Errorf("%w at %s", ErrTokenExpired, time.Unix(c.Expires, 0).UTC().Format(time.RFC3339))
+		return c, fmt.Errorf("%w at %s", ErrExpired, time.Unix(c.Expires, 0).UTC().Format(time.RFC3339))
 	}
 	if room != "" && c.Room != room {
-		return c, fmt.Errorf("%w: %q, not %q", ErrTokenWrongRoom, c.Room, room)
+		return c, fmt.Errorf("%w: %q, not %q", ErrWrongRoom, c.Room, room)
 	}
 	return c, nil
 }
 
 // splitToken parses the token's shape: prefix, claims, signature.
 func splitToken(tok string) (signed string, sig []byte, err error) {
-	if len(tok) > MaxTokenBytes || !strings.HasPrefix(tok, tokenPrefix) || !tokenAlphabet(tok) {
-		return "", nil, ErrTokenMalformed
+	if len(tok) > MaxBytes || !strings.HasPrefix(tok, tokenPrefix) || !tokenAlphabet(tok) {
+		return "", nil, ErrMalformed
 	}
 	dot := strings.LastIndexByte(tok, '.')
 	if dot < len(tokenPrefix) {
-		return "", nil, ErrTokenMalformed
+		return "", nil, ErrMalformed
 	}
 	sig, err = base64.RawURLEncoding.Strict().DecodeString(tok[dot+1:])
 	if err != nil || len(sig) != sha256.Size {
-		return "", nil, ErrTokenMalformed
+		return "", nil, ErrMalformed
 	}
 	return tok[:dot], sig, nil
 }
@@ -144,21 +146,20 @@ func tokenAlphabet(tok string) bool {
 }
 
 // decodeClaims decodes and validates the claims of a signed prefix.
-func decodeClaims(signed string) (TokenClaims, error) {
-	var c TokenClaims
+func decodeClaims(signed string) (Claims, error) {
+	var c Claims
 	body, err := base64.RawURLEncoding.Strict().DecodeString(signed[len(tokenPrefix):])
 	if err != nil {
-		return c, ErrTokenMalformed
+		return c, ErrMalformed
 	}
 	if err := json.Unmarshal(body, &c); err != nil {
-		return c, ErrTokenMalformed
+		return c, ErrMalformed
 	}
-	if !ValidRoomID(c.Room) || c.Expires <= 0 || len(c.PlayerID) > 128 {
-		return c, ErrTokenMalformed
+	if !wire.ValidRoomID(c.Room) || c.Expires <= 0 || len(c.PlayerID) > 128 {
+		return c, ErrMalformed
 	}
-	if c.PlayerName != "" && validatePlayerName(c.PlayerName) != nil {
-		return c, ErrTokenMalformed
+	if c.PlayerName != "" && wire.ValidatePlayerName(c.PlayerName) != nil {
+		return c, ErrMalformed
 	}
 	return c, nil
 }
-

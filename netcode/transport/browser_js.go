@@ -201,7 +201,7 @@ func fetchCertHashes(ctx context.Context, base *url.URL) ([][sha256.Size]byte, e
 // browserConn is what both browser transports share: the receive queue
 // (filled from JS callbacks, which must never block) and closing.
 type browserConn struct {
-	kind   TransportKind
+	kind   Kind
 	remote browserAddr
 	maxMsg int
 
@@ -214,7 +214,7 @@ type browserConn struct {
 	maxWait int
 }
 
-func (c *browserConn) init(kind TransportKind, host string, cfg ConnConfig) {
+func (c *browserConn) init(kind Kind, host string, cfg ConnConfig) {
 	c.kind = kind
 	c.remote = browserAddr{kind: kind, host: host}
 	c.maxMsg = MaxServerMessageSize
@@ -285,11 +285,11 @@ func (c *browserConn) isClosed() bool {
 	}
 }
 
-func (c *browserConn) Kind() TransportKind  { return c.kind }
+func (c *browserConn) Kind() Kind  { return c.kind }
 func (c *browserConn) RemoteAddr() net.Addr { return c.remote }
 
 type browserAddr struct {
-	kind TransportKind
+	kind Kind
 	host string
 }
 

@@ -15,7 +15,7 @@ import (
 type DialOptions struct {
 	// Transport forces one transport. Empty tries WebTransport first and
 	// falls back to WebSocket.
-	Transport TransportKind
+	Transport Kind
 	// FallbackTimeout is how long WebTransport may take to come up before
 	// Dial falls back to WebSocket (when Transport is empty). Default 2s.
 	FallbackTimeout time.Duration

@@ -7,12 +7,12 @@ import (
 	"time"
 )
 
-// TransportKind names what carries a Conn.
-type TransportKind string
+// Kind names what carries a Conn.
+type Kind string
 
 const (
-	WebTransport TransportKind = "webtransport"
-	WebSocket    TransportKind = "websocket"
+	WebTransport Kind = "webtransport"
+	WebSocket    Kind = "websocket"
 )
 
 // Paths the endpoint serves.
@@ -62,7 +62,7 @@ type Conn interface {
 	// first, within a short deadline.
 	Close() error
 	// Kind says which transport carries this connection.
-	Kind() TransportKind
+	Kind() Kind
 	// RemoteAddr is the peer's address.
 	RemoteAddr() net.Addr
 }

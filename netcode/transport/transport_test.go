@@ -25,7 +25,7 @@ import (
 
 // The tests here run both transports over real loopback sockets.
 
-var bothKinds = []TransportKind{WebTransport, WebSocket}
+var bothKinds = []Kind{WebTransport, WebSocket}
 
 // transportLog discards logs unless TICKWIRE_TEST_LOG is set. (t.Log is
 // not usable: connections log from goroutines that may outlive a test.)
@@ -91,7 +91,7 @@ func (te *testEndpoint) accept(t testing.TB) Conn {
 }
 
 // dial connects a client over kind and returns both ends.
-func (te *testEndpoint) dial(t testing.TB, kind TransportKind) (client, server Conn) {
+func (te *testEndpoint) dial(t testing.TB, kind Kind) (client, server Conn) {
 	t.Helper()
 	return te.dialWith(t, DialOptions{Transport: kind, TrustServerCertHash: true})
 }
