@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
-// ClientConfig configures a client session. The zero value with Server
+// Config configures a client session. The zero value with Server
 // and Name set connects over WebTransport, falling back to WebSocket.
-type ClientConfig struct {
+type Config struct {
 	// Server is the server's base URL, e.g. "http://localhost:4433".
 	Server string
 	// Name is the player name shown to others (1 to 32 bytes).
@@ -31,12 +33,12 @@ type ClientConfig struct {
 	// response); empty for an open server.
 	AuthToken string
 	// Dial chooses and configures the transport.
-	Dial DialOptions
+	Dial transport.DialOptions
 	// HandshakeTimeout bounds dialing plus hello/welcome. Default 10s.
 	HandshakeTimeout time.Duration
 	// InputRedundancy fixes how many inputs each input packet carries (the
 	// newest and the unacknowledged ones before it), at most
-	// MaxInputsPerPacket. Zero means adaptive: at least 3, more as the
+	// wire.MaxInputsPerPacket. Zero means adaptive: at least 3, more as the
 	// measured loss grows, so that losing every copy of an input is a
 	// one-in-a-million event.
 	InputRedundancy int
@@ -50,21 +52,21 @@ type ClientConfig struct {
 	// OnSnapshot, if set, is called on the session's reader goroutine for
 	// every snapshot newer than the previous one. s is valid only during
 	// the call.
-	OnSnapshot func(s *game.Snapshot, h *SnapshotHeader)
+	OnSnapshot func(s *game.Snapshot, h *wire.SnapshotHeader)
 	// Share, if set, is where the session decodes its snapshots: clients
 	// of one process that receive the same bytes against the same
 	// baseline decode them once (see SnapshotShare). The snapshots given
 	// to OnSnapshot are then shared and must not be modified.
 	Share *SnapshotShare
 	// WrapConn, if set, is applied to the dialed connection before the
-	// hello, e.g. LinkSim.Wrap to impair it.
-	WrapConn func(Conn) Conn
+	// hello, e.g. linksim.Link.Wrap to impair it.
+	WrapConn func(transport.Conn) transport.Conn
 	// Clock is where the session reads the time (SendInput, packet
 	// arrivals, pings). Default the real clock.
 	Clock game.Clock
 	// OnRoster, if set, is called on the session's reader goroutine with
 	// every roster (the room's players and their names) the server sends.
-	OnRoster func(r *Roster)
+	OnRoster func(r *wire.Roster)
 	// Logger receives the session's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -79,8 +81,8 @@ func (e *DisconnectError) Error() string {
 	return fmt.Sprintf("disconnected by server: %s: %s", e.Reason, e.Text)
 }
 
-// ClientStats are a client session's counters.
-type ClientStats struct {
+// Stats are a client session's counters.
+type Stats struct {
 	SnapshotsReceived int64 // decoded snapshots, in order
 	SnapshotsLate     int64 // arrived after a newer one; ignored
 	SnapshotsNoBase   int64 // delta against a baseline the client lacks
@@ -94,7 +96,7 @@ type ClientStats struct {
 // NetStats describe how a session's network and netcode are doing, for a
 // net graph or a bot's report.
 type NetStats struct {
-	Transport TransportKind
+	Transport transport.Kind
 	// RTT is the smoothed round-trip time; Jitter the interarrival jitter
 	// of snapshots (RFC 3550).
 	RTT, Jitter time.Duration
@@ -142,10 +144,10 @@ const (
 // the caller sends inputs (InputsDue, SendInput) and draws frames (Frame)
 // from its own goroutine.
 type Client struct {
-	cfg     ClientConfig
+	cfg     Config
 	log     *slog.Logger
 	clock   game.Clock
-	conn    Conn
+	conn    transport.Conn
 	welcome *pb.ServerWelcome
 	params  game.Params
 	entity  game.EntityID
@@ -170,12 +172,12 @@ type Client struct {
 	interp interpBuffer
 	pred   predictor
 
-	recent   [MaxInputsPerPacket]game.Input // newest inputs sent, ring
+	recent   [wire.MaxInputsPerPacket]game.Input // newest inputs sent, ring
 	recentAt int
 	recentN  int
 	ackedIn  uint32 // newest LastInputTick seen
 	outBuf   []byte
-	pkt      InputPacket
+	pkt      wire.InputPacket
 
 	seen      [lossWindow]uint32 // snapshot ticks received, by tick % lossWindow
 	firstTick uint32
@@ -232,11 +234,11 @@ type clientCounters struct {
 
 // Connect dials the server, says hello and waits for the welcome. The
 // session runs until ctx is done, Close is called or the server ends it.
-func Connect(ctx context.Context, cfg ClientConfig) (*Client, error) {
+func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	c := newClient(cfg)
 	hctx, cancel := context.WithTimeout(ctx, c.cfg.HandshakeTimeout)
 	defer cancel()
-	conn, err := Dial(hctx, cfg.Server, cfg.Dial)
+	conn, err := transport.Dial(hctx, cfg.Server, cfg.Dial)
 	if err != nil {
 		return nil, fmt.Errorf("netcode: connecting to %s: %w", cfg.Server, err)
 	}
@@ -256,7 +258,7 @@ func Connect(ctx context.Context, cfg ClientConfig) (*Client, error) {
 }
 
 // newClient builds a session with its defaults, not yet connected.
-func newClient(cfg ClientConfig) *Client {
+func newClient(cfg Config) *Client {
 	c := &Client{cfg: cfg, log: cfg.Logger, clock: cfg.Clock, done: make(chan struct{})}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -268,7 +270,7 @@ func newClient(cfg ClientConfig) *Client {
 	if c.cfg.HandshakeTimeout == 0 {
 		c.cfg.HandshakeTimeout = 10 * time.Second
 	}
-	c.cfg.InputRedundancy = min(max(c.cfg.InputRedundancy, 0), MaxInputsPerPacket)
+	c.cfg.InputRedundancy = min(max(c.cfg.InputRedundancy, 0), wire.MaxInputsPerPacket)
 	if c.cfg.ServerTimeout <= 0 {
 		c.cfg.ServerTimeout = 2 * time.Second
 	}
@@ -279,7 +281,7 @@ func newClient(cfg ClientConfig) *Client {
 	if c.cfg.InputRedundancy > 0 {
 		c.redundancy = c.cfg.InputRedundancy
 	}
-	c.pkt.Inputs = make([]game.Input, 0, MaxInputsPerPacket)
+	c.pkt.Inputs = make([]game.Input, 0, wire.MaxInputsPerPacket)
 	c.outBuf = make([]byte, 0, 256)
 	c.pingBuf = make([]byte, 0, 32)
 	return c
@@ -287,8 +289,8 @@ func newClient(cfg ClientConfig) *Client {
 
 func (c *Client) handshake(ctx context.Context) error {
 	sent := c.clock.Now()
-	hello := MarshalControl(&pb.Packet{Body: &pb.Packet_Hello{Hello: &pb.ClientHello{
-		ProtocolVersion: ProtocolVersion,
+	hello := wire.MarshalControl(&pb.Packet{Body: &pb.Packet_Hello{Hello: &pb.ClientHello{
+		ProtocolVersion: wire.ProtocolVersion,
 		PlayerName:      c.cfg.Name,
 		AuthToken:       c.cfg.AuthToken,
 		ResumeToken:     c.cfg.ResumeToken,
@@ -297,15 +299,15 @@ func (c *Client) handshake(ctx context.Context) error {
 		return fmt.Errorf("sending hello: %w", err)
 	}
 	for {
-		raw, err := c.conn.Receive(ctx)
+		raw, _, err := c.conn.Receive(ctx)
 		if err != nil {
 			return fmt.Errorf("waiting for welcome: %w", err)
 		}
-		kind, _, err := SplitPacket(raw)
+		kind, _, err := wire.SplitPacket(raw)
 		if err != nil {
 			return fmt.Errorf("waiting for welcome: %w", err)
 		}
-		if kind != KindWelcome && kind != KindDisconnect {
+		if kind != wire.KindWelcome && kind != wire.KindDisconnect {
 			continue // a snapshot may overtake the welcome; it is useless before it
 		}
 		return c.acceptWelcome(raw, sent, c.clock.Now())
@@ -314,7 +316,7 @@ func (c *Client) handshake(ctx context.Context) error {
 
 // acceptWelcome takes the server's answer to a hello sent at sent.
 func (c *Client) acceptWelcome(raw []byte, sent, now time.Time) error {
-	p, err := UnmarshalControl(raw)
+	p, err := wire.UnmarshalControl(raw)
 	if err != nil {
 		return fmt.Errorf("waiting for welcome: %w", err)
 	}
@@ -325,7 +327,7 @@ func (c *Client) acceptWelcome(raw []byte, sent, now time.Time) error {
 	if w == nil {
 		return fmt.Errorf("waiting for welcome: got %T", p.GetBody())
 	}
-	params, err := ParamsFromArena(w.GetArena(), int(w.GetTickRate()))
+	params, err := wire.ParamsFromArena(w.GetArena(), int(w.GetTickRate()))
 	if err != nil {
 		return fmt.Errorf("welcome: %w", err)
 	}
@@ -351,7 +353,7 @@ func (c *Client) Entity() game.EntityID { return c.entity }
 func (c *Client) Params() game.Params { return c.params }
 
 // Transport says what carries this session.
-func (c *Client) Transport() TransportKind { return c.conn.Kind() }
+func (c *Client) Transport() transport.Kind { return c.conn.Kind() }
 
 // RTT is the smoothed round-trip time.
 func (c *Client) RTT() time.Duration { return time.Duration(c.rttNs.Load()) }
@@ -371,9 +373,9 @@ func (c *Client) Err() error {
 }
 
 // Stats returns the session's counters.
-func (c *Client) Stats() ClientStats {
+func (c *Client) Stats() Stats {
 	s := &c.stats
-	return ClientStats{
+	return Stats{
 		SnapshotsReceived: s.received.Load(), SnapshotsLate: s.late.Load(),
 		SnapshotsNoBase: s.noBase.Load(), SnapshotsBad: s.bad.Load(),
 		FragmentsDropped: s.fragDropped.Load(),
@@ -442,8 +444,8 @@ func (c *Client) SendInput(moveX, moveY, aimRad float64, fire bool) (game.Input,
 	in := game.QuantizeInput(tick, moveX, moveY, aimRad, fire)
 	c.pred.apply(in, now)
 	c.recent[c.recentAt] = in
-	c.recentAt = (c.recentAt + 1) % MaxInputsPerPacket
-	c.recentN = min(c.recentN+1, MaxInputsPerPacket)
+	c.recentAt = (c.recentAt + 1) % wire.MaxInputsPerPacket
+	c.recentN = min(c.recentN+1, wire.MaxInputsPerPacket)
 	c.inputSent[tick%ackWindow] = inputSend{tick: tick, sentAt: now}
 
 	if now.Sub(c.lossAt) >= lossEvery || now.Before(c.lossAt) {
@@ -462,14 +464,14 @@ func (c *Client) sendInputs(now time.Time) error {
 	k := min(c.redundancy, c.recentN)
 	c.pkt.Inputs = c.pkt.Inputs[:0]
 	for i := k; i >= 1; i-- {
-		old := c.recent[(c.recentAt-i+MaxInputsPerPacket)%MaxInputsPerPacket]
+		old := c.recent[(c.recentAt-i+wire.MaxInputsPerPacket)%wire.MaxInputsPerPacket]
 		if old.Tick > c.ackedIn || i == 1 {
 			c.pkt.Inputs = append(c.pkt.Inputs, old)
 		}
 	}
 	c.pkt.AckTick = c.ack.Load()
 	c.pkt.ClientTimeUs = uint64(c.elapsed(now).Microseconds())
-	c.outBuf = AppendInputPacket(c.outBuf[:0], &c.pkt)
+	c.outBuf = wire.AppendInputPacket(c.outBuf[:0], &c.pkt)
 	c.lastInputSend = now
 	return c.sendDatagram(c.outBuf, now)
 }
@@ -489,10 +491,10 @@ func (c *Client) chooseRedundancy() int {
 		return minRedundancy
 	}
 	if p >= 0.9 {
-		return MaxInputsPerPacket
+		return wire.MaxInputsPerPacket
 	}
 	k := int(math.Ceil(math.Log(1e-6) / math.Log(p)))
-	return min(max(k, minRedundancy), MaxInputsPerPacket)
+	return min(max(k, minRedundancy), wire.MaxInputsPerPacket)
 }
 
 // sendDatagram sends b; the caller holds mu.
@@ -500,7 +502,7 @@ func (c *Client) sendDatagram(b []byte, now time.Time) error {
 	c.stats.packetsOut.Add(1)
 	c.stats.bytesOut.Add(int64(len(b)))
 	c.outMeter.add(now, float64(len(b)))
-	if err := c.conn.SendDatagram(b); err != nil && !errors.Is(err, ErrDropped) {
+	if err := c.conn.SendDatagram(b); err != nil && !errors.Is(err, transport.ErrDropped) {
 		return fmt.Errorf("netcode: sending: %w", err)
 	}
 	return nil
@@ -508,7 +510,7 @@ func (c *Client) sendDatagram(b []byte, now time.Time) error {
 
 // Close says goodbye to the server and ends the session.
 func (c *Client) Close() error {
-	_ = c.conn.SendMessage(DisconnectPacket(pb.DisconnectReason_DISCONNECT_REASON_CLIENT_LEFT, "client closed"))
+	_ = c.conn.SendMessage(wire.DisconnectPacket(pb.DisconnectReason_DISCONNECT_REASON_CLIENT_LEFT, "client closed"))
 	c.end(nil)
 	<-c.done
 	return nil
@@ -539,7 +541,7 @@ func (c *Client) readLoop() {
 		close(c.done)
 	}()
 	for {
-		raw, err := c.conn.Receive(c.ctx)
+		raw, _, err := c.conn.Receive(c.ctx)
 		if err != nil {
 			c.end(fmt.Errorf("netcode: connection lost: %w", err))
 			return
@@ -565,26 +567,26 @@ func (c *Client) handlePacket(raw []byte, now time.Time) error {
 	c.mu.Lock()
 	c.inMeter.add(now, float64(len(raw)))
 	c.mu.Unlock()
-	kind, body, err := SplitPacket(raw)
+	kind, body, err := wire.SplitPacket(raw)
 	if err != nil {
 		return err
 	}
 	switch kind {
-	case KindSnapshot:
+	case wire.KindSnapshot:
 		return c.handleSnapshot(body, now)
-	case KindPing:
+	case wire.KindPing:
 		// The server measures RTT with its own pings: echo them.
-		var p Ping
-		if err := DecodePing(body, &p); err != nil {
+		var p wire.Ping
+		if err := wire.DecodePing(body, &p); err != nil {
 			return err
 		}
 		c.mu.Lock()
-		err := c.sendDatagram(AppendPing(nil, KindPong, &p), now) // once a second: not worth a buffer
+		err := c.sendDatagram(wire.AppendPing(nil, wire.KindPong, &p), now) // once a second: not worth a buffer
 		c.mu.Unlock()
 		return err
-	case KindPong:
-		var p Ping
-		if err := DecodePing(body, &p); err != nil {
+	case wire.KindPong:
+		var p wire.Ping
+		if err := wire.DecodePing(body, &p); err != nil {
 			return err
 		}
 		c.mu.Lock()
@@ -594,7 +596,7 @@ func (c *Client) handlePacket(raw []byte, now time.Time) error {
 			c.rttNs.Store(int64(c.sync.srtt))
 		}
 		c.mu.Unlock()
-	case KindRoster:
+	case wire.KindRoster:
 		// A roster names every player and comes at every join and leave:
 		// decoding it for nobody costs a crowd of sessions in one process
 		// (bots) O(players²) per join, enough to stall their readers.
@@ -602,13 +604,13 @@ func (c *Client) handlePacket(raw []byte, now time.Time) error {
 			c.stats.rostersSkipped.Add(1)
 			return nil
 		}
-		r, err := DecodeRoster(raw)
+		r, err := wire.DecodeRoster(raw)
 		if err != nil {
 			return err
 		}
 		c.cfg.OnRoster(r)
-	case KindDisconnect:
-		p, err := UnmarshalControl(raw)
+	case wire.KindDisconnect:
+		p, err := wire.UnmarshalControl(raw)
 		if err != nil {
 			return err
 		}
@@ -618,8 +620,8 @@ func (c *Client) handlePacket(raw []byte, now time.Time) error {
 }
 
 func (c *Client) handleSnapshot(body []byte, now time.Time) error {
-	var h SnapshotHeader
-	payload, err := DecodeSnapshotPacket(body, &h)
+	var h wire.SnapshotHeader
+	payload, err := wire.DecodeSnapshotPacket(body, &h)
 	if err != nil {
 		c.stats.bad.Add(1)
 		return err
@@ -644,7 +646,7 @@ func (c *Client) handleSnapshot(body []byte, now time.Time) error {
 		return nil
 	case inboxBad:
 		c.stats.bad.Add(1)
-		return malformed("snapshot %d undecodable", h.ServerTick)
+		return wire.Malformedf("snapshot %d undecodable", h.ServerTick)
 	}
 	c.stats.fragDropped.Store(c.inbox.fragmentsDropped)
 	c.stats.received.Add(1)
@@ -660,7 +662,7 @@ func (c *Client) handleSnapshot(body []byte, now time.Time) error {
 
 // noteSnapshot feeds one in-order snapshot to the clocks, the
 // interpolation buffer and the prediction. The caller holds mu.
-func (c *Client) noteSnapshot(snap *game.Snapshot, h *SnapshotHeader, now time.Time) {
+func (c *Client) noteSnapshot(snap *game.Snapshot, h *wire.SnapshotHeader, now time.Time) {
 	c.snapMeter.add(now, 1)
 	if c.firstTick == 0 {
 		c.firstTick = h.ServerTick
@@ -690,7 +692,7 @@ func (c *Client) repeatInputTail(now time.Time) {
 	if c.recentN == 0 || now.Sub(c.lastInputSend) < 2*c.sync.interval {
 		return
 	}
-	if newest := c.recent[(c.recentAt-1+MaxInputsPerPacket)%MaxInputsPerPacket]; newest.Tick > c.ackedIn {
+	if newest := c.recent[(c.recentAt-1+wire.MaxInputsPerPacket)%wire.MaxInputsPerPacket]; newest.Tick > c.ackedIn {
 		_ = c.sendInputs(now)
 	}
 }
@@ -763,7 +765,7 @@ func (c *Client) sendPing(now time.Time) error {
 	defer c.mu.Unlock()
 	c.pingNonce++
 	c.pings[c.pingNonce%pingWindow] = pingRecord{nonce: c.pingNonce, sentAt: now}
-	c.pingBuf = AppendPing(c.pingBuf[:0], KindPing, &Ping{Nonce: c.pingNonce, SentUs: uint64(c.elapsed(now).Microseconds())})
+	c.pingBuf = wire.AppendPing(c.pingBuf[:0], wire.KindPing, &wire.Ping{Nonce: c.pingNonce, SentUs: uint64(c.elapsed(now).Microseconds())})
 	return c.sendDatagram(c.pingBuf, now)
 }
 

@@ -12,11 +12,13 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/linksim"
+	"github.com/tickwire/tickwire/netcode/transport"
 )
 
 // TestRealSocketsThroughLinkSimOnBothTransports runs the client netcode
 // over real loopback sockets on both transports, each session wrapped in
-// a LinkSim at the reference impairment (150 ms RTT ±30 ms, 5 % loss both
+// a linksim.Link at the reference impairment (150 ms RTT ±30 ms, 5 % loss both
 // ways), on the real clock. The bounds are looser than the simulated
 // runs' because a loaded host adds its own jitter.
 func TestRealSocketsThroughLinkSimOnBothTransports(t *testing.T) {
@@ -48,12 +50,12 @@ func TestRealSocketsThroughLinkSimOnBothTransports(t *testing.T) {
 	}
 }
 
-// playOverLinkSim connects one player through a LinkSim, plays random
+// playOverLinkSim connects one player through a linksim.Link, plays random
 // inputs for d at 60 frames a second, and checks what it saw.
-func playOverLinkSim(srv *Server, kind TransportKind, seed int64, d time.Duration, t *testing.T) error {
+func playOverLinkSim(srv *Server, kind transport.Kind, seed int64, d time.Duration, t *testing.T) error {
 	var lastApplied atomic.Uint32
-	link := LinkSim{Up: sim5, Down: sim5, Seed: seed}
-	c, err := Connect(context.Background(), ClientConfig{
+	link := linksim.Link{Up: sim5, Down: sim5, Seed: seed}
+	c, err := Connect(context.Background(), Config{
 		Server: srv.URL(), Name: fmt.Sprintf("%s-%d", kind, seed),
 		Dial:     DialOptions{Transport: kind, TrustServerCertHash: true},
 		WrapConn: link.Wrap, Logger: testLogger(t),
@@ -133,7 +135,7 @@ func playOverLinkSim(srv *Server, kind TransportKind, seed int64, d time.Duratio
 func TestClientEndsASessionWhoseServerFellSilent(t *testing.T) {
 	srv := startServer(t, &Server{})
 	var cut atomic.Bool
-	c, err := Connect(context.Background(), ClientConfig{
+	c, err := Connect(context.Background(), Config{
 		Server: srv.URL(), Name: "lonely", ServerTimeout: time.Second, PingInterval: 100 * time.Millisecond,
 		Dial:     DialOptions{Transport: WebTransport, TrustServerCertHash: true},
 		WrapConn: func(c Conn) Conn { return &silencer{Conn: c, cut: &cut} },

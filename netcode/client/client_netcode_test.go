@@ -5,11 +5,13 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/tickwire/tickwire/netcode/linksim"
 )
 
 // sim5 is the reference link: 150 ms RTT, ±30 ms of RTT jitter
 // (±15 ms each way, uniform), 5 % loss both ways.
-var sim5 = LinkConfig{Latency: 75 * time.Millisecond, Jitter: 15 * time.Millisecond, Loss: 0.05}
+var sim5 = linksim.Config{Latency: 75 * time.Millisecond, Jitter: 15 * time.Millisecond, Loss: 0.05}
 
 // simSeeds are the seeds of the strict simulated runs; TICKWIRE_MEASURE=1
 // runs more.
@@ -100,7 +102,7 @@ func TestSimReferenceLinkMeetsTheInterpolationAndInputTargets(t *testing.T) {
 // TestSimCleanLinkNeverMispredicts: over a link with latency and jitter
 // but no loss, a minute of random inputs never needs a correction.
 func TestSimCleanLinkNeverMispredicts(t *testing.T) {
-	clean := LinkConfig{Latency: 75 * time.Millisecond, Jitter: 15 * time.Millisecond}
+	clean := linksim.Config{Latency: 75 * time.Millisecond, Jitter: 15 * time.Millisecond}
 	for _, seed := range simSeeds(1) {
 		res := runSim(t, simConfig{seed: seed, link: clean, clients: 4, duration: 60 * time.Second, warmup: 5 * time.Second})
 		logSim(t, "clean", seed, res)

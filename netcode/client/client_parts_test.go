@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/linksim"
+	"github.com/tickwire/tickwire/netcode/transport"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
@@ -19,8 +21,8 @@ var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 func newOfflineClient(tb testing.TB) *Client {
 	tb.Helper()
 	clock := game.NewManualClock(t0)
-	c := newClient(ClientConfig{Name: "offline", Clock: clock})
-	c.conn = memConn{newSimLink(clock, LinkConfig{Loss: 1}, 1)}
+	c := newClient(Config{Name: "offline", Clock: clock})
+	c.conn = memConn{newSimLink(clock, linksim.Config{Loss: 1}, 1)}
 	w := MarshalControl(&pb.Packet{Body: &pb.Packet_Welcome{Welcome: &pb.ServerWelcome{
 		PlayerEntityId: 1, TickRate: 30, ServerTick: 100, ProtocolVersion: ProtocolVersion,
 		Arena: ArenaMessage(game.Config{}.Params(), 0),
@@ -47,7 +49,7 @@ func movingSnapshot(p game.Params, tick uint32, n int) *game.Snapshot {
 }
 
 func TestLinkSimSameSeedMakesTheSameDecisions(t *testing.T) {
-	cfg := LinkConfig{Latency: 50 * time.Millisecond, Jitter: 20 * time.Millisecond, Loss: 0.1, Duplicate: 0.05, Reorder: 0.05}
+	cfg := linksim.Config{Latency: 50 * time.Millisecond, Jitter: 20 * time.Millisecond, Loss: 0.1, Duplicate: 0.05, Reorder: 0.05}
 	a, b, c := newLinkDir(cfg, 42), newLinkDir(cfg, 42), newLinkDir(cfg, 43)
 	differs := false
 	for i := 0; i < 1000; i++ {
@@ -65,7 +67,7 @@ func TestLinkSimSameSeedMakesTheSameDecisions(t *testing.T) {
 }
 
 func TestLinkSimLossDuplicationAndDelayFollowTheConfig(t *testing.T) {
-	cfg := LinkConfig{Latency: 75 * time.Millisecond, Jitter: 15 * time.Millisecond, Loss: 0.2, Duplicate: 0.1}
+	cfg := linksim.Config{Latency: 75 * time.Millisecond, Jitter: 15 * time.Millisecond, Loss: 0.2, Duplicate: 0.1}
 	d := newLinkDir(cfg, 7)
 	const n = 20000
 	lost, copies := 0, 0
@@ -91,7 +93,7 @@ func TestLinkSimLossDuplicationAndDelayFollowTheConfig(t *testing.T) {
 }
 
 func TestLinkSimReorderedDatagramsLandBehindLaterOnes(t *testing.T) {
-	d := newLinkDir(LinkConfig{Latency: 40 * time.Millisecond, Jitter: 5 * time.Millisecond, Reorder: 0.1}, 3)
+	d := newLinkDir(linksim.Config{Latency: 40 * time.Millisecond, Jitter: 5 * time.Millisecond, Reorder: 0.1}, 3)
 	var prev time.Time
 	overtaken := 0
 	for i := 0; i < 1000; i++ {
@@ -108,7 +110,7 @@ func TestLinkSimReorderedDatagramsLandBehindLaterOnes(t *testing.T) {
 }
 
 func TestLinkSimReliableMessagesAreDelayedInOrderAndNeverLost(t *testing.T) {
-	d := newLinkDir(LinkConfig{Latency: 50 * time.Millisecond, Jitter: 40 * time.Millisecond, Loss: 1}, 5)
+	d := newLinkDir(linksim.Config{Latency: 50 * time.Millisecond, Jitter: 40 * time.Millisecond, Loss: 1}, 5)
 	var prev time.Time
 	for i := 0; i < 1000; i++ {
 		now := t0.Add(time.Duration(i) * time.Millisecond)
@@ -124,11 +126,11 @@ func TestLinkSimReliableMessagesAreDelayedInOrderAndNeverLost(t *testing.T) {
 type pipeConn struct {
 	in, out chan []byte
 	closed  chan struct{}
-	kind    TransportKind
+	kind    transport.Kind
 }
 
 // newPipe connects two in-memory Conns that say they are WebTransport
-// (datagrams: a LinkSim around them may lose, duplicate, reorder).
+// (datagrams: a linksim.Link around them may lose, duplicate, reorder).
 func newPipe() (*pipeConn, *pipeConn) {
 	a, b := make(chan []byte, 1024), make(chan []byte, 1024)
 	return &pipeConn{in: a, out: b, closed: make(chan struct{}), kind: WebTransport},
@@ -148,13 +150,13 @@ func (p *pipeConn) Receive(ctx context.Context) ([]byte, error) {
 	}
 }
 func (p *pipeConn) Close() error         { close(p.closed); return nil }
-func (p *pipeConn) Kind() TransportKind  { return p.kind }
+func (p *pipeConn) Kind() transport.Kind { return p.kind }
 func (p *pipeConn) RemoteAddr() net.Addr { return &net.TCPAddr{} }
 
 func TestLinkSimWrapImpairsBothDirectionsOfARealConn(t *testing.T) {
 	a, b := newPipe()
-	cfg := LinkConfig{Latency: 30 * time.Millisecond, Loss: 0.5}
-	wa := LinkSim{Up: cfg, Down: LinkConfig{Latency: 20 * time.Millisecond}, Seed: 9}.Wrap(a)
+	cfg := linksim.Config{Latency: 30 * time.Millisecond, Loss: 0.5}
+	wa := linksim.Link{Up: cfg, Down: linksim.Config{Latency: 20 * time.Millisecond}, Seed: 9}.Wrap(a)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
@@ -215,7 +217,7 @@ func TestLinkSimWrapImpairsBothDirectionsOfARealConn(t *testing.T) {
 func TestLinkSimOverWebSocketLosesNothingAndKeepsOrder(t *testing.T) {
 	a, b := newPipe()
 	a.kind, b.kind = WebSocket, WebSocket
-	wa := LinkSim{Up: LinkConfig{Latency: 10 * time.Millisecond, Jitter: 5 * time.Millisecond, Loss: 0.3, Duplicate: 0.3, Reorder: 0.3}, Seed: 4}.Wrap(a)
+	wa := linksim.Link{Up: linksim.Config{Latency: 10 * time.Millisecond, Jitter: 5 * time.Millisecond, Loss: 0.3, Duplicate: 0.3, Reorder: 0.3}, Seed: 4}.Wrap(a)
 	defer wa.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -1,6 +1,10 @@
 package client
 
-import "github.com/tickwire/tickwire/game"
+import (
+	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/snapshot"
+	"github.com/tickwire/tickwire/netcode/wire"
+)
 
 // baselineRing is how many decoded snapshots a client keeps for the server
 // to delta against. It must exceed the server's history (64 ticks).
@@ -26,7 +30,7 @@ const (
 // holds pointers to them, either into own (decoded here, a slot reused
 // baselineRing ticks later) or to a share's immutable snapshots.
 type snapshotInbox struct {
-	dec   SnapshotDecoder
+	dec   snapshot.Decoder
 	share *SnapshotShare
 	ring  [baselineRing]*game.Snapshot // nil: not held
 	own   [baselineRing]game.Snapshot
@@ -37,7 +41,7 @@ type snapshotInbox struct {
 	fragTick         uint32
 	fragCount        uint32
 	fragHave         uint64 // bitmask of received fragment indexes
-	frags            [maxFragments][]byte
+	frags            [wire.MaxFragments][]byte
 	whole            []byte
 	fragmentsDropped int64
 }
@@ -49,7 +53,7 @@ func (in *snapshotInbox) init(p game.Params, share *SnapshotShare) {
 
 // accept takes one envelope; when it completes a snapshot newer than
 // newest, it decodes it and returns it.
-func (in *snapshotInbox) accept(h *SnapshotHeader, payload []byte, newest uint32) (*game.Snapshot, inboxResult) {
+func (in *snapshotInbox) accept(h *wire.SnapshotHeader, payload []byte, newest uint32) (*game.Snapshot, inboxResult) {
 	if h.ServerTick <= newest {
 		return nil, inboxLate
 	}
@@ -87,7 +91,7 @@ func (in *snapshotInbox) decode(tick uint32, payload []byte, base *game.Snapshot
 	return dst, in.dec.Decode(dst, payload, base)
 }
 
-func (in *snapshotInbox) reassemble(h *SnapshotHeader, payload []byte) ([]byte, bool) {
+func (in *snapshotInbox) reassemble(h *wire.SnapshotHeader, payload []byte) ([]byte, bool) {
 	if h.ServerTick != in.fragTick || h.FragmentCount != in.fragCount {
 		if h.ServerTick < in.fragTick {
 			in.fragmentsDropped++
@@ -115,7 +119,7 @@ func (in *snapshotInbox) reassemble(h *SnapshotHeader, payload []byte) ([]byte, 
 	return in.whole, true
 }
 
-// allFragments is the bitmask of a snapshot in n ≤ maxFragments pieces.
+// allFragments is the bitmask of a snapshot in n ≤ wire.MaxFragments pieces.
 func allFragments(n uint32) uint64 {
 	if n >= 64 {
 		return ^uint64(0)
@@ -123,4 +127,4 @@ func allFragments(n uint32) uint64 {
 	return 1<<n - 1
 }
 
-func newDecoder(p game.Params) SnapshotDecoder { return SnapshotDecoder{Params: p} }
+func newDecoder(p game.Params) snapshot.Decoder { return snapshot.Decoder{Params: p} }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 // deliver feeds datagrams to a client's inbox as the client session does
@@ -43,8 +44,8 @@ func TestThousandPlayerFullSnapshotTravelsInFragments(t *testing.T) {
 	ss, conn := fx.sessions[0], fx.conns[0]
 	ss.ackTick.Store(0)
 	f.tick(cur, fx.history, fx.sessions[:1], fx.room, 0)
-	if n := len(conn.datagrams); n < 2 || n > maxFragments {
-		t.Fatalf("%d datagrams, want 2 to %d", n, maxFragments)
+	if n := len(conn.datagrams); n < 2 || n > wire.MaxFragments {
+		t.Fatalf("%d datagrams, want 2 to %d", n, wire.MaxFragments)
 	}
 	for _, d := range conn.datagrams {
 		if len(d) > MaxDatagramSize {
@@ -133,7 +134,7 @@ func FuzzSnapshotInbox(f *testing.F) {
 			h := SnapshotHeader{
 				ServerTick:    newest + uint32(op[0]%4),
 				BaselineTick:  uint32(binary.LittleEndian.Uint16(op[1:3])) % 200,
-				FragmentCount: uint32(op[3]) % (maxFragments + 1),
+				FragmentCount: uint32(op[3]) % (wire.MaxFragments + 1),
 			}
 			if h.FragmentCount > 0 {
 				h.FragmentIndex = uint32(op[4]) % h.FragmentCount
@@ -150,7 +151,7 @@ func FuzzSnapshotInbox(f *testing.F) {
 				checkDecodedBounds(t, s)
 				newest = s.Tick
 			}
-			if len(in.whole) > maxFragments*max(len(fx.seeds[0]), 128) {
+			if len(in.whole) > wire.MaxFragments*max(len(fx.seeds[0]), 128) {
 				t.Fatalf("reassembly buffer grew to %d bytes", len(in.whole))
 			}
 		}

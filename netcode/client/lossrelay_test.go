@@ -223,7 +223,7 @@ func runLossyLink(t *testing.T, aoi float64, seed uint64) {
 	enough := make(chan struct{})
 	cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
 	defer ccancel()
-	lossy, err := Connect(cctx, ClientConfig{
+	lossy, err := Connect(cctx, Config{
 		Server: "http://" + relay.Addr(),
 		Name:   "lossy",
 		Dial: DialOptions{

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/snapshot"
 )
 
 // SnapshotShare lets the clients of one process (a bot swarm) decode each
@@ -75,7 +76,7 @@ func (s *SnapshotShare) Stats() SnapshotShareStats {
 
 // decode returns the snapshot that payload describes for tick against
 // base, decoding it with dec only when no client has yet.
-func (s *SnapshotShare) decode(dec *SnapshotDecoder, tick uint32, payload []byte, base *game.Snapshot) (*game.Snapshot, error) {
+func (s *SnapshotShare) decode(dec *snapshot.Decoder, tick uint32, payload []byte, base *game.Snapshot) (*game.Snapshot, error) {
 	s.mu.Lock()
 	if s.byPayload == nil {
 		s.seed, s.params = maphash.MakeSeed(), dec.Params

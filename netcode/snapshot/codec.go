@@ -176,11 +176,11 @@ type EncodeStats struct {
 	Projectiles, ProjectilesCreated, ProjectilesRemoved     int
 }
 
-// SnapshotEncoder encodes snapshots for clients. One encoder per client
+// Encoder encodes snapshots for clients. One encoder per client
 // (or per goroutine): it keeps scratch buffers, so Encode allocates
 // nothing in steady state. The zero value encodes the default arena with
 // full visibility.
-type SnapshotEncoder struct {
+type Encoder struct {
 	// Params are the rules of the arena (game.Config.Params), which set
 	// the width of positions and the prediction. The decoder must use
 	// equal Params: a client's come from the welcome message, exact in
@@ -199,7 +199,7 @@ type SnapshotEncoder struct {
 }
 
 // Stats describes the payload of the last successful Encode.
-func (e *SnapshotEncoder) Stats() EncodeStats { return e.stats }
+func (e *Encoder) Stats() EncodeStats { return e.stats }
 
 // Encode appends to dst the payload that brings a client holding the
 // baseline to cur as viewer sees it, and returns the extended slice; its
@@ -212,7 +212,7 @@ func (e *SnapshotEncoder) Stats() EncodeStats { return e.stats }
 // sorted by strictly increasing nonzero ID, values within the ranges the
 // format carries, at most MaxSnapshotPlayers and MaxSnapshotProjectiles
 // visible entities.
-func (e *SnapshotEncoder) Encode(dst []byte, cur, base *game.Snapshot, viewer game.EntityID) ([]byte, error) {
+func (e *Encoder) Encode(dst []byte, cur, base *game.Snapshot, viewer game.EntityID) ([]byte, error) {
 	g, err := newGeometry(&e.Params)
 	if err != nil {
 		return dst, fmt.Errorf("snapshot encoder: %w", err)
@@ -230,7 +230,7 @@ func (e *SnapshotEncoder) Encode(dst []byte, cur, base *game.Snapshot, viewer ga
 // (their radius) in place of AOIRadius. AOIIndex.VisibleSet equals
 // VisibleSet, so the payload is byte for byte what Encode writes with
 // AOIRadius set to the indexes' radius.
-func (e *SnapshotEncoder) encodeIndexed(dst []byte, cur, base *AOIIndex, viewer game.EntityID) ([]byte, error) {
+func (e *Encoder) encodeIndexed(dst []byte, cur, base *AOIIndex, viewer game.EntityID) ([]byte, error) {
 	g, err := newGeometry(&e.Params)
 	if err != nil {
 		return dst, fmt.Errorf("snapshot encoder: %w", err)
@@ -250,7 +250,7 @@ func (e *SnapshotEncoder) encodeIndexed(dst []byte, cur, base *AOIIndex, viewer 
 // encodeView is Encode of snapshots already filtered by interest (or of
 // the whole world), with e.g set: what the per-tick fan-out calls with the
 // views it computes from a shared AOIIndex.
-func (e *SnapshotEncoder) encodeView(dst []byte, cur, base *game.Snapshot) ([]byte, error) {
+func (e *Encoder) encodeView(dst []byte, cur, base *game.Snapshot) ([]byte, error) {
 	if err := e.checkInputs(cur, base); err != nil {
 		return dst, err
 	}
@@ -268,7 +268,7 @@ func (e *SnapshotEncoder) encodeView(dst []byte, cur, base *game.Snapshot) ([]by
 }
 
 // view applies the interest filter, into scratch snapshots.
-func (e *SnapshotEncoder) view(cur, base *game.Snapshot, viewer game.EntityID) (*game.Snapshot, *game.Snapshot) {
+func (e *Encoder) view(cur, base *game.Snapshot, viewer game.EntityID) (*game.Snapshot, *game.Snapshot) {
 	if !(e.AOIRadius > 0) {
 		return cur, base
 	}
@@ -280,7 +280,7 @@ func (e *SnapshotEncoder) view(cur, base *game.Snapshot, viewer game.EntityID) (
 	return &e.curView, &e.baseView
 }
 
-func (e *SnapshotEncoder) checkInputs(cur, base *game.Snapshot) error {
+func (e *Encoder) checkInputs(cur, base *game.Snapshot) error {
 	if err := e.g.checkSnapshot(cur); err != nil {
 		return fmt.Errorf("snapshot encoder: tick %d: %w", cur.Tick, err)
 	}
@@ -357,7 +357,7 @@ func (g *geometry) onWire(v float64) bool {
 // snapshot or the tick distance minus one from the baseline. The envelope
 // carries both ticks too, but the decoder's prediction needs the distance
 // and the check that both agree is cheap.
-func (e *SnapshotEncoder) writeHeader(cur, base *game.Snapshot) {
+func (e *Encoder) writeHeader(cur, base *game.Snapshot) {
 	e.w.WriteBool(base == nil)
 	if base == nil {
 		e.w.WriteBits(uint64(cur.Tick), 32)
@@ -368,7 +368,7 @@ func (e *SnapshotEncoder) writeHeader(cur, base *game.Snapshot) {
 
 // writePlayers codes every baseline player with a prefix code (0 as
 // predicted, 10 changed + fields, 11 removed), then the new players.
-func (e *SnapshotEncoder) writePlayers(cur, base *game.Snapshot) {
+func (e *Encoder) writePlayers(cur, base *game.Snapshot) {
 	var bp []game.Player
 	var ticks uint32
 	var anchor game.EntityID
@@ -409,7 +409,7 @@ func (e *SnapshotEncoder) writePlayers(cur, base *game.Snapshot) {
 // signed distance from the anchor (the baseline's last ID of that kind,
 // near which new IDs appear), the others as the gap from the previous
 // one, less one.
-func (e *SnapshotEncoder) writeID(id, prev game.EntityID, first bool) {
+func (e *Encoder) writeID(id, prev game.EntityID, first bool) {
 	if first {
 		e.w.WriteSvarint(int32(id-prev), 0)
 		return
@@ -417,7 +417,7 @@ func (e *SnapshotEncoder) writeID(id, prev game.EntityID, first bool) {
 	e.w.WriteUvarint(uint32(id-prev-1), 0)
 }
 
-func (e *SnapshotEncoder) writePlayerDelta(b, c *game.Player, ticks uint32) {
+func (e *Encoder) writePlayerDelta(b, c *game.Player, ticks uint32) {
 	px, py := e.g.predict(b, ticks)
 	cx, cy := toGrid(c.X), toGrid(c.Y)
 	mask := playerChanges(b, c, cx != px || cy != py)
@@ -468,7 +468,7 @@ func playerChanges(b, c *game.Player, moved bool) uint {
 // writePosition codes a position that missed its prediction: a mode bit,
 // then the residual from the prediction (direction changed since the
 // baseline) or the absolute position (respawn), whichever is shorter.
-func (e *SnapshotEncoder) writePosition(x, y, px, py int64) {
+func (e *Encoder) writePosition(x, y, px, py int64) {
 	rx, ry := int32(x-px), int32(y-py)
 	if SvarintLen(rx, e.g.residualK)+SvarintLen(ry, e.g.residualK) < 2*int(e.g.posBits) {
 		e.w.WriteBool(false)
@@ -480,12 +480,12 @@ func (e *SnapshotEncoder) writePosition(x, y, px, py int64) {
 	e.writeAbsolute(x, y)
 }
 
-func (e *SnapshotEncoder) writeAbsolute(x, y int64) {
+func (e *Encoder) writeAbsolute(x, y int64) {
 	e.w.WriteBits(uint64(x), e.g.posBits)
 	e.w.WriteBits(uint64(y), e.g.posBits)
 }
 
-func (e *SnapshotEncoder) writeMove(p *game.Player) {
+func (e *Encoder) writeMove(p *game.Player) {
 	e.w.WriteBits(uint64(uint8(p.MoveX)), 8)
 	e.w.WriteBits(uint64(uint8(p.MoveY)), 8)
 }
@@ -493,7 +493,7 @@ func (e *SnapshotEncoder) writeMove(p *game.Player) {
 // writeAim codes a changed aim as a mode bit and either the wrapped
 // difference (a mouse turning a little) or the raw 16 bits (a bot picking
 // a new angle), whichever is shorter.
-func (e *SnapshotEncoder) writeAim(aim, base uint16) {
+func (e *Encoder) writeAim(aim, base uint16) {
 	d := int32(int16(aim - base))
 	if SvarintLen(d, aimDeltaK) < 16 {
 		e.w.WriteBool(false)
@@ -504,12 +504,12 @@ func (e *SnapshotEncoder) writeAim(aim, base uint16) {
 	e.w.WriteBits(uint64(aim), 16)
 }
 
-func (e *SnapshotEncoder) writeVitals(p *game.Player) {
+func (e *Encoder) writeVitals(p *game.Player) {
 	e.w.WriteBits(uint64(p.Health), e.g.healthBits)
 	e.w.WriteBool(p.Alive)
 }
 
-func (e *SnapshotEncoder) writePlayerFull(p *game.Player) {
+func (e *Encoder) writePlayerFull(p *game.Player) {
 	e.writeAbsolute(toGrid(p.X), toGrid(p.Y))
 	e.w.WriteBits(uint64(p.Aim), 16)
 	e.writeMove(p)
@@ -521,7 +521,7 @@ func (e *SnapshotEncoder) writePlayerFull(p *game.Player) {
 // ascending indexes into the baseline's list), then the new ones.
 // Projectiles never change, so the ones kept cost nothing; one that did
 // change anyway is removed and created again.
-func (e *SnapshotEncoder) writeProjectiles(cur, base *game.Snapshot) {
+func (e *Encoder) writeProjectiles(cur, base *game.Snapshot) {
 	var bp []game.Projectile
 	var anchor game.EntityID
 	if base != nil {
@@ -548,7 +548,7 @@ func (e *SnapshotEncoder) writeProjectiles(cur, base *game.Snapshot) {
 
 // diffProjectiles fills e.removed with indexes into bp and e.created with
 // indexes into cp.
-func (e *SnapshotEncoder) diffProjectiles(bp, cp []game.Projectile) {
+func (e *Encoder) diffProjectiles(bp, cp []game.Projectile) {
 	e.removed, e.created = e.removed[:0], e.created[:0]
 	i, j := 0, 0
 	for i < len(bp) || j < len(cp) {
@@ -579,7 +579,7 @@ func sameGrid(a, b float64) bool { return a == b || toGrid(a) == toGrid(b) }
 // writeIndexes codes ascending indexes: their count, the first, then the
 // gaps less one. Projectiles die roughly in ID order (fixed lifetime), so
 // removals cluster at the start of the list and the gaps are small.
-func (e *SnapshotEncoder) writeIndexes(idx []int32) {
+func (e *Encoder) writeIndexes(idx []int32) {
 	e.w.WriteUvarint(uint32(len(idx)), 0)
 	prev := int32(-1)
 	for _, i := range idx {
@@ -592,7 +592,7 @@ func (e *SnapshotEncoder) writeIndexes(idx []int32) {
 // angle and origin, both predicted from the owner when the owner is in
 // the snapshot (a projectile leaves along its owner's aim from where the
 // owner stood at the spawn tick).
-func (e *SnapshotEncoder) writeProjectile(pr *game.Projectile, cur *game.Snapshot) {
+func (e *Encoder) writeProjectile(pr *game.Projectile, cur *game.Snapshot) {
 	e.w.WriteUvarint(cur.Tick-pr.SpawnTick, 0)
 	owner, ok := findPlayer(cur.Players, pr.Owner)
 	e.w.WriteBool(ok)
@@ -654,12 +654,12 @@ func indexBits(n int) uint {
 	return uint(bits.Len(uint(n - 1)))
 }
 
-// SnapshotDecoder decodes snapshot payloads on the client. It keeps
+// Decoder decodes snapshot payloads on the client. It keeps
 // scratch buffers only, bounded by the entity caps; the zero value
 // decodes the default arena.
-type SnapshotDecoder struct {
+type Decoder struct {
 	// Params are the rules of the arena, equal to the encoder's (see
-	// SnapshotEncoder.Params). The zero value means ARENA.md's arena.
+	// Encoder.Params). The zero value means ARENA.md's arena.
 	Params game.Params
 
 	g       geometry
@@ -686,7 +686,7 @@ var (
 // storage. dst.Tick is the payload's tick, which the caller should check
 // against the envelope's server_tick. On error, dst holds garbage; every
 // payload error wraps ErrMalformed.
-func (d *SnapshotDecoder) Decode(dst *game.Snapshot, payload []byte, base *game.Snapshot) error {
+func (d *Decoder) Decode(dst *game.Snapshot, payload []byte, base *game.Snapshot) error {
 	g, err := newGeometry(&d.Params)
 	if err != nil {
 		return fmt.Errorf("snapshot decoder: %w", err)
@@ -705,7 +705,7 @@ func (d *SnapshotDecoder) Decode(dst *game.Snapshot, payload []byte, base *game.
 	return nil
 }
 
-func (d *SnapshotDecoder) decode(dst, base *game.Snapshot) error {
+func (d *Decoder) decode(dst, base *game.Snapshot) error {
 	if err := d.readHeader(dst, base); err != nil {
 		return fmt.Errorf("header: %w", err)
 	}
@@ -742,7 +742,7 @@ func checkBaseline(base *game.Snapshot) error {
 
 // bad reports a malformed payload: the reader's error if it ran out of
 // bits (which explains the nonsense read since), else the given one.
-func (d *SnapshotDecoder) bad(format string, args ...any) error {
+func (d *Decoder) bad(format string, args ...any) error {
 	if err := d.r.Err(); err != nil {
 		return fmt.Errorf("%w: %w", wire.ErrMalformed, err)
 	}
@@ -750,14 +750,14 @@ func (d *SnapshotDecoder) bad(format string, args ...any) error {
 }
 
 // readErr wraps the reader's sticky error, if any.
-func (d *SnapshotDecoder) readErr() error {
+func (d *Decoder) readErr() error {
 	if err := d.r.Err(); err != nil {
 		return fmt.Errorf("%w: %w", wire.ErrMalformed, err)
 	}
 	return nil
 }
 
-func (d *SnapshotDecoder) readHeader(dst, base *game.Snapshot) error {
+func (d *Decoder) readHeader(dst, base *game.Snapshot) error {
 	full := d.r.ReadBool()
 	switch {
 	case d.r.Err() != nil:
@@ -778,7 +778,7 @@ func (d *SnapshotDecoder) readHeader(dst, base *game.Snapshot) error {
 	return d.readErr()
 }
 
-func (d *SnapshotDecoder) readPlayers(dst, base *game.Snapshot) error {
+func (d *Decoder) readPlayers(dst, base *game.Snapshot) error {
 	d.kept = d.kept[:0]
 	var anchor game.EntityID
 	if base != nil {
@@ -795,7 +795,7 @@ func (d *SnapshotDecoder) readPlayers(dst, base *game.Snapshot) error {
 	return d.mergePlayers(dst)
 }
 
-func (d *SnapshotDecoder) readKeptPlayers(base *game.Snapshot, ticks uint32) error {
+func (d *Decoder) readKeptPlayers(base *game.Snapshot, ticks uint32) error {
 	for i := range base.Players {
 		b := &base.Players[i]
 		if !d.r.ReadBool() {
@@ -827,7 +827,7 @@ func clientPlayer(b *game.Player) game.Player {
 	}
 }
 
-func (d *SnapshotDecoder) setPosition(p *game.Player, x, y int64) error {
+func (d *Decoder) setPosition(p *game.Player, x, y int64) error {
 	if x < 0 || x > d.g.maxGrid || y < 0 || y > d.g.maxGrid {
 		return d.bad("position (%d, %d) outside [0, %d] grid steps", x, y, d.g.maxGrid)
 	}
@@ -835,7 +835,7 @@ func (d *SnapshotDecoder) setPosition(p *game.Player, x, y int64) error {
 	return nil
 }
 
-func (d *SnapshotDecoder) readPlayerDelta(b *game.Player, ticks uint32) (game.Player, error) {
+func (d *Decoder) readPlayerDelta(b *game.Player, ticks uint32) (game.Player, error) {
 	p := clientPlayer(b)
 	mask := uint(d.r.ReadBits(changedBits))
 	if mask == 0 {
@@ -867,7 +867,7 @@ func (d *SnapshotDecoder) readPlayerDelta(b *game.Player, ticks uint32) (game.Pl
 	return p, d.readErr()
 }
 
-func (d *SnapshotDecoder) readPosition(px, py int64) (x, y int64) {
+func (d *Decoder) readPosition(px, py int64) (x, y int64) {
 	if d.r.ReadBool() {
 		return d.readAbsolute()
 	}
@@ -876,13 +876,13 @@ func (d *SnapshotDecoder) readPosition(px, py int64) (x, y int64) {
 	return px + int64(rx), py + int64(ry)
 }
 
-func (d *SnapshotDecoder) readAbsolute() (x, y int64) {
+func (d *Decoder) readAbsolute() (x, y int64) {
 	x = int64(d.r.ReadBits(d.g.posBits))
 	y = int64(d.r.ReadBits(d.g.posBits))
 	return x, y
 }
 
-func (d *SnapshotDecoder) readMove(p *game.Player) error {
+func (d *Decoder) readMove(p *game.Player) error {
 	p.MoveX = int8(d.r.ReadBits(8))
 	p.MoveY = int8(d.r.ReadBits(8))
 	if p.MoveX < -game.MoveSteps || p.MoveY < -game.MoveSteps {
@@ -891,14 +891,14 @@ func (d *SnapshotDecoder) readMove(p *game.Player) error {
 	return nil
 }
 
-func (d *SnapshotDecoder) readAim(base uint16) uint16 {
+func (d *Decoder) readAim(base uint16) uint16 {
 	if d.r.ReadBool() {
 		return uint16(d.r.ReadBits(16))
 	}
 	return base + uint16(d.r.ReadSvarint(aimDeltaK))
 }
 
-func (d *SnapshotDecoder) readVitals(p *game.Player) error {
+func (d *Decoder) readVitals(p *game.Player) error {
 	p.Health = int32(d.r.ReadBits(d.g.healthBits))
 	p.Alive = d.r.ReadBool()
 	if p.Health > d.g.params.MaxHealth {
@@ -907,7 +907,7 @@ func (d *SnapshotDecoder) readVitals(p *game.Player) error {
 	return nil
 }
 
-func (d *SnapshotDecoder) readNewPlayers(anchor game.EntityID) error {
+func (d *Decoder) readNewPlayers(anchor game.EntityID) error {
 	n := d.r.ReadUvarint(0)
 	if int64(n)+int64(len(d.kept)) > MaxSnapshotPlayers {
 		return d.bad("%d new players after %d kept exceed the cap of %d", n, len(d.kept), MaxSnapshotPlayers)
@@ -929,7 +929,7 @@ func (d *SnapshotDecoder) readNewPlayers(anchor game.EntityID) error {
 	return d.readErr()
 }
 
-func (d *SnapshotDecoder) readID(prev game.EntityID, first bool) (game.EntityID, error) {
+func (d *Decoder) readID(prev game.EntityID, first bool) (game.EntityID, error) {
 	var id uint64
 	if first {
 		id = uint64(prev + game.EntityID(d.r.ReadSvarint(0))) // wraps as the encoder's
@@ -942,7 +942,7 @@ func (d *SnapshotDecoder) readID(prev game.EntityID, first bool) (game.EntityID,
 	return game.EntityID(id), d.readErr()
 }
 
-func (d *SnapshotDecoder) readPlayerFull(p *game.Player) error {
+func (d *Decoder) readPlayerFull(p *game.Player) error {
 	x, y := d.readAbsolute()
 	if err := d.setPosition(p, x, y); err != nil {
 		return err
@@ -960,7 +960,7 @@ func (d *SnapshotDecoder) readPlayerFull(p *game.Player) error {
 
 // mergePlayers fills dst.Players with the kept and the new players, both
 // ascending, refusing an ID that is in both.
-func (d *SnapshotDecoder) mergePlayers(dst *game.Snapshot) error {
+func (d *Decoder) mergePlayers(dst *game.Snapshot) error {
 	dst.Players = dst.Players[:0]
 	a, b := d.kept, d.born
 	for len(a) > 0 || len(b) > 0 {
@@ -976,7 +976,7 @@ func (d *SnapshotDecoder) mergePlayers(dst *game.Snapshot) error {
 	return nil
 }
 
-func (d *SnapshotDecoder) readProjectiles(dst, base *game.Snapshot) error {
+func (d *Decoder) readProjectiles(dst, base *game.Snapshot) error {
 	d.removed = d.removed[:0]
 	var bp []game.Projectile
 	var anchor game.EntityID
@@ -996,7 +996,7 @@ func (d *SnapshotDecoder) readProjectiles(dst, base *game.Snapshot) error {
 }
 
 // readRemovals reads ascending indexes into a baseline list of n entries.
-func (d *SnapshotDecoder) readRemovals(n int) error {
+func (d *Decoder) readRemovals(n int) error {
 	count := d.r.ReadUvarint(0)
 	if int64(count) > int64(n) {
 		return d.bad("%d removals from %d projectiles", count, n)
@@ -1013,7 +1013,7 @@ func (d *SnapshotDecoder) readRemovals(n int) error {
 	return d.readErr()
 }
 
-func (d *SnapshotDecoder) readNewProjectiles(dst *game.Snapshot, anchor game.EntityID, kept int) error {
+func (d *Decoder) readNewProjectiles(dst *game.Snapshot, anchor game.EntityID, kept int) error {
 	n := d.r.ReadUvarint(0)
 	if int64(n)+int64(kept) > MaxSnapshotProjectiles {
 		return d.bad("%d new projectiles after %d kept exceed the cap of %d", n, kept, MaxSnapshotProjectiles)
@@ -1035,7 +1035,7 @@ func (d *SnapshotDecoder) readNewProjectiles(dst *game.Snapshot, anchor game.Ent
 	return d.readErr()
 }
 
-func (d *SnapshotDecoder) readProjectile(pr *game.Projectile, dst *game.Snapshot) error {
+func (d *Decoder) readProjectile(pr *game.Projectile, dst *game.Snapshot) error {
 	age := d.r.ReadUvarint(0)
 	if age > dst.Tick {
 		return d.bad("age %d before tick 0", age)
@@ -1066,7 +1066,7 @@ func (d *SnapshotDecoder) readProjectile(pr *game.Projectile, dst *game.Snapshot
 	return d.setOrigin(pr, px, py)
 }
 
-func (d *SnapshotDecoder) setOrigin(pr *game.Projectile, x, y int64) error {
+func (d *Decoder) setOrigin(pr *game.Projectile, x, y int64) error {
 	if x < 0 || x > d.g.maxGrid || y < 0 || y > d.g.maxGrid {
 		return d.bad("origin (%d, %d) outside [0, %d] grid steps", x, y, d.g.maxGrid)
 	}
@@ -1077,7 +1077,7 @@ func (d *SnapshotDecoder) setOrigin(pr *game.Projectile, x, y int64) error {
 // mergeProjectiles fills dst.Projectiles with the baseline's projectiles
 // not removed and the new ones, both ascending, refusing an ID that is in
 // both.
-func (d *SnapshotDecoder) mergeProjectiles(dst *game.Snapshot, bp []game.Projectile) error {
+func (d *Decoder) mergeProjectiles(dst *game.Snapshot, bp []game.Projectile) error {
 	dst.Projectiles = dst.Projectiles[:0]
 	b, removed := d.bornPr, d.removed
 	for i := 0; i < len(bp) || len(b) > 0; {
@@ -1099,7 +1099,7 @@ func (d *SnapshotDecoder) mergeProjectiles(dst *game.Snapshot, bp []game.Project
 }
 
 // readEnd accepts only the zero padding of the last byte after the data.
-func (d *SnapshotDecoder) readEnd() error {
+func (d *Decoder) readEnd() error {
 	left := d.r.BitsLeft()
 	if left >= 8 {
 		return wire.Malformedf("%d trailing bytes", left/8)

@@ -31,7 +31,7 @@ func newFuzzFixture(tb testing.TB) *fuzzFixture {
 		world.step()
 	}
 	fx := &fuzzFixture{}
-	var enc SnapshotEncoder
+	var enc Encoder
 	server := world.snapshot()
 	fx.base = expectedView(fx.params, server, 0, 0)
 	full, err := enc.Encode(nil, server, nil, 0)
@@ -59,8 +59,8 @@ func FuzzDecodeSnapshot(f *testing.F) {
 	}
 	f.Add([]byte{}, false)
 	f.Add([]byte{0xFF, 0xFF, 0xFF, 0xFF, 0xFF}, true)
-	var dec SnapshotDecoder
-	var enc SnapshotEncoder
+	var dec Decoder
+	var enc Encoder
 	var got, again game.Snapshot
 	f.Fuzz(func(t *testing.T, payload []byte, withBase bool) {
 		var base *game.Snapshot
@@ -187,7 +187,7 @@ func TestCommittedValidSeedsStillDecode(t *testing.T) {
 		if withBase {
 			base = fx.base
 		}
-		var dec SnapshotDecoder
+		var dec Decoder
 		var got game.Snapshot
 		if err := dec.Decode(&got, payload, base); err != nil {
 			t.Errorf("%s: %v (rewrite with -write-fuzz-seeds)", name, err)
@@ -223,13 +223,13 @@ func TestTruncatedPayloadsAreRejected(t *testing.T) {
 		base := world.steps(50)
 		cur := world.steps(3)
 		params := world.params
-		enc := SnapshotEncoder{Params: params, AOIRadius: aoi}
+		enc := Encoder{Params: params, AOIRadius: aoi}
 		viewer := cur.Players[0].ID
 		full, err := enc.Encode(nil, base, nil, viewer)
 		if err != nil {
 			t.Fatal(err)
 		}
-		dec := SnapshotDecoder{Params: params}
+		dec := Decoder{Params: params}
 		var clientBase game.Snapshot
 		if err := dec.Decode(&clientBase, full, nil); err != nil {
 			t.Fatal(err)

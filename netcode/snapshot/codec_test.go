@@ -225,7 +225,7 @@ func snapshotDiff(got, want *game.Snapshot) string {
 // testClient holds what a real client holds: its own reconstructions,
 // by tick, each decoded against an earlier reconstruction.
 type testClient struct {
-	dec     SnapshotDecoder
+	dec     Decoder
 	decoded map[uint32]*game.Snapshot
 }
 
@@ -282,8 +282,8 @@ func runChain(t *testing.T, seed uint64, players int, aoi float64, ticks int) {
 	world := newTestWorld(seed, players)
 	world.churn, world.lostInput = 0.05, 0.02
 	params := world.params
-	enc := SnapshotEncoder{Params: params, AOIRadius: aoi}
-	client := &testClient{dec: SnapshotDecoder{Params: params}, decoded: map[uint32]*game.Snapshot{}}
+	enc := Encoder{Params: params, AOIRadius: aoi}
+	client := &testClient{dec: Decoder{Params: params}, decoded: map[uint32]*game.Snapshot{}}
 	hist := history{}
 	viewer := world.players[0].ID
 	var payload []byte
@@ -313,7 +313,7 @@ func runChain(t *testing.T, seed uint64, players int, aoi float64, ticks int) {
 
 // roundTrip encodes cur against the server's baseline and decodes it
 // against the client's own reconstruction of the same tick.
-func roundTrip(t *testing.T, enc *SnapshotEncoder, c *testClient, buf []byte, cur, base *game.Snapshot, baseTick uint32, viewer game.EntityID) *game.Snapshot {
+func roundTrip(t *testing.T, enc *Encoder, c *testClient, buf []byte, cur, base *game.Snapshot, baseTick uint32, viewer game.EntityID) *game.Snapshot {
 	t.Helper()
 	payload, err := enc.Encode(buf, cur, base, viewer)
 	if err != nil {
@@ -335,7 +335,7 @@ func TestAnyHeldBaselineDecodesAnyLaterTick(t *testing.T) {
 		world := newTestWorld(5, 120)
 		world.churn, world.lostInput = 0.1, 0.05
 		params := world.params
-		enc := SnapshotEncoder{Params: params, AOIRadius: aoi}
+		enc := Encoder{Params: params, AOIRadius: aoi}
 		hist := history{}
 		for range 200 {
 			world.step()
@@ -364,8 +364,8 @@ func TestAnyHeldBaselineDecodesAnyLaterTick(t *testing.T) {
 // order, each against the previous one (the first in full).
 func decodeAll(t *testing.T, p game.Params, aoi float64, hist history, ticks []uint32, viewer game.EntityID) *testClient {
 	t.Helper()
-	enc := SnapshotEncoder{Params: p, AOIRadius: aoi}
-	c := &testClient{dec: SnapshotDecoder{Params: p}, decoded: map[uint32]*game.Snapshot{}}
+	enc := Encoder{Params: p, AOIRadius: aoi}
+	c := &testClient{dec: Decoder{Params: p}, decoded: map[uint32]*game.Snapshot{}}
 	var prev uint32
 	for _, tick := range ticks {
 		c.decoded[tick] = roundTrip(t, &enc, c, nil, hist[tick], hist[prev], prev, viewer)
@@ -382,7 +382,7 @@ func TestPlayerKeepingItsCourseCostsOneBit(t *testing.T) {
 	for tick := range uint32(3) {
 		params.MovePlayer(&cur.Players[0], game.Input{Tick: 11 + tick, MoveX: p.MoveX, MoveY: p.MoveY, Aim: p.Aim})
 	}
-	var enc SnapshotEncoder
+	var enc Encoder
 	if _, err := enc.Encode(nil, cur, base, 7); err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +396,7 @@ func TestPredictionStopsAtTheWall(t *testing.T) {
 	base := &game.Snapshot{Tick: 1, Players: []game.Player{p}}
 	cur := &game.Snapshot{Tick: 31, Players: []game.Player{p}}
 	cur.Players[0].X, cur.Players[0].Y = 2000-16, 16
-	var enc SnapshotEncoder
+	var enc Encoder
 	if _, err := enc.Encode(nil, cur, base, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -424,7 +424,7 @@ func measureDeltaSize(t testing.TB, n int, aoi float64, age uint32) (bitsPerMove
 	for range 120 {
 		world.step()
 	}
-	enc := SnapshotEncoder{Params: world.params, AOIRadius: aoi}
+	enc := Encoder{Params: world.params, AOIRadius: aoi}
 	hist := history{}
 	var bits, movers, bytes, count int
 	for i := range 300 {
@@ -450,7 +450,7 @@ func measureDeltaSize(t testing.TB, n int, aoi float64, age uint32) (bitsPerMove
 
 // encodedPlayers are the players the last Encode of cur saw: the
 // encoder's filtered view under AOI.
-func encodedPlayers(enc *SnapshotEncoder, cur *game.Snapshot) []game.Player {
+func encodedPlayers(enc *Encoder, cur *game.Snapshot) []game.Player {
 	if enc.AOIRadius > 0 {
 		return enc.curView.Players
 	}
@@ -516,7 +516,7 @@ func TestEncodeRefusesWhatTheFormatCannotCarry(t *testing.T) {
 			cur, base := valid(), valid()
 			base.Tick = 10
 			tt.edit(cur, base)
-			enc := SnapshotEncoder{Params: testParams(100)}
+			enc := Encoder{Params: testParams(100)}
 			if tt.params != nil {
 				tt.params(&enc.Params)
 			}
@@ -620,7 +620,7 @@ func TestDecodeRejectsInconsistentPayloads(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var d SnapshotDecoder
+			var d Decoder
 			var dst game.Snapshot
 			err := d.Decode(&dst, tt.payload, tt.base)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -635,7 +635,7 @@ func TestDecodeRejectsInconsistentPayloads(t *testing.T) {
 
 func TestDecodeRefusesCallerMistakes(t *testing.T) {
 	s := &game.Snapshot{Tick: 3, Players: []game.Player{{ID: 2}, {ID: 1}}}
-	var d SnapshotDecoder
+	var d Decoder
 	if err := d.Decode(s, []byte{0}, s); err == nil || !strings.Contains(err.Error(), "dst is the baseline") {
 		t.Fatalf("dst == base: err %v", err)
 	}
@@ -653,7 +653,7 @@ func TestValidFullPayloadFromTheTableDecodes(t *testing.T) {
 	// Guards the bad-case table: its valid payload must decode, so that
 	// each bad case fails for the reason it names.
 	payload := (&payloadBuilder{}).full(5).uv(1).sv(4).player(160, 160, 0, 100).uv(0).bytes()
-	var d SnapshotDecoder
+	var d Decoder
 	var dst game.Snapshot
 	if err := d.Decode(&dst, payload, nil); err != nil {
 		t.Fatal(err)
@@ -668,8 +668,8 @@ func TestServerOnlyFieldsAreNotSent(t *testing.T) {
 	cur := &game.Snapshot{Tick: 4, Players: []game.Player{{
 		ID: 1, X: 33.3, Y: 44.4, Health: 10, Alive: true, CooldownQuarterTicks: 5, RespawnTick: 99, LastInputTick: 3,
 	}}}
-	var enc SnapshotEncoder
-	var dec SnapshotDecoder
+	var enc Encoder
+	var dec Decoder
 	payload, err := enc.Encode(nil, cur, nil, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -704,8 +704,8 @@ func TestEdgeValuesRoundTrip(t *testing.T) {
 	cur.Players[0].Aim = 3               // small wrapped aim change
 	cur.Players[1].Score = math.MaxInt32
 	for _, b := range []*game.Snapshot{nil, base} {
-		var enc SnapshotEncoder
-		var dec SnapshotDecoder
+		var enc Encoder
+		var dec Decoder
 		payload, err := enc.Encode(nil, cur, b, 1)
 		if err != nil {
 			t.Fatal(err)
@@ -778,8 +778,8 @@ func TestEncodeAndDecodeAllocateNothingOnceWarm(t *testing.T) {
 		base := world.steps(60)
 		cur := world.steps(3)
 		params := world.params
-		enc := SnapshotEncoder{Params: params, AOIRadius: aoi}
-		dec := SnapshotDecoder{Params: params}
+		enc := Encoder{Params: params, AOIRadius: aoi}
+		dec := Decoder{Params: params}
 		viewer := cur.Players[0].ID
 		full, err := enc.Encode(nil, base, nil, viewer)
 		if err != nil {
@@ -805,7 +805,7 @@ func TestEncodeAndDecodeAllocateNothingOnceWarm(t *testing.T) {
 	}
 }
 
-func benchWorld(b *testing.B, n int, aoi float64, age uint32) (*SnapshotEncoder, history, []uint32) {
+func benchWorld(b *testing.B, n int, aoi float64, age uint32) (*Encoder, history, []uint32) {
 	b.Helper()
 	world := newTestWorld(1, n)
 	for range 120 {
@@ -818,7 +818,7 @@ func benchWorld(b *testing.B, n int, aoi float64, age uint32) (*SnapshotEncoder,
 		hist.add(world.snapshot())
 		ticks = append(ticks, world.tick)
 	}
-	enc := &SnapshotEncoder{Params: world.params, AOIRadius: aoi}
+	enc := &Encoder{Params: world.params, AOIRadius: aoi}
 	return enc, hist, ticks[age:]
 }
 
@@ -872,7 +872,7 @@ func BenchmarkDecodeSnapshot(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			enc, hist, ticks := benchWorld(b, bc.n, bc.aoi, bc.age)
 			viewer := hist[ticks[0]].Players[0].ID
-			dec := SnapshotDecoder{Params: enc.Params}
+			dec := Decoder{Params: enc.Params}
 			type job struct {
 				payload []byte
 				base    *game.Snapshot
@@ -949,8 +949,8 @@ func TestDecodedChainOfTheGameWorldEqualsQuantizedView(t *testing.T) {
 				join()
 			}
 			params := world.Params()
-			enc := SnapshotEncoder{Params: params, AOIRadius: tc.aoi}
-			client := &testClient{dec: SnapshotDecoder{Params: params}, decoded: map[uint32]*game.Snapshot{}}
+			enc := Encoder{Params: params, AOIRadius: tc.aoi}
+			client := &testClient{dec: Decoder{Params: params}, decoded: map[uint32]*game.Snapshot{}}
 			hist := history{}
 			viewer := ids[0]
 			var ins []game.PlayerInput

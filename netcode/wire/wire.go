@@ -264,11 +264,11 @@ func decodeInput(body []byte) (game.Input, error) {
 	return in, nil
 }
 
-// maxFragments bounds how many datagrams one snapshot may be split into;
+// MaxFragments bounds how many datagrams one snapshot may be split into;
 // a client reassembles at most this many pieces per tick (at most
 // 64 × 1110 bytes, about 70 KB). A full snapshot of 1000 players without
 // interest management is about 16 KB (15 fragments).
-const maxFragments = 64
+const MaxFragments = 64
 
 // SnapshotHeader is the envelope of a Packet{snapshot} without its payload.
 type SnapshotHeader struct {
@@ -331,7 +331,7 @@ func DecodeSnapshotPacket(body []byte, h *SnapshotHeader) (payload []byte, err e
 	if r.err != nil {
 		return nil, fmt.Errorf("snapshot: %w", r.err)
 	}
-	if h.FragmentCount > maxFragments || (h.FragmentCount > 0 && h.FragmentIndex >= h.FragmentCount) {
+	if h.FragmentCount > MaxFragments || (h.FragmentCount > 0 && h.FragmentIndex >= h.FragmentCount) {
 		return nil, Malformedf("fragment %d of %d", h.FragmentIndex, h.FragmentCount)
 	}
 	return payload, nil
