@@ -68,4 +68,3 @@ func (l *packetLimiter) allow(now time.Time) (ok, abusive bool) {
 	l.windowDrops++
 	return false, l.windowDrops > l.budget.AbuseDrops
 }
-

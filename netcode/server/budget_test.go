@@ -1,9 +1,6 @@
 package server
 
 import (
-	"context"
-	"errors"
-	"strings"
 	"testing"
 	"time"
 )
@@ -64,4 +61,3 @@ func TestPacketBudgetForgivesShortBurstsSpreadOverTime(t *testing.T) {
 		now = now.Add(30 * time.Second)
 	}
 }
-

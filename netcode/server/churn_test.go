@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/transport"
 )
 
 // TestChurnLeavesNoGoroutinesOrHeapBehind connects and disconnects clients
@@ -30,7 +31,7 @@ func TestChurnLeavesNoGoroutinesOrHeapBehind(t *testing.T) {
 	srv := startServer(t, &Server{})
 	// One warm-up cycle per transport, so lazily started pieces (quic-go's
 	// listener goroutines, pools) count in the baseline.
-	for _, kind := range []TransportKind{WebTransport, WebSocket} {
+	for _, kind := range []transport.Kind{WebTransport, WebSocket} {
 		churnOnce(t, srv, kind)
 	}
 	waitSessions(t, srv, 0)
@@ -68,7 +69,7 @@ func TestChurnLeavesNoGoroutinesOrHeapBehind(t *testing.T) {
 		cycles, elapsed.Round(time.Millisecond), goroutines0, goroutines, mib(heap0), mib(heap))
 }
 
-func churnOnce(t *testing.T, srv *Server, kind TransportKind) {
+func churnOnce(t *testing.T, srv *Server, kind transport.Kind) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/transport"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
@@ -72,7 +73,7 @@ func TestMeasureTickCostOfHostileClients(t *testing.T) {
 			}()
 		}
 	}
-	dial := func(ctx context.Context, kind TransportKind) Conn {
+	dial := func(ctx context.Context, kind transport.Kind) Conn {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		c, err := Dial(dctx, srv.URL(), DialOptions{Transport: kind, TrustServerCertHash: true, Logger: testLogger(t)})
@@ -81,7 +82,7 @@ func TestMeasureTickCostOfHostileClients(t *testing.T) {
 		}
 		return c
 	}
-	kindOf := func(rng *rand.Rand) TransportKind {
+	kindOf := func(rng *rand.Rand) transport.Kind {
 		if rng.IntN(2) == 0 {
 			return WebTransport
 		}

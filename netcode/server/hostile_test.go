@@ -8,10 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickwire/tickwire/netcode/transport"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
-func dialRaw(t *testing.T, srv *Server, kind TransportKind) Conn {
+func dialRaw(t *testing.T, srv *Server, kind transport.Kind) Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -97,7 +98,7 @@ func TestHostileClientsAreRefusedWithoutDisturbingOthers(t *testing.T) {
 		return b
 	}
 
-	for _, kind := range []TransportKind{WebTransport, WebSocket} {
+	for _, kind := range []transport.Kind{WebTransport, WebSocket} {
 		t.Run(string(kind), func(t *testing.T) {
 			t.Run("WrongProtocolVersion", func(t *testing.T) {
 				c := dialRaw(t, srv, kind)

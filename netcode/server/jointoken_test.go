@@ -2,6 +2,14 @@ package server
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tickwire/tickwire/netcode/transport"
+	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
 // TestHelloWithBadTokenIsRefusedWithDistinctReasons runs real hellos
@@ -29,7 +37,7 @@ func TestHelloWithBadTokenIsRefusedWithDistinctReasons(t *testing.T) {
 	seen := map[string]bool{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, kind := range []TransportKind{WebSocket, WebTransport} {
+			for _, kind := range []transport.Kind{WebSocket, WebTransport} {
 				_, err := Connect(context.Background(), ClientConfig{
 					Server: srv.URL(), Name: "x", AuthToken: tt.tok,
 					Dial:   DialOptions{Transport: kind, TrustServerCertHash: true, Header: http.Header{RoomHeader: {tt.room}}},
@@ -64,4 +72,3 @@ func TestHelloWithBadTokenIsRefusedWithDistinctReasons(t *testing.T) {
 		t.Errorf("session = %+v, want room blue, name and player from the token", got[0])
 	}
 }
-

@@ -16,7 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/jointoken"
 	"github.com/tickwire/tickwire/netcode/server/directory"
+	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 // Lobby and operations paths on the TCP side.
@@ -189,7 +192,7 @@ func (s *Server) serveCreateRoom(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) serveJoin(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if !ValidRoomID(id) {
+	if !wire.ValidRoomID(id) {
 		writeError(w, http.StatusBadRequest, errors.New("room id must be 1 to 32 of a-z 0-9 - _"))
 		return
 	}
@@ -249,13 +252,13 @@ func (s *Server) join(ctx context.Context, id string, req JoinRequest) (JoinResp
 		Room:            id,
 		Process:         proc.ID,
 		URL:             proc.URL,
-		WebTransportURL: transportURL(proc.URL, PathWebTransport, id),
-		WebSocketURL:    transportURL(proc.URL, PathWebSocket, id),
+		WebTransportURL: transportURL(proc.URL, transport.PathWebTransport, id),
+		WebSocketURL:    transportURL(proc.URL, transport.PathWebSocket, id),
 		CertHashes:      proc.CertHashes,
 	}
 	if s.signer != nil {
 		exp := time.Now().Add(s.TokenTTL).Truncate(time.Second)
-		tok, err := s.signer.Sign(TokenClaims{Room: id, PlayerID: req.PlayerID, PlayerName: req.PlayerName, Expires: exp.Unix()})
+		tok, err := s.signer.Sign(jointoken.Claims{Room: id, PlayerID: req.PlayerID, PlayerName: req.PlayerName, Expires: exp.Unix()})
 		if err != nil {
 			return JoinResponse{}, http.StatusInternalServerError, err
 		}
@@ -270,7 +273,7 @@ func transportURL(base, path, room string) string {
 	if err != nil {
 		return ""
 	}
-	if path == PathWebSocket {
+	if path == transport.PathWebSocket {
 		u.Scheme = map[string]string{"https": "wss"}[u.Scheme]
 		if u.Scheme == "" {
 			u.Scheme = "ws"
@@ -298,7 +301,7 @@ func DecodeCreateRoom(body []byte) (CreateRoomRequest, error) {
 	if err := decodeStrict(body, &req); err != nil {
 		return req, err
 	}
-	if req.ID != "" && !ValidRoomID(req.ID) {
+	if req.ID != "" && !wire.ValidRoomID(req.ID) {
 		return req, errors.New("id: want 1 to 32 of a-z 0-9 - _")
 	}
 	if req.MaxPlayers < 0 || req.MaxPlayers > MaxCreatedRoomPlayers {
@@ -324,7 +327,7 @@ func DecodeJoinRequest(body []byte) (JoinRequest, error) {
 		return req, fmt.Errorf("player_id: %d bytes, at most 128", len(req.PlayerID))
 	}
 	if req.PlayerName != "" {
-		if err := validatePlayerName(req.PlayerName); err != nil {
+		if err := wire.ValidatePlayerName(req.PlayerName); err != nil {
 			return req, fmt.Errorf("player_name: %w", err)
 		}
 	}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/server/directory"
+	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 func lobbyDo(t testing.TB, method, url, body string) (int, []byte) {
@@ -226,7 +228,7 @@ func FuzzDecodeJoinRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(req.PlayerID) > 128 || req.PlayerName != "" && validatePlayerName(req.PlayerName) != nil {
+		if len(req.PlayerID) > 128 || req.PlayerName != "" && wire.ValidatePlayerName(req.PlayerName) != nil {
 			t.Fatalf("accepted %+v from %q", req, bytes.TrimSpace(b))
 		}
 	})
@@ -318,7 +320,7 @@ func TestDialOptionsRoomJoinsThatRoomOnBothTransports(t *testing.T) {
 	if _, err := srv.CreateRoom(RoomOptions{ID: "arena-2"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, kind := range []TransportKind{WebTransport, WebSocket} {
+	for _, kind := range []transport.Kind{WebTransport, WebSocket} {
 		c, err := Connect(context.Background(), ClientConfig{Server: srv.URL(), Name: "picker",
 			Dial: DialOptions{Transport: kind, TrustServerCertHash: true, Room: "arena-2"}, Logger: testLogger(t)})
 		if err != nil {

@@ -14,12 +14,15 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/linksim"
+	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
 // The tests here run whole sessions on simulated time: a real game.Room
 // on a game.ManualClock, the server's real session and snapshot code,
-// and real Clients, joined by in-memory links that LinkSim's scheduler
+// and real Clients, joined by in-memory links that linksim.Link's scheduler
 // impairs on the same clock. One goroutine drives everything in time
 // order (the room's goroutine runs in lockstep through Room.WaitTick), so
 // a run is deterministic: the same seed gives the same figures.
@@ -32,7 +35,7 @@ type simLink struct {
 	q     *delayQueue
 }
 
-func newSimLink(clock *game.ManualClock, cfg LinkConfig, seed int64) *simLink {
+func newSimLink(clock *game.ManualClock, cfg linksim.Config, seed int64) *simLink {
 	return &simLink{clock: clock, dir: newLinkDir(cfg, seed), q: newDelayQueue()}
 }
 
@@ -75,7 +78,7 @@ func (c memConn) Receive(ctx context.Context) ([]byte, error) {
 	return nil, ctx.Err()
 }
 func (c memConn) Close() error         { return nil }
-func (c memConn) Kind() TransportKind  { return WebTransport }
+func (c memConn) Kind() transport.Kind { return WebTransport }
 func (c memConn) RemoteAddr() net.Addr { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)} }
 
 // simClient is one player: a Client, its two links, its server session,
@@ -118,7 +121,7 @@ func (p *simClient) decide(now time.Time) {
 
 type simConfig struct {
 	seed     int64
-	link     LinkConfig // both directions
+	link     linksim.Config // both directions
 	clients  int
 	duration time.Duration // of play; then 3 s to drain
 	warmup   time.Duration
@@ -325,7 +328,7 @@ func deliverUp(t *testing.T, srv *Server, p *simClient, raw []byte, now time.Tim
 		}
 		ss := &session{
 			id: srv.nextID.Add(1), entity: entity, name: p.c.cfg.Name, conn: memConn{p.down}, room: r,
-			kick: make(chan kickReason, 1), in: InputPacket{Inputs: make([]game.Input, 0, MaxInputsPerPacket)},
+			kick: make(chan kickReason, 1), in: InputPacket{Inputs: make([]game.Input, 0, wire.MaxInputsPerPacket)},
 			log:    log,
 			budget: newPacketLimiter(srv.PacketBudget.withDefaults(r.game.Params().TickRate)),
 		}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 // Metric names served at /metrics (Prometheus text format, the server's own
@@ -43,7 +45,7 @@ type serverMetrics struct {
 	malformed    prometheus.Counter
 	queueFull    prometheus.Counter
 	rateLimited  prometheus.Counter
-	transports   map[TransportKind]*transportMetrics
+	transports   map[transport.Kind]*transportMetrics
 }
 
 // transportMetrics are one transport's pre-resolved children.
@@ -58,7 +60,7 @@ type transportMetrics struct {
 
 func newServerMetrics(rooms func() []*room) *serverMetrics {
 	reg := prometheus.NewRegistry()
-	m := &serverMetrics{reg: reg, transports: make(map[TransportKind]*transportMetrics)}
+	m := &serverMetrics{reg: reg, transports: make(map[transport.Kind]*transportMetrics)}
 	f := func(c prometheus.Collector) { reg.MustRegister(c) }
 	m.tickDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "tickwire_tick_duration_seconds",
@@ -99,7 +101,7 @@ func newServerMetrics(rooms func() []*room) *serverMetrics {
 	m.malformed = dropped.WithLabelValues("malformed")
 	m.queueFull = dropped.WithLabelValues("send_queue_full")
 	m.rateLimited = dropped.WithLabelValues("rate_limited")
-	for _, k := range []TransportKind{WebTransport, WebSocket} {
+	for _, k := range []transport.Kind{transport.WebTransport, transport.WebSocket} {
 		t := string(k)
 		m.transports[k] = &transportMetrics{
 			sessions:      sessions.WithLabelValues(t),
@@ -157,14 +159,14 @@ func (c *roomCollector) Collect(ch chan<- prometheus.Metric) {
 
 // meteredConn counts what passes through a server-side Conn.
 type meteredConn struct {
-	Conn
+	transport.Conn
 	m *transportMetrics
 }
 
 func (c *meteredConn) SendDatagram(p []byte) error {
 	err := c.Conn.SendDatagram(p)
 	if err != nil {
-		if err == ErrDropped {
+		if err == transport.ErrDropped {
 			c.m.queueFull.Inc()
 		}
 		return err
@@ -186,10 +188,10 @@ func (c *meteredConn) SendMessage(p []byte) error {
 	return err
 }
 
-func (c *meteredConn) Receive(ctx context.Context) ([]byte, error) {
-	p, err := c.Conn.Receive(ctx)
+func (c *meteredConn) Receive(ctx context.Context) ([]byte, bool, error) {
+	p, reliable, err := c.Conn.Receive(ctx)
 	if err != nil {
-		return p, err
+		return p, reliable, err
 	}
 	c.m.bytesIn.Add(float64(len(p)))
 	if len(p) > 0 && (p[0] == inputTag || p[0] == pingTag || p[0] == pongTag) {
@@ -197,15 +199,15 @@ func (c *meteredConn) Receive(ctx context.Context) ([]byte, error) {
 	} else {
 		c.m.messagesIn.Inc()
 	}
-	return p, nil
+	return p, reliable, nil
 }
 
 func (c *meteredConn) RemoteAddr() net.Addr { return c.Conn.RemoteAddr() }
 
 // First bytes of packets: field number << 3 | wire type 2 (length-delimited).
 const (
-	inputTag    = byte(KindInput)<<3 | 2
-	snapshotTag = byte(KindSnapshot)<<3 | 2
-	pingTag     = byte(KindPing)<<3 | 2
-	pongTag     = byte(KindPong)<<3 | 2
+	inputTag    = byte(wire.KindInput)<<3 | 2
+	snapshotTag = byte(wire.KindSnapshot)<<3 | 2
+	pingTag     = byte(wire.KindPing)<<3 | 2
+	pongTag     = byte(wire.KindPong)<<3 | 2
 )

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/transport"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
@@ -71,7 +72,7 @@ func TestMetricsNamesExistAndValuesMoveWhilePlaying(t *testing.T) {
 	srv := startServer(t, &Server{})
 	before := scrape(t, srv.URL())
 	var players []*Client
-	for _, kind := range []TransportKind{WebTransport, WebSocket} {
+	for _, kind := range []transport.Kind{WebTransport, WebSocket} {
 		c, err := Connect(context.Background(), ClientConfig{Server: srv.URL(), Name: "m", Logger: testLogger(t),
 			Dial: DialOptions{Transport: kind, TrustServerCertHash: true}})
 		if err != nil {
@@ -176,13 +177,13 @@ func TestReadyzIsUnavailableWhileDraining(t *testing.T) {
 }
 
 // discardConn is a Conn that accepts and forgets everything.
-type discardConn struct{ kind TransportKind }
+type discardConn struct{ kind transport.Kind }
 
 func (discardConn) SendDatagram([]byte) error               { return nil }
 func (discardConn) SendMessage([]byte) error                { return nil }
 func (discardConn) Receive(context.Context) ([]byte, error) { return nil, ErrClosed }
 func (discardConn) Close() error                            { return nil }
-func (c discardConn) Kind() TransportKind                   { return c.kind }
+func (c discardConn) Kind() transport.Kind                  { return c.kind }
 func (discardConn) RemoteAddr() net.Addr                    { return &net.UDPAddr{} }
 
 // BenchmarkRoomOnTick is the room's per-tick work after the step: every
@@ -199,7 +200,7 @@ func BenchmarkRoomOnTick(b *testing.B) {
 	}
 	world := game.NewWorld(game.Config{})
 	for i := 0; i < 32; i++ {
-		kind := []TransportKind{WebTransport, WebSocket}[i%2]
+		kind := []transport.Kind{WebTransport, WebSocket}[i%2]
 		e, err := world.AddPlayer()
 		if err != nil {
 			b.Fatal(err)

@@ -5,12 +5,15 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/snapshot"
+	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 // fragmentPayloadSize is the most snapshot payload one datagram carries:
 // the datagram budget less the envelope (tag, ticks, lead, fragment
 // fields: at most 40 bytes).
-const fragmentPayloadSize = MaxDatagramSize - 40
+const fragmentPayloadSize = transport.MaxDatagramSize - 40
 
 // snapshotOutbox is one session's part of the snapshot fan-out: what the
 // fan-out must know of its transport. It is used only from the room
@@ -108,8 +111,8 @@ func (o *snapshotOutbox) sent(tick uint32, err error) {
 	}
 }
 
-func (o *snapshotOutbox) init(_ *Server, kind TransportKind) {
-	o.reliable = kind == WebSocket
+func (o *snapshotOutbox) init(_ *Server, kind transport.Kind) {
+	o.reliable = kind == transport.WebSocket
 }
 
 // fanoutRoom is what the fan-out needs of the room it serves.
@@ -132,10 +135,10 @@ type fanoutRoom interface {
 // own, but the interest filter runs on AOIIndex grids shared by all
 // clients: one is built per tick, for the new snapshot, and kept while
 // that tick may serve as a baseline, so no client scans the whole world.
-// Either way the bytes are exactly those SnapshotEncoder.Encode writes
+// Either way the bytes are exactly those snapshot.Encoder.Encode writes
 // for that client alone.
 type snapshotFanout struct {
-	enc    SnapshotEncoder // AOIRadius stays 0: the filter is the indexes'
+	enc    snapshot.Encoder // AOIRadius stays 0: the filter is the indexes'
 	params game.Params
 	rules  baselineRules
 	radius float64
@@ -145,7 +148,7 @@ type snapshotFanout struct {
 	nShared int
 	payload []byte // with AOI: the current session's payload
 	packet  []byte
-	indexes [game.DefaultHistoryTicks]AOIIndex // with AOI: by tick, mod 64
+	indexes [game.DefaultHistoryTicks]snapshot.AOIIndex // with AOI: by tick, mod 64
 
 	// observe, when set (by tests, before the room runs), sees every
 	// tick's snapshot before anything is sent.
@@ -162,10 +165,10 @@ type sharedPayload struct {
 func (f *snapshotFanout) setup(params game.Params, radius float64) {
 	f.params, f.radius, f.ready = params, radius, true
 	f.rules = rulesFor(params.TickRate)
-	f.enc = SnapshotEncoder{Params: params}
-	f.indexes = [len(f.indexes)]AOIIndex{}
+	f.enc = snapshot.Encoder{Params: params}
+	f.indexes = [len(f.indexes)]snapshot.AOIIndex{}
 	if f.packet == nil {
-		f.packet = make([]byte, 0, MaxDatagramSize+64)
+		f.packet = make([]byte, 0, transport.MaxDatagramSize+64)
 		f.payload = make([]byte, 0, 4096)
 	}
 }
@@ -183,12 +186,12 @@ func (f *snapshotFanout) tick(cur *game.Snapshot, history *game.History, session
 		f.setup(p, radius)
 	}
 	f.nShared = 0
-	var curIx *AOIIndex
+	var curIx *snapshot.AOIIndex
 	if f.radius > 0 {
 		curIx = f.index(cur, true)
 	}
 	for _, ss := range sessions {
-		hdr := SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
+		hdr := wire.SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
 		base := ss.out.baseline(ss.ackTick.Load(), ss.staleAcks.Load(), cur, history, f.rules)
 		ss.out.chose(base, cur)
 		if base != nil {
@@ -200,11 +203,11 @@ func (f *snapshotFanout) tick(cur *game.Snapshot, history *game.History, session
 		var payload []byte
 		var err error
 		if curIx != nil {
-			var baseIx *AOIIndex
+			var baseIx *snapshot.AOIIndex
 			if base != nil {
 				baseIx = f.index(base, false)
 			}
-			payload, err = f.enc.encodeIndexed(f.payload[:0], curIx, baseIx, ss.entity)
+			payload, err = f.enc.EncodeIndexed(f.payload[:0], curIx, baseIx, ss.entity)
 			f.payload = payload
 		} else {
 			payload, err = f.sharedPayload(cur, base)
@@ -222,9 +225,9 @@ func (f *snapshotFanout) tick(cur *game.Snapshot, history *game.History, session
 
 // index returns the AOIIndex of s, building it when the slot of its tick
 // holds another snapshot's (or always, when fresh: s is a new tick's).
-func (f *snapshotFanout) index(s *game.Snapshot, fresh bool) *AOIIndex {
+func (f *snapshotFanout) index(s *game.Snapshot, fresh bool) *snapshot.AOIIndex {
 	ix := &f.indexes[s.Tick%uint32(len(f.indexes))]
-	if fresh || ix.snap != s || ix.tick != s.Tick || ix.radius != f.radius || ix.params != f.params {
+	if fresh || !ix.BuiltFor(s, f.radius, f.params) {
 		ix.Build(s, f.radius, f.params)
 	}
 	return ix
@@ -255,17 +258,17 @@ func (f *snapshotFanout) sharedPayload(cur, base *game.Snapshot) ([]byte, error)
 // send wraps payload in the envelope and hands it to the transport:
 // whole over WebSocket or when it fits one datagram, else in fragments.
 // Sends never block; a full queue drops the datagram.
-func (f *snapshotFanout) send(ss *session, hdr *SnapshotHeader, payload []byte) {
+func (f *snapshotFanout) send(ss *session, hdr *wire.SnapshotHeader, payload []byte) {
 	if ss.out.reliable || len(payload) <= fragmentPayloadSize {
-		f.packet = AppendSnapshotPacket(f.packet[:0], hdr, payload)
+		f.packet = wire.AppendSnapshotPacket(f.packet[:0], hdr, payload)
 		ss.out.sent(hdr.ServerTick, ss.conn.SendDatagram(f.packet))
 		return
 	}
 	count := (len(payload) + fragmentPayloadSize - 1) / fragmentPayloadSize
-	if count > maxFragments {
+	if count > wire.MaxFragments {
 		if !ss.out.tooLarge {
 			ss.out.tooLarge = true
-			ss.log.Error("snapshot too large to send; enable AOI", "bytes", len(payload), "max_fragments", maxFragments)
+			ss.log.Error("snapshot too large to send; enable AOI", "bytes", len(payload), "max_fragments", wire.MaxFragments)
 		}
 		return
 	}
@@ -273,7 +276,7 @@ func (f *snapshotFanout) send(ss *session, hdr *SnapshotHeader, payload []byte) 
 	for i := range count {
 		chunk := payload[i*fragmentPayloadSize : min(len(payload), (i+1)*fragmentPayloadSize)]
 		hdr.FragmentIndex = uint32(i)
-		f.packet = AppendSnapshotPacket(f.packet[:0], hdr, chunk)
+		f.packet = wire.AppendSnapshotPacket(f.packet[:0], hdr, chunk)
 		_ = ss.conn.SendDatagram(f.packet)
 	}
 }

@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/snapshot"
+	"github.com/tickwire/tickwire/netcode/transport"
 )
 
 // sinkConn is a Conn that keeps (or only counts) what is sent on it.
 type sinkConn struct {
-	kind      TransportKind
+	kind      transport.Kind
 	keep      bool
 	full      bool // the send queue is full: datagrams are dropped
 	datagrams [][]byte
@@ -37,7 +39,7 @@ func (c *sinkConn) SendDatagram(p []byte) error {
 func (c *sinkConn) SendMessage([]byte) error                { return nil }
 func (c *sinkConn) Receive(context.Context) ([]byte, error) { return nil, ErrClosed }
 func (c *sinkConn) Close() error                            { return nil }
-func (c *sinkConn) Kind() TransportKind                     { return c.kind }
+func (c *sinkConn) Kind() transport.Kind                    { return c.kind }
 func (c *sinkConn) RemoteAddr() net.Addr                    { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)} }
 
 // fakeRoom is the fan-out's view of a room: its rules and input leads.
@@ -132,7 +134,7 @@ func (fx *fanoutFixture) ack(cur uint32, spread bool) {
 // referenceSend is the fan-out as it was, one client at a time: encode
 // with the session's own encoder (AOI applied by Encode), envelope,
 // fragments. The fan-out must send exactly these bytes.
-func referenceSend(t *testing.T, ss *session, enc *SnapshotEncoder, cur, base *game.Snapshot, room fanoutRoom) [][]byte {
+func referenceSend(t *testing.T, ss *session, enc *snapshot.Encoder, cur, base *game.Snapshot, room fanoutRoom) [][]byte {
 	t.Helper()
 	hdr := SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
 	if base != nil {
@@ -166,7 +168,7 @@ func TestFanoutSendsWhatEachClientsOwnEncodingWould(t *testing.T) {
 		t.Run(fmt.Sprintf("players=%d/aoi=%v", tc.players, tc.aoi), func(t *testing.T) {
 			fx := newFanoutFixture(t, tc.players, true)
 			var f snapshotFanout
-			ref := SnapshotEncoder{Params: fx.world.params, AOIRadius: tc.aoi}
+			ref := snapshot.Encoder{Params: fx.world.params, AOIRadius: tc.aoi}
 			for range 40 {
 				fx.step()
 				cur := fx.history.Latest()
@@ -236,7 +238,7 @@ func TestFanoutAllocatesNothingOnceWarm(t *testing.T) {
 // perClientTick is the fan-out as it was before it was shared: every
 // client encoded on its own with Encode (and its whole-world interest
 // scan), for comparison in the same benchmark run.
-func perClientTick(f *snapshotFanout, enc *SnapshotEncoder, cur *game.Snapshot, h *game.History, sessions []*session, room fanoutRoom) {
+func perClientTick(f *snapshotFanout, enc *snapshot.Encoder, cur *game.Snapshot, h *game.History, sessions []*session, room fanoutRoom) {
 	if !f.ready {
 		f.setup(room.Params(), enc.AOIRadius)
 	}
@@ -289,7 +291,7 @@ func BenchmarkTickFanout(b *testing.B) {
 			}
 			ticks = ticks[8:]
 			var f snapshotFanout
-			enc := SnapshotEncoder{Params: fx.world.params, AOIRadius: bc.aoi}
+			enc := snapshot.Encoder{Params: fx.world.params, AOIRadius: bc.aoi}
 			run := func(cur *game.Snapshot) {
 				fx.ack(cur.Tick, true)
 				if bc.perClient {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/transport"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
@@ -55,7 +56,7 @@ func cutAndWaitParked(t *testing.T, srv *Server, p *player) {
 	})
 }
 
-func reconnect(t *testing.T, srv *Server, token []byte, kind TransportKind) *Client {
+func reconnect(t *testing.T, srv *Server, token []byte, kind transport.Kind) *Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -69,7 +70,7 @@ func reconnect(t *testing.T, srv *Server, token []byte, kind TransportKind) *Cli
 }
 
 func TestResumeWithinGraceKeepsEntityPositionHealthAndScore(t *testing.T) {
-	for _, kinds := range [][2]TransportKind{{WebTransport, WebSocket}, {WebSocket, WebTransport}} {
+	for _, kinds := range [][2]transport.Kind{{WebTransport, WebSocket}, {WebSocket, WebTransport}} {
 		t.Run(string(kinds[0])+"_then_"+string(kinds[1]), func(t *testing.T) {
 			srv := startServer(t, &Server{Game: game.Config{Size: 200, MaxPlayers: 4}})
 			shooter := connectPlayer(t, srv, "shooter", kinds[0])

@@ -3,6 +3,9 @@ package server
 import (
 	"errors"
 	"time"
+
+	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 // The room's side of the roster (roster.go): when it goes out, and to whom.
@@ -44,14 +47,14 @@ func (rm *room) flushRoster(now time.Time) {
 // (bounded by the transport's write timeout) delays no one.
 func (rm *room) sendRoster() {
 	list := rm.currentSessions()
-	r := Roster{Revision: rm.rosterRev.Add(1), Players: make([]RosterEntry, len(list))}
+	r := wire.Roster{Revision: rm.rosterRev.Add(1), Players: make([]wire.RosterEntry, len(list))}
 	for i, ss := range list {
-		r.Players[i] = RosterEntry{Entity: ss.entity, Name: ss.name}
+		r.Players[i] = wire.RosterEntry{Entity: ss.entity, Name: ss.name}
 	}
-	b := RosterPacket(&r)
+	b := wire.RosterPacket(&r)
 	for _, ss := range list {
 		go func() {
-			if err := ss.conn.SendMessage(b); err != nil && !errors.Is(err, ErrClosed) {
+			if err := ss.conn.SendMessage(b); err != nil && !errors.Is(err, transport.ErrClosed) {
 				ss.log.Debug("sending roster", "err", err)
 			}
 		}()

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 func TestRosterNamesEveryPlayerOnJoinAndLeave(t *testing.T) {
@@ -67,7 +69,7 @@ func FuzzDecodeRoster(f *testing.F) {
 			t.Fatalf("%d players accepted", len(r.Players))
 		}
 		for _, p := range r.Players {
-			if p.Entity == 0 || validatePlayerName(p.Name) != nil {
+			if p.Entity == 0 || wire.ValidatePlayerName(p.Name) != nil {
 				t.Fatalf("accepted entry %+v", p)
 			}
 		}

@@ -18,7 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/jointoken"
 	"github.com/tickwire/tickwire/netcode/server/directory"
+	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
@@ -48,7 +51,7 @@ type Server struct {
 	// RoomGrace is how long a lobby-created room stays open while empty.
 	// Default 60s. The default room is never closed.
 	RoomGrace time.Duration
-	// TokenSecret, when set (at least MinTokenSecretBytes), makes the
+	// TokenSecret, when set (at least jointoken.MinSecretBytes), makes the
 	// lobby issue join tokens and the server verify the tokens it is
 	// sent. Servers sharing a directory must share the secret.
 	TokenSecret []byte
@@ -106,7 +109,7 @@ type Server struct {
 	// RATE_LIMITED. The zero value allows twice an honest client's rate.
 	PacketBudget PacketBudget
 	// IPLimits bounds connections per client address (see Endpoint).
-	IPLimits IPLimits
+	IPLimits transport.IPLimits
 	// Clock drives the room loops and timeouts. Default the real clock.
 	Clock game.Clock
 	// Handler serves extra HTTP routes on the TCP side (the web client).
@@ -117,9 +120,9 @@ type Server struct {
 
 	clock    game.Clock
 	log      *slog.Logger
-	endpoint *Endpoint
+	endpoint *transport.Endpoint
 	metrics  *serverMetrics
-	signer   *TokenSigner
+	signer   *jointoken.Signer
 	dir      directory.Directory
 	epoch    time.Time
 
@@ -164,7 +167,7 @@ type SessionInfo struct {
 	Entity    game.EntityID
 	Name      string
 	PlayerID  string
-	Transport TransportKind
+	Transport transport.Kind
 }
 
 func (s *Server) init() error {
@@ -207,7 +210,7 @@ func (s *Server) init() error {
 		s.ProcessID = randomID(6)
 	}
 	if len(s.TokenSecret) > 0 {
-		signer, err := NewTokenSigner(s.TokenSecret)
+		signer, err := jointoken.NewSigner(s.TokenSecret)
 		if err != nil {
 			return err
 		}
@@ -240,7 +243,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.stopAllRooms()
-	s.endpoint = &Endpoint{
+	s.endpoint = &transport.Endpoint{
 		Addr:           s.Addr,
 		CertFile:       s.CertFile,
 		KeyFile:        s.KeyFile,
@@ -389,7 +392,7 @@ func (s *Server) readyChan() chan struct{} {
 func (s *Server) URL() string { return s.endpoint.URL() }
 
 // Endpoint is the transport endpoint (valid once Ready).
-func (s *Server) Endpoint() *Endpoint { return s.endpoint }
+func (s *Server) Endpoint() *transport.Endpoint { return s.endpoint }
 
 // Room is the default room's loop.
 func (s *Server) Room() *game.Room {
@@ -452,7 +455,7 @@ func (s *Server) createRoom(opts RoomOptions) (*room, error) {
 	if opts.ID == "" {
 		opts.ID = randomID(4)
 	}
-	if !ValidRoomID(opts.ID) {
+	if !wire.ValidRoomID(opts.ID) {
 		return nil, fmt.Errorf("netcode: room id %q: want 1 to 32 of a-z 0-9 - _", opts.ID)
 	}
 	if err := opts.Game.Validate(); err != nil {
@@ -576,14 +579,15 @@ func (s *Server) RateLimitedPackets() int64 { return s.rateLimited.Load() }
 // RefusedHandshakes is the number of connections refused before a session.
 func (s *Server) RefusedHandshakes() int64 { return s.refused.Load() }
 
-// handleConn runs one connection from handshake to goodbye.
-func (s *Server) handleConn(ctx context.Context, raw Conn) {
+// handleConn runs one connection from handshake to goodbye. req is the
+// request that opened it, which names the room asked for.
+func (s *Server) handleConn(ctx context.Context, raw transport.Conn, req *http.Request) {
 	defer raw.Close()
 	tm := s.metrics.transports[raw.Kind()]
 	if tm == nil {
-		tm = s.metrics.transports[WebSocket] // the endpoint makes only the two kinds
+		tm = s.metrics.transports[transport.WebSocket] // the endpoint makes only the two kinds
 	}
-	conn := Conn(&meteredConn{Conn: raw, m: tm})
+	conn := transport.Conn(&meteredConn{Conn: raw, m: tm})
 	log := s.log.With("remote", conn.RemoteAddr().String(), "transport", string(conn.Kind()))
 	hctx, cancel := context.WithTimeout(ctx, s.HandshakeTimeout)
 	hello, err := readHello(hctx, conn)
@@ -592,7 +596,7 @@ func (s *Server) handleConn(ctx context.Context, raw Conn) {
 		s.refuse(log, conn, err)
 		return
 	}
-	r, claims, err := s.admit(ctx, hello)
+	r, claims, err := s.admit(hello, requestedRoom(req))
 	if err != nil {
 		s.refuse(log, conn, err)
 		return
@@ -615,7 +619,7 @@ func (s *Server) handleConn(ctx context.Context, raw Conn) {
 		token:  newToken(),
 		done:   make(chan struct{}),
 		kick:   make(chan kickReason, 1),
-		in:     InputPacket{Inputs: make([]game.Input, 0, MaxInputsPerPacket)},
+		in:     wire.InputPacket{Inputs: make([]game.Input, 0, wire.MaxInputsPerPacket)},
 		budget: newPacketLimiter(s.PacketBudget.withDefaults(r.game.Params().TickRate)),
 	}
 	if claims.PlayerName != "" {
@@ -632,7 +636,7 @@ func (s *Server) handleConn(ctx context.Context, raw Conn) {
 	// resume book (under the token the client holds) or out of the world.
 	resumable := false
 	defer func() { s.leave(ss, resumable); close(ss.done) }()
-	if err := conn.SendMessage(MarshalControl(s.welcome(r, ss))); err != nil {
+	if err := conn.SendMessage(wire.MarshalControl(s.welcome(r, ss))); err != nil {
 		log.Info("handshake failed", "err", fmt.Errorf("sending welcome: %w", err))
 		if resumed { // the client never got the new token: keep the old one
 			ss.token, resumable = hello.GetResumeToken(), true
@@ -714,12 +718,11 @@ func (s *Server) expireParked(now time.Time) {
 
 // admit picks the hello's room (its token's, else the URL's, else
 // DefaultRoom), verifies the token and takes a reference on the room.
-func (s *Server) admit(ctx context.Context, hello *pb.ClientHello) (*room, TokenClaims, error) {
-	var claims TokenClaims
+func (s *Server) admit(hello *pb.ClientHello, asked string) (*room, jointoken.Claims, error) {
+	var claims jointoken.Claims
 	if s.draining.Load() {
 		return nil, claims, &helloError{pb.DisconnectReason_DISCONNECT_REASON_SERVER_SHUTDOWN, "server is draining: not accepting new players"}
 	}
-	asked := requestedRoom(ctx)
 	id := asked
 	if tok := hello.GetAuthToken(); s.signer != nil && (tok != "" || s.RequireTokens) {
 		c, err := s.signer.Verify(tok, asked, time.Now())
@@ -731,7 +734,7 @@ func (s *Server) admit(ctx context.Context, hello *pb.ClientHello) (*room, Token
 	if id == "" {
 		id = DefaultRoom
 	}
-	if !ValidRoomID(id) {
+	if !wire.ValidRoomID(id) {
 		return nil, claims, &helloError{pb.DisconnectReason_DISCONNECT_REASON_BAD_HELLO, "room id must be 1 to 32 of a-z 0-9 - _"}
 	}
 	r := s.acquire(id)
@@ -741,13 +744,13 @@ func (s *Server) admit(ctx context.Context, hello *pb.ClientHello) (*room, Token
 	return r, claims, nil
 }
 
-func (s *Server) refuse(log *slog.Logger, conn Conn, err error) {
+func (s *Server) refuse(log *slog.Logger, conn transport.Conn, err error) {
 	s.refused.Add(1)
 	var he *helloError
 	if errors.As(err, &he) {
 		s.metrics.handshakes.WithLabelValues(strings.ToLower(strings.TrimPrefix(he.reason.String(), "DISCONNECT_REASON_"))).Inc()
 		log.Warn("handshake refused", "reason", he.reason.String(), "text", he.text)
-		_ = conn.SendMessage(DisconnectPacket(he.reason, he.text))
+		_ = conn.SendMessage(wire.DisconnectPacket(he.reason, he.text))
 		return
 	}
 	s.metrics.handshakes.WithLabelValues("failed").Inc()
@@ -762,8 +765,8 @@ func (s *Server) welcome(r *room, ss *session) *pb.Packet {
 		TickRate:        uint32(p.TickRate),
 		ServerTick:      r.game.CurrentTick(),
 		ResumeToken:     ss.token,
-		ProtocolVersion: ProtocolVersion,
-		Arena:           ArenaMessage(p, r.opts.Game.Seed),
+		ProtocolVersion: wire.ProtocolVersion,
+		Arena:           wire.ArenaMessage(p, r.opts.Game.Seed),
 	}}}
 }
 
@@ -799,7 +802,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 						ss.disconnect(pb.DisconnectReason_DISCONNECT_REASON_TIMEOUT, fmt.Sprintf("nothing heard for %v", silent.Round(time.Millisecond)))
 						continue
 					}
-					buf = AppendPing(buf[:0], KindPing, &Ping{Nonce: nonce, SentUs: sentUs})
+					buf = wire.AppendPing(buf[:0], wire.KindPing, &wire.Ping{Nonce: nonce, SentUs: sentUs})
 					_ = ss.conn.SendDatagram(buf)
 					if lead, ok := r.game.InputLead(ss.entity); ok {
 						s.metrics.inputLead.Observe(lead.Seconds())
@@ -818,7 +821,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 }
 
 // notePong records the RTT of one of the server's pings.
-func (s *Server) notePong(p *Ping) {
+func (s *Server) notePong(p *wire.Ping) {
 	now := uint64(time.Since(s.epoch).Microseconds())
 	if p.SentUs == 0 || p.SentUs > now || now-p.SentUs > uint64(s.IdleTimeout.Microseconds()) {
 		return // not ours, or a lie
@@ -849,4 +852,17 @@ func randomID(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// RoomHeader names the room to join, for native clients that set headers
+// rather than the "room" query parameter of /wt and /ws.
+const RoomHeader = "Tickwire-Room"
+
+// requestedRoom is the room a connection's request asks for: its "room"
+// query parameter, else its RoomHeader; "" when it names none.
+func requestedRoom(r *http.Request) string {
+	if room := r.URL.Query().Get("room"); room != "" {
+		return room
+	}
+	return r.Header.Get(RoomHeader)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/transport"
 )
 
 // startServer runs a Server on a free loopback port for the test's life.
@@ -68,7 +69,7 @@ type recorded struct {
 	ids       map[game.EntityID]bool
 }
 
-func connectPlayer(t testing.TB, srv *Server, name string, kind TransportKind) *player {
+func connectPlayer(t testing.TB, srv *Server, name string, kind transport.Kind) *player {
 	t.Helper()
 	p := &player{gotOne: make(chan struct{})}
 	cfg := ClientConfig{
@@ -205,7 +206,7 @@ func replay(params game.Params, first *recorded, sent []game.Input) game.Player 
 
 func assertTransports(t *testing.T, srv *Server, perTransport int) {
 	t.Helper()
-	count := map[TransportKind]int{}
+	count := map[transport.Kind]int{}
 	for _, s := range srv.Sessions() {
 		count[s.Transport]++
 	}

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
@@ -25,7 +27,7 @@ type session struct {
 	id     uint64
 	entity game.EntityID
 	name   string
-	conn   Conn
+	conn   transport.Conn
 	room   *room
 	log    *slog.Logger
 	// playerID is the join token's player, or "session-<id>".
@@ -47,7 +49,7 @@ type session struct {
 	out snapshotOutbox
 
 	// Owned by the read goroutine.
-	in        InputPacket
+	in        wire.InputPacket
 	replyBuf  []byte
 	malformed int
 	budget    *packetLimiter
@@ -73,28 +75,28 @@ type helloError struct {
 func (e *helloError) Error() string { return e.text }
 
 // readHello waits for the ClientHello and validates it.
-func readHello(ctx context.Context, conn Conn) (*pb.ClientHello, error) {
-	raw, err := conn.Receive(ctx)
+func readHello(ctx context.Context, conn transport.Conn) (*pb.ClientHello, error) {
+	raw, _, err := conn.Receive(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("waiting for hello: %w", err)
 	}
-	kind, _, err := SplitPacket(raw)
+	kind, _, err := wire.SplitPacket(raw)
 	if err != nil {
 		return nil, &helloError{pb.DisconnectReason_DISCONNECT_REASON_PROTOCOL_VIOLATION, "first message is not a packet: " + err.Error()}
 	}
-	if kind != KindHello {
+	if kind != wire.KindHello {
 		return nil, &helloError{pb.DisconnectReason_DISCONNECT_REASON_PROTOCOL_VIOLATION, "first message must be a hello, got " + kind.String()}
 	}
-	p, err := UnmarshalControl(raw)
+	p, err := wire.UnmarshalControl(raw)
 	if err != nil {
 		return nil, &helloError{pb.DisconnectReason_DISCONNECT_REASON_BAD_HELLO, "hello: " + err.Error()}
 	}
 	hello := p.GetHello()
-	if v := hello.GetProtocolVersion(); v != ProtocolVersion {
+	if v := hello.GetProtocolVersion(); v != wire.ProtocolVersion {
 		return nil, &helloError{pb.DisconnectReason_DISCONNECT_REASON_VERSION_MISMATCH,
-			fmt.Sprintf("server speaks protocol version %d, client sent %d", ProtocolVersion, v)}
+			fmt.Sprintf("server speaks protocol version %d, client sent %d", wire.ProtocolVersion, v)}
 	}
-	if err := validatePlayerName(hello.GetPlayerName()); err != nil {
+	if err := wire.ValidatePlayerName(hello.GetPlayerName()); err != nil {
 		return nil, &helloError{pb.DisconnectReason_DISCONNECT_REASON_BAD_HELLO, err.Error()}
 	}
 	return hello, nil
@@ -131,7 +133,7 @@ func (s *session) serve(ctx context.Context, srv *Server) (resumable bool) {
 		}
 	}()
 	for {
-		raw, err := s.conn.Receive(rctx)
+		raw, _, err := s.conn.Receive(rctx)
 		if err == nil && rctx.Err() == nil {
 			if k, ok := s.handlePacket(srv, raw); !ok {
 				s.finish(k)
@@ -159,7 +161,7 @@ func (s *session) serve(ctx context.Context, srv *Server) (resumable bool) {
 func (s *session) finish(k kickReason) {
 	s.log.Info("session ended", "reason", k.reason.String(), "text", k.text)
 	if k.reason != pb.DisconnectReason_DISCONNECT_REASON_CLIENT_LEFT {
-		_ = s.conn.SendMessage(DisconnectPacket(k.reason, k.text))
+		_ = s.conn.SendMessage(wire.DisconnectPacket(k.reason, k.text))
 	}
 }
 
@@ -177,7 +179,7 @@ func (s *session) handlePacket(srv *Server, raw []byte) (kickReason, bool) {
 		return kickReason{}, true
 	}
 	s.lastHeard.Store(now.UnixNano())
-	kind, body, err := SplitPacket(raw)
+	kind, body, err := wire.SplitPacket(raw)
 	if err == nil {
 		err = s.dispatch(srv, kind, body, raw)
 	}
@@ -205,39 +207,39 @@ type clientLeft struct{ text string }
 
 func (c *clientLeft) Error() string { return "client left: " + c.text }
 
-func (s *session) dispatch(srv *Server, kind PacketKind, body, raw []byte) error {
+func (s *session) dispatch(srv *Server, kind wire.PacketKind, body, raw []byte) error {
 	switch kind {
-	case KindInput:
-		if err := DecodeInputPacket(body, &s.in); err != nil {
+	case wire.KindInput:
+		if err := wire.DecodeInputPacket(body, &s.in); err != nil {
 			return err
 		}
 		s.noteAck(s.in.AckTick, s.room.game.CurrentTick())
 		s.room.game.QueueInputs(s.entity, s.in.Inputs)
 		return nil
-	case KindPing:
-		var p Ping
-		if err := DecodePing(body, &p); err != nil {
+	case wire.KindPing:
+		var p wire.Ping
+		if err := wire.DecodePing(body, &p); err != nil {
 			return err
 		}
 		p.ServerTick = s.room.game.CurrentTick()
-		s.replyBuf = AppendPing(s.replyBuf[:0], KindPong, &p)
+		s.replyBuf = wire.AppendPing(s.replyBuf[:0], wire.KindPong, &p)
 		_ = s.conn.SendDatagram(s.replyBuf)
 		return nil
-	case KindPong:
-		var p Ping
-		if err := DecodePing(body, &p); err != nil {
+	case wire.KindPong:
+		var p wire.Ping
+		if err := wire.DecodePing(body, &p); err != nil {
 			return err
 		}
 		srv.notePong(&p)
 		return nil
-	case KindDisconnect:
-		p, err := UnmarshalControl(raw)
+	case wire.KindDisconnect:
+		p, err := wire.UnmarshalControl(raw)
 		if err != nil {
 			return err
 		}
 		return &clientLeft{p.GetDisconnect().GetText()}
 	}
-	return malformed("unexpected %v from client", kind)
+	return wire.Malformedf("unexpected %v from client", kind)
 }
 
 // noteAck records the newest snapshot tick the client says it holds, from

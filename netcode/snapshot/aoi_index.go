@@ -105,6 +105,14 @@ func (ix *AOIIndex) axis(v float64) int {
 // Snapshot is the snapshot the index was built over.
 func (ix *AOIIndex) Snapshot() *game.Snapshot { return ix.snap }
 
+// BuiltFor reports whether the index was last built over s (the same
+// snapshot, still at its tick) with this radius and these rules, so a
+// caller that keeps indexes in a ring can reuse it instead of building
+// it again.
+func (ix *AOIIndex) BuiltFor(s *game.Snapshot, radius float64, params game.Params) bool {
+	return ix.snap == s && ix.tick == s.Tick && ix.radius == radius && ix.params == params
+}
+
 // VisibleSet makes dst what viewer sees of the indexed snapshot; it
 // equals VisibleSet(dst, snapshot, viewer, radius, params).
 func (ix *AOIIndex) VisibleSet(dst *game.Snapshot, viewer game.EntityID) {

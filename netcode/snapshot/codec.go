@@ -225,12 +225,12 @@ func (e *Encoder) Encode(dst []byte, cur, base *game.Snapshot, viewer game.Entit
 	return e.encodeView(dst, cur, base)
 }
 
-// encodeIndexed is Encode of the snapshots two AOIIndexes were built over
+// EncodeIndexed is Encode of the snapshots two AOIIndexes were built over
 // (base nil for a full snapshot), with the interest filter of the indexes
 // (their radius) in place of AOIRadius. AOIIndex.VisibleSet equals
 // VisibleSet, so the payload is byte for byte what Encode writes with
 // AOIRadius set to the indexes' radius.
-func (e *Encoder) encodeIndexed(dst []byte, cur, base *AOIIndex, viewer game.EntityID) ([]byte, error) {
+func (e *Encoder) EncodeIndexed(dst []byte, cur, base *AOIIndex, viewer game.EntityID) ([]byte, error) {
 	g, err := newGeometry(&e.Params)
 	if err != nil {
 		return dst, fmt.Errorf("snapshot encoder: %w", err)
