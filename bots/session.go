@@ -1,6 +1,6 @@
 package bots
 
-// A bot's session is a netcode.Client: the same client netcode (clock
+// A bot's session is a client.Client: the same client netcode (clock
 // sync, interpolation bookkeeping, prediction, link impairment) as the
 // Ebiten client, without rendering.
 
@@ -11,7 +11,10 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
-	"github.com/tickwire/tickwire/netcode"
+	"github.com/tickwire/tickwire/netcode/client"
+	"github.com/tickwire/tickwire/netcode/linksim"
+	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 // botServerTimeout is how long a bot hears nothing from the server
@@ -21,33 +24,33 @@ const botServerTimeout = 10 * time.Second
 type sessionConfig struct {
 	Server    string
 	Name      string
-	Transport netcode.TransportKind
+	Transport transport.Kind
 	Up, Down  Link
 	Seed      int64
 	// CertHashes, when set, pins the server's certificates (fetched once
 	// for the whole swarm); nil: each bot fetches /cert-hash itself.
 	CertHashes [][sha256.Size]byte
-	OnSnapshot func(h *netcode.SnapshotHeader)
+	OnSnapshot func(h *wire.SnapshotHeader)
 	// Share decodes each distinct snapshot once for the whole swarm.
-	Share  *netcode.SnapshotShare
+	Share  *client.SnapshotShare
 	Logger *slog.Logger
 }
 
 type session struct {
-	c *netcode.Client
+	c *client.Client
 }
 
 func dialSession(ctx context.Context, cfg sessionConfig) (*session, error) {
-	ccfg := netcode.ClientConfig{
+	ccfg := client.Config{
 		Server: cfg.Server,
 		Name:   cfg.Name,
-		Dial: netcode.DialOptions{
+		Dial: transport.DialOptions{
 			Transport:           cfg.Transport,
 			CertHashes:          cfg.CertHashes,
 			TrustServerCertHash: cfg.CertHashes == nil,
 			Logger:              cfg.Logger,
 		},
-		OnSnapshot: func(_ *game.Snapshot, h *netcode.SnapshotHeader) {
+		OnSnapshot: func(_ *game.Snapshot, h *wire.SnapshotHeader) {
 			if cfg.OnSnapshot != nil {
 				cfg.OnSnapshot(h)
 			}
@@ -62,9 +65,9 @@ func dialSession(ctx context.Context, cfg sessionConfig) (*session, error) {
 		Logger:        cfg.Logger,
 	}
 	if cfg.Up.active() || cfg.Down.active() {
-		ccfg.WrapConn = netcode.LinkSim{Up: netcode.LinkConfig(cfg.Up), Down: netcode.LinkConfig(cfg.Down), Seed: cfg.Seed}.Wrap
+		ccfg.WrapConn = linksim.Link{Up: linksim.Config(cfg.Up), Down: linksim.Config(cfg.Down), Seed: cfg.Seed}.Wrap
 	}
-	c, err := netcode.Connect(ctx, ccfg)
+	c, err := client.Connect(ctx, ccfg)
 	if err != nil {
 		return nil, err
 	}

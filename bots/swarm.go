@@ -15,11 +15,13 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
-	"github.com/tickwire/tickwire/netcode"
+	"github.com/tickwire/tickwire/netcode/client"
+	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 // Link is one direction's simulated impairment; its fields are those of
-// netcode.LinkConfig, so one converts to the other.
+// linksim.Config, so one converts to the other.
 type Link struct {
 	Latency, Jitter          time.Duration // one way
 	Loss, Duplicate, Reorder float64       // probabilities 0..1, datagrams only
@@ -143,16 +145,16 @@ func (c *Config) applyDefaults() error {
 
 func prob(p float64) bool { return p >= 0 && p <= 1 }
 
-func (c *Config) transportOf(i int) netcode.TransportKind {
+func (c *Config) transportOf(i int) transport.Kind {
 	switch c.Transport {
 	case TransportWS:
-		return netcode.WebSocket
+		return transport.WebSocket
 	case TransportMixed:
 		if i%2 == 1 {
-			return netcode.WebSocket
+			return transport.WebSocket
 		}
 	}
-	return netcode.WebTransport
+	return transport.WebTransport
 }
 
 // botSeed derives bot i's seed from the swarm's (splitmix64).
@@ -175,7 +177,7 @@ type sentInput struct {
 // bot is one member of the swarm.
 type bot struct {
 	id        int
-	transport netcode.TransportKind
+	transport transport.Kind
 	brain     *game.Bot
 	sess      *session // set once connected
 	nextFrame time.Time
@@ -205,7 +207,7 @@ type swarm struct {
 	certHashes [][sha256.Size]byte
 	// share decodes each distinct snapshot once for every bot: bots that
 	// acked the same baseline receive the same bytes.
-	share netcode.SnapshotShare
+	share client.SnapshotShare
 
 	mu        sync.Mutex
 	connected []*bot
@@ -307,7 +309,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		// One fetch for the swarm instead of an HTTP connection per bot
 		// during the ramp. On failure each bot fetches (and reports) it.
 		ctx, cancel := context.WithTimeout(runCtx, 5*time.Second)
-		if hashes, err := netcode.FetchCertHashes(ctx, cfg.Server, netcode.DialOptions{}); err == nil && len(hashes) > 0 {
+		if hashes, err := transport.FetchCertHashes(ctx, cfg.Server, transport.DialOptions{}); err == nil && len(hashes) > 0 {
 			s.certHashes = hashes
 		}
 		cancel()
@@ -429,7 +431,7 @@ func (s *swarm) connect(ctx context.Context, i int) {
 		Down:       s.cfg.Down,
 		Seed:       int64(seed),
 		CertHashes: s.certHashes,
-		OnSnapshot: func(h *netcode.SnapshotHeader) { s.onSnapshot(b, h) },
+		OnSnapshot: func(h *wire.SnapshotHeader) { s.onSnapshot(b, h) },
 		Share:      &s.share,
 		Logger:     s.cfg.Logger,
 	})
@@ -462,7 +464,7 @@ func (s *swarm) connect(ctx context.Context, i int) {
 
 // failureReason classifies a connection error for the report.
 func failureReason(err error) string {
-	var de *netcode.DisconnectError
+	var de *client.DisconnectError
 	switch {
 	case errors.As(err, &de):
 		return strings.TrimPrefix(de.Reason.String(), "DISCONNECT_REASON_")
@@ -487,7 +489,7 @@ func failureReason(err error) string {
 
 // onSnapshot runs on a bot's reader goroutine: it acknowledges every
 // input up to the snapshot's LastInputTick not acknowledged before.
-func (s *swarm) onSnapshot(b *bot, h *netcode.SnapshotHeader) {
+func (s *swarm) onSnapshot(b *bot, h *wire.SnapshotHeader) {
 	last := h.LastInputTick
 	b.mu.Lock()
 	if last > b.acked {
@@ -624,7 +626,7 @@ func dropReason(err error) string {
 	if err == nil {
 		return "OTHER"
 	}
-	var de *netcode.DisconnectError
+	var de *client.DisconnectError
 	if errors.As(err, &de) {
 		return strings.TrimPrefix(de.Reason.String(), "DISCONNECT_REASON_")
 	}

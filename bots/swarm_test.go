@@ -5,7 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickwire/tickwire/netcode"
+	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 // TestInputAckLatencyEndsAtFirstSnapshotPastTheInput feeds one bot's
@@ -18,25 +19,25 @@ func TestInputAckLatencyEndsAtFirstSnapshotPastTheInput(t *testing.T) {
 	for i, tick := range []uint32{10, 11, 12, 14} {
 		b.ring[tick%ackRing] = sentInput{tick: tick, at: now - int64(time.Duration(100-10*i)*time.Millisecond)}
 	}
-	s.onSnapshot(b, &netcode.SnapshotHeader{ServerTick: 20, LastInputTick: 11})
+	s.onSnapshot(b, &wire.SnapshotHeader{ServerTick: 20, LastInputTick: 11})
 	if n := s.ack.Count(); n != 2 {
 		t.Fatalf("snapshot acking 11 recorded %d latencies, want 2 (inputs 10 and 11)", n)
 	}
 	if lo := s.ack.Quantile(0); lo < 90*time.Millisecond {
 		t.Fatalf("input 11 was sent 90ms before; latency recorded %v", lo)
 	}
-	s.onSnapshot(b, &netcode.SnapshotHeader{ServerTick: 21, LastInputTick: 11})
+	s.onSnapshot(b, &wire.SnapshotHeader{ServerTick: 21, LastInputTick: 11})
 	if n := s.ack.Count(); n != 2 {
 		t.Fatalf("a second snapshot acking 11 recorded again: %d", n)
 	}
 	// 13 was never sent; 14 is acknowledged by a snapshot saying 14.
-	s.onSnapshot(b, &netcode.SnapshotHeader{ServerTick: 22, LastInputTick: 14})
+	s.onSnapshot(b, &wire.SnapshotHeader{ServerTick: 22, LastInputTick: 14})
 	if n := s.ack.Count(); n != 4 {
 		t.Fatalf("%d latencies after acking 14, want 4", n)
 	}
 	s.measur.Store(false)
 	b.ring[15%ackRing] = sentInput{tick: 15, at: s.now()}
-	s.onSnapshot(b, &netcode.SnapshotHeader{ServerTick: 23, LastInputTick: 15})
+	s.onSnapshot(b, &wire.SnapshotHeader{ServerTick: 23, LastInputTick: 15})
 	if n := s.ack.Count(); n != 4 {
 		t.Fatal("an input acknowledged outside the window was recorded")
 	}
@@ -48,11 +49,11 @@ func TestInputAckSkipsInputsOverwrittenInTheRing(t *testing.T) {
 	b := &bot{}
 	b.ring[5%ackRing] = sentInput{tick: 5, at: 1}
 	b.ring[(5+ackRing)%ackRing] = sentInput{tick: 5 + ackRing, at: 2} // overwrote 5
-	s.onSnapshot(b, &netcode.SnapshotHeader{LastInputTick: 5})
+	s.onSnapshot(b, &wire.SnapshotHeader{LastInputTick: 5})
 	if n := s.ack.Count(); n != 0 {
 		t.Fatalf("recorded %d latencies for an input the ring forgot", n)
 	}
-	s.onSnapshot(b, &netcode.SnapshotHeader{LastInputTick: 10 * ackRing})
+	s.onSnapshot(b, &wire.SnapshotHeader{LastInputTick: 10 * ackRing})
 	if n := s.ack.Count(); n != 0 {
 		t.Fatalf("a jump far ahead recorded %d", n)
 	}
@@ -76,7 +77,7 @@ func TestConfigDefaultsAndTransportMix(t *testing.T) {
 	if c.Bots != 50 || c.Duration != 10*time.Second || c.MetricsURL != "http://127.0.0.1:1/metrics" {
 		t.Fatalf("defaults %+v", c)
 	}
-	if c.transportOf(0) != netcode.WebTransport || c.transportOf(1) != netcode.WebSocket {
+	if c.transportOf(0) != transport.WebTransport || c.transportOf(1) != transport.WebSocket {
 		t.Fatal("mixed does not alternate WebTransport and WebSocket")
 	}
 	bad := Config{Server: "x", Transport: "carrier-pigeon"}
@@ -171,6 +172,6 @@ func BenchmarkOnSnapshot(b *testing.B) {
 	for b.Loop() {
 		tick++
 		bt.ring[tick%ackRing] = sentInput{tick: tick, at: s.now()}
-		s.onSnapshot(bt, &netcode.SnapshotHeader{ServerTick: tick, LastInputTick: tick})
+		s.onSnapshot(bt, &wire.SnapshotHeader{ServerTick: tick, LastInputTick: tick})
 	}
 }

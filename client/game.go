@@ -27,7 +27,8 @@ import (
 	"github.com/tickwire/tickwire/client/palette"
 	"github.com/tickwire/tickwire/client/session"
 	"github.com/tickwire/tickwire/game"
-	"github.com/tickwire/tickwire/netcode"
+	netclient "github.com/tickwire/tickwire/netcode/client"
+	"github.com/tickwire/tickwire/netcode/transport"
 )
 
 // Config configures the game. Server and Name are required.
@@ -38,9 +39,9 @@ type Config struct {
 	Name string
 	// Transport forces a transport; empty tries WebTransport, then
 	// WebSocket.
-	Transport netcode.TransportKind
+	Transport transport.Kind
 	// TrustCertHash pins the certificate hashes the server lists at
-	// /cert-hash (see netcode.DialOptions.TrustServerCertHash).
+	// /cert-hash (see transport.DialOptions.TrustServerCertHash).
 	TrustCertHash bool
 	// Debug shows the net graph from the start (F3 toggles it anyway).
 	Debug bool
@@ -105,11 +106,11 @@ func New(cfg Config) *Game {
 	g.mgr = session.New(session.Config[*session.NetSource]{
 		Backoff: cfg.Backoff,
 		Dial: func(ctx context.Context, resume []byte) (*session.NetSource, error) {
-			return session.Connect(ctx, netcode.ClientConfig{
+			return session.Connect(ctx, netclient.Config{
 				Server:      cfg.Server,
 				Name:        cfg.Name,
 				ResumeToken: resume,
-				Dial: netcode.DialOptions{
+				Dial: transport.DialOptions{
 					Transport:           cfg.Transport,
 					TrustServerCertHash: cfg.TrustCertHash,
 					Logger:              g.log,

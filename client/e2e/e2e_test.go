@@ -32,7 +32,9 @@ import (
 	"github.com/tickwire/tickwire/client/palette"
 	"github.com/tickwire/tickwire/client/web"
 	"github.com/tickwire/tickwire/game"
-	"github.com/tickwire/tickwire/netcode"
+	"github.com/tickwire/tickwire/netcode/client"
+	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/transport"
 )
 
 // arenaSize is small enough that the whole arena is on a 1024x768 screen
@@ -134,9 +136,9 @@ func webDist(t *testing.T) string {
 }
 
 // startServer runs a real server on a free loopback port for the test.
-func startServer(t *testing.T, handler bool) *netcode.Server {
+func startServer(t *testing.T, handler bool) *server.Server {
 	t.Helper()
-	srv := &netcode.Server{
+	srv := &server.Server{
 		Addr:   "127.0.0.1:0",
 		Game:   game.Config{MaxPlayers: 8, Size: arenaSize, Seed: 7},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -165,16 +167,16 @@ func startServer(t *testing.T, handler bool) *netcode.Server {
 
 // startBots connects n plain netcode sessions that send inputs every tick
 // (walking back and forth), standing in for other players.
-func startBots(t *testing.T, srv *netcode.Server, n int) {
+func startBots(t *testing.T, srv *server.Server, n int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	for i := range n {
-		c, err := netcode.Connect(ctx, netcode.ClientConfig{
+		c, err := client.Connect(ctx, client.Config{
 			Server: srv.URL(),
 			Name:   fmt.Sprintf("bot%d", i),
-			Dial:   netcode.DialOptions{Transport: netcode.WebSocket},
+			Dial:   transport.DialOptions{Transport: transport.WebSocket},
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		})
 		if err != nil {
@@ -205,7 +207,7 @@ func startBots(t *testing.T, srv *netcode.Server, n int) {
 }
 
 // waitSession waits until the server has a session for a player name.
-func waitSession(t *testing.T, srv *netcode.Server, name string, timeout time.Duration) netcode.SessionInfo {
+func waitSession(t *testing.T, srv *server.Server, name string, timeout time.Duration) server.SessionInfo {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -269,7 +271,7 @@ func TestDesktopClientUnderXvfbShowsArenaAndPlayers(t *testing.T) {
 
 	sess := waitSession(t, srv, "desk", 60*time.Second)
 	t.Logf("desktop client joined over %s as entity %d", sess.Transport, sess.Entity)
-	if sess.Transport != netcode.WebTransport {
+	if sess.Transport != transport.WebTransport {
 		t.Errorf("desktop client on loopback joined over %s, want webtransport (with the pinned hash)", sess.Transport)
 	}
 	// The window appears and draws asynchronously: take screenshots until
@@ -402,12 +404,12 @@ func TestBrowserClientPlaysOverWebTransportAndWebSocket(t *testing.T) {
 
 	for _, tc := range []struct {
 		name, player, query string
-		want                netcode.TransportKind
+		want                transport.Kind
 	}{
 		// WebTransport is forced: under a loaded machine the automatic
 		// choice may fall back to WebSocket, which would make this flaky.
-		{"webtransport", "web-wt", "&transport=wt", netcode.WebTransport},
-		{"websocket", "web-ws", "&transport=ws", netcode.WebSocket},
+		{"webtransport", "web-wt", "&transport=wt", transport.WebTransport},
+		{"websocket", "web-ws", "&transport=ws", transport.WebSocket},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tabCtx, cancelTab := chromedp.NewContext(browserCtx)

@@ -1,6 +1,6 @@
 package session
 
-// NetSource is the game's view of one netcode.Client: the client netcode
+// NetSource is the game's view of one client.Client: the client netcode
 // (clock sync, interpolation, prediction, input pacing) lives in netcode,
 // shared with the bots; this file only adds the roster's names.
 
@@ -10,19 +10,20 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
-	"github.com/tickwire/tickwire/netcode"
+	"github.com/tickwire/tickwire/netcode/client"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 // Frame, FrameProjectile and NetStats are the client netcode's.
 type (
-	Frame           = netcode.Frame
-	FrameProjectile = netcode.FrameProjectile
-	NetStats        = netcode.NetStats
+	Frame           = client.Frame
+	FrameProjectile = client.FrameProjectile
+	NetStats        = client.NetStats
 )
 
 // NetSource is one connected session as the game sees it.
 type NetSource struct {
-	*netcode.Client
+	*client.Client
 
 	mu        sync.Mutex
 	names     map[game.EntityID]string
@@ -30,10 +31,10 @@ type NetSource struct {
 }
 
 // Connect dials the server and joins; cfg.OnRoster is the source's.
-func Connect(ctx context.Context, cfg netcode.ClientConfig) (*NetSource, error) {
+func Connect(ctx context.Context, cfg client.Config) (*NetSource, error) {
 	s := &NetSource{}
 	cfg.OnRoster = s.onRoster
-	c, err := netcode.Connect(ctx, cfg)
+	c, err := client.Connect(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +46,7 @@ func Connect(ctx context.Context, cfg netcode.ClientConfig) (*NetSource, error) 
 func (s *NetSource) ResumeToken() []byte { return s.Welcome().GetResumeToken() }
 
 // onRoster keeps the newest roster's names.
-func (s *NetSource) onRoster(r *netcode.Roster) {
+func (s *NetSource) onRoster(r *wire.Roster) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r.Revision <= s.rosterRev && s.names != nil {

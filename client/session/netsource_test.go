@@ -4,21 +4,21 @@ import (
 	"testing"
 
 	"github.com/tickwire/tickwire/game"
-	"github.com/tickwire/tickwire/netcode"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
-// Interpolation, prediction and input pacing are netcode.Client's and are
+// Interpolation, prediction and input pacing are client.Client's and are
 // tested there; the source adds only the roster's names.
 
 func TestNamesComeFromTheNewestRoster(t *testing.T) {
 	const otherID game.EntityID = 2
 	s := &NetSource{}
-	s.onRoster(&netcode.Roster{Revision: 2, Players: []netcode.RosterEntry{{Entity: otherID, Name: "bob"}}})
-	s.onRoster(&netcode.Roster{Revision: 1, Players: []netcode.RosterEntry{{Entity: otherID, Name: "stale"}}})
+	s.onRoster(&wire.Roster{Revision: 2, Players: []wire.RosterEntry{{Entity: otherID, Name: "bob"}}})
+	s.onRoster(&wire.Roster{Revision: 1, Players: []wire.RosterEntry{{Entity: otherID, Name: "stale"}}})
 	if n, ok := s.Name(otherID); !ok || n != "bob" {
 		t.Errorf("name %q, %v; want bob from revision 2", n, ok)
 	}
-	s.onRoster(&netcode.Roster{Revision: 3})
+	s.onRoster(&wire.Roster{Revision: 3})
 	if _, ok := s.Name(otherID); ok {
 		t.Error("a player who left still has a name")
 	}

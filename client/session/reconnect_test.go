@@ -10,15 +10,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickwire/tickwire/netcode"
+	"github.com/tickwire/tickwire/netcode/client"
+	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/transport"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
 const pbServerFull = pb.DisconnectReason_DISCONNECT_REASON_SERVER_FULL
 
-func runServer(t *testing.T, addr string) (*netcode.Server, context.CancelFunc, <-chan error) {
+func runServer(t *testing.T, addr string) (*server.Server, context.CancelFunc, <-chan error) {
 	t.Helper()
-	srv := &netcode.Server{Addr: addr, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	srv := &server.Server{Addr: addr, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
@@ -41,9 +43,9 @@ func TestServerRestartShowsReasonThenReconnects(t *testing.T) {
 	statuses := make(chan Status, 256)
 	m := New(Config[*NetSource]{
 		Dial: func(ctx context.Context, resume []byte) (*NetSource, error) {
-			return Connect(ctx, netcode.ClientConfig{
+			return Connect(ctx, client.Config{
 				Server: "http://" + addr, Name: "ann", ResumeToken: resume,
-				Dial:   netcode.DialOptions{Transport: netcode.WebSocket, FallbackTimeout: time.Second},
+				Dial:   transport.DialOptions{Transport: transport.WebSocket, FallbackTimeout: time.Second},
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			})
 		},
@@ -105,9 +107,9 @@ func TestServerRestartShowsReasonThenReconnects(t *testing.T) {
 
 func dialAs(addr, name string) func(ctx context.Context, resume []byte) (*NetSource, error) {
 	return func(ctx context.Context, resume []byte) (*NetSource, error) {
-		return Connect(ctx, netcode.ClientConfig{
+		return Connect(ctx, client.Config{
 			Server: addr, Name: name, ResumeToken: resume,
-			Dial:   netcode.DialOptions{Transport: netcode.WebSocket},
+			Dial:   transport.DialOptions{Transport: transport.WebSocket},
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		})
 	}
@@ -129,7 +131,7 @@ func TestRefusalShowsTheServersReason(t *testing.T) {
 	if st := m.Status(); st.State != Disconnected || !strings.Contains(st.Reason, "BAD_HELLO") || !strings.Contains(st.Reason, "32 bytes") {
 		t.Errorf("after a bad name: %+v, want disconnected with the server's BAD_HELLO text", st)
 	}
-	if !Retryable(&netcode.DisconnectError{Reason: pbServerFull}) {
+	if !Retryable(&client.DisconnectError{Reason: pbServerFull}) {
 		t.Error("a full room is not retried")
 	}
 }

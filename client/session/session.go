@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tickwire/tickwire/netcode"
+	"github.com/tickwire/tickwire/netcode/client"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
@@ -124,7 +124,7 @@ type Config[C Conn] struct {
 // by another connection, a protocol violation) and the client's own
 // goodbye.
 func Retryable(err error) bool {
-	var de *netcode.DisconnectError
+	var de *client.DisconnectError
 	if !errors.As(err, &de) {
 		return true
 	}

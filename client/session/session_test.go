@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickwire/tickwire/netcode"
+	"github.com/tickwire/tickwire/netcode/client"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
@@ -91,7 +91,7 @@ func TestLostSessionReconnectsWithResumeTokenAndPermanentRefusalStops(t *testing
 	}
 	want(Connecting)
 	want(Connected)
-	first.end(&netcode.DisconnectError{Reason: pb.DisconnectReason_DISCONNECT_REASON_TIMEOUT, Text: "silence"})
+	first.end(&client.DisconnectError{Reason: pb.DisconnectReason_DISCONNECT_REASON_TIMEOUT, Text: "silence"})
 	if s := want(Reconnecting); s.Attempt != 1 || s.Reason == "" {
 		t.Fatalf("after a timeout: %+v, want attempt 1 with the reason", s)
 	}
@@ -101,7 +101,7 @@ func TestLostSessionReconnectsWithResumeTokenAndPermanentRefusalStops(t *testing
 	}
 	want(Reconnecting)
 	want(Connected)
-	second.end(&netcode.DisconnectError{Reason: pb.DisconnectReason_DISCONNECT_REASON_VERSION_MISMATCH, Text: "v2"})
+	second.end(&client.DisconnectError{Reason: pb.DisconnectReason_DISCONNECT_REASON_VERSION_MISMATCH, Text: "v2"})
 	s := want(Disconnected)
 	if err := <-errc; err == nil {
 		t.Fatal("Run returned nil after a permanent refusal")

@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/bots"
-	"github.com/tickwire/tickwire/netcode"
+	"github.com/tickwire/tickwire/netcode/server"
 )
 
 // startServer runs a Tickwire server in this process on a free loopback
@@ -31,7 +31,7 @@ import (
 // counters give (the real server serves /metrics from issue 7 on).
 func startServer(t *testing.T, maxPlayers int) string {
 	t.Helper()
-	srv := &netcode.Server{
+	srv := &server.Server{
 		Addr:   "127.0.0.1:0",
 		Logger: slog.New(slog.DiscardHandler),
 	}

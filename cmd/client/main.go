@@ -21,7 +21,7 @@ import (
 	"syscall"
 
 	"github.com/tickwire/tickwire/client"
-	"github.com/tickwire/tickwire/netcode"
+	"github.com/tickwire/tickwire/netcode/transport"
 )
 
 func main() {
@@ -33,13 +33,13 @@ func main() {
 
 func run() error {
 	var (
-		cfg       client.Config
-		transport string
-		logLevel  slog.Level
+		cfg      client.Config
+		via      string
+		logLevel slog.Level
 	)
 	flag.StringVar(&cfg.Server, "server", "http://localhost:4433", "server base `URL`")
 	flag.StringVar(&cfg.Name, "name", "player", "player `name` (1 to 32 bytes)")
-	flag.StringVar(&transport, "transport", "auto", "transport: wt, ws or auto (WebTransport, falling back to WebSocket)")
+	flag.StringVar(&via, "transport", "auto", "transport: wt, ws or auto (WebTransport, falling back to WebSocket)")
 	flag.BoolVar(&cfg.TrustCertHash, "trust-cert-hash", false, "pin the certificate hashes the server lists at /cert-hash (default true for loopback servers)")
 	flag.BoolVar(&cfg.Debug, "debug", false, "show the net graph from the start (F3 toggles it)")
 	flag.Float64Var(&cfg.Zoom, "zoom", 1, "screen pixels per world unit")
@@ -50,14 +50,14 @@ func run() error {
 	if !trustSet {
 		cfg.TrustCertHash = client.IsLoopback(cfg.Server)
 	}
-	switch transport {
+	switch via {
 	case "wt":
-		cfg.Transport = netcode.WebTransport
+		cfg.Transport = transport.WebTransport
 	case "ws":
-		cfg.Transport = netcode.WebSocket
+		cfg.Transport = transport.WebSocket
 	case "auto", "":
 	default:
-		return fmt.Errorf("-transport %q: want wt, ws or auto", transport)
+		return fmt.Errorf("-transport %q: want wt, ws or auto", via)
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

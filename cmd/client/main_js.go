@@ -23,7 +23,7 @@ import (
 	"syscall/js"
 
 	"github.com/tickwire/tickwire/client"
-	"github.com/tickwire/tickwire/netcode"
+	"github.com/tickwire/tickwire/netcode/transport"
 )
 
 func main() {
@@ -40,9 +40,9 @@ func main() {
 	}
 	switch q.Get("transport") {
 	case "ws":
-		cfg.Transport = netcode.WebSocket
+		cfg.Transport = transport.WebSocket
 	case "wt":
-		cfg.Transport = netcode.WebTransport
+		cfg.Transport = transport.WebTransport
 	}
 	if z, err := strconv.ParseFloat(q.Get("zoom"), 64); err == nil && z > 0 {
 		cfg.Zoom = z

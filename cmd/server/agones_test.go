@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickwire/tickwire/netcode"
+	"github.com/tickwire/tickwire/netcode/client"
+	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/transport"
 )
 
 // sidecar is a fake Agones SDK sidecar recording the REST calls in order.
@@ -69,13 +71,13 @@ func TestBinaryUnderAgonesReportsReadyHealthPlayersAndShutdown(t *testing.T) {
 	waitUntil(t, 10*time.Second, "health pings", func() bool { return sc.has("POST /health") })
 	// The lobby hands out the address Agones reports.
 	waitUntil(t, 10*time.Second, "the lobby to use the GameServer's address", func() bool {
-		var join netcode.JoinResponse
-		postJSON(t, p.url+netcode.PathRooms+"/default/join", "", &join)
+		var join server.JoinResponse
+		postJSON(t, p.url+server.PathRooms+"/default/join", "", &join)
 		return join.URL == "http://203.0.113.7:7777"
 	})
-	c, err := netcode.Connect(context.Background(), netcode.ClientConfig{
+	c, err := client.Connect(context.Background(), client.Config{
 		Server: p.url, Name: "pod-player", Logger: quietLogger(),
-		Dial: netcode.DialOptions{Transport: netcode.WebSocket, TrustServerCertHash: true},
+		Dial: transport.DialOptions{Transport: transport.WebSocket, TrustServerCertHash: true},
 	})
 	if err != nil {
 		t.Fatal(err)

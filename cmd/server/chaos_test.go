@@ -12,7 +12,8 @@ import (
 
 	"github.com/tickwire/tickwire/client/session"
 	"github.com/tickwire/tickwire/game"
-	"github.com/tickwire/tickwire/netcode"
+	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 // TestKilledServerRestartedUnderReconnectingClientsHasThemPlayingWithin5s
@@ -35,16 +36,16 @@ func TestKilledServerRestartedUnderReconnectingClientsHasThemPlayingWithin5s(t *
 	runs := make(chan error, n)
 	for i := range clients {
 		c := &client{}
-		kind := netcode.WebTransport
+		kind := transport.WebTransport
 		if i%2 == 1 {
-			kind = netcode.WebSocket
+			kind = transport.WebSocket
 		}
 		c.m = session.New(session.Config[*session.NetSource]{
 			Dial: func(ctx context.Context, resume []byte) (*session.NetSource, error) {
-				return session.Connect(ctx, netcode.ClientConfig{
+				return session.Connect(ctx, client.Config{
 					Server: p.url, Name: fmt.Sprintf("bot%d", i), ResumeToken: resume,
-					Dial:       netcode.DialOptions{Transport: kind, TrustServerCertHash: true},
-					OnSnapshot: func(*game.Snapshot, *netcode.SnapshotHeader) { c.snaps.Add(1) },
+					Dial:       transport.DialOptions{Transport: kind, TrustServerCertHash: true},
+					OnSnapshot: func(*game.Snapshot, *wire.SnapshotHeader) { c.snaps.Add(1) },
 					Logger:     quietLogger(),
 				})
 			},

@@ -18,7 +18,9 @@ import (
 
 	"github.com/tickwire/tickwire/client/web"
 	"github.com/tickwire/tickwire/game"
-	"github.com/tickwire/tickwire/netcode"
+	"github.com/tickwire/tickwire/netcode/jointoken"
+	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 // config is the server's whole configuration. Every field is one flag;
@@ -242,8 +244,8 @@ func (c *config) validate() error {
 	if c.RoomGrace <= 0 {
 		bad("room-grace", "%v, want positive", c.RoomGrace)
 	}
-	if c.TokenSecret != "" && len(c.TokenSecret) < netcode.MinTokenSecretBytes {
-		bad("token-secret", "%d bytes, want at least %d", len(c.TokenSecret), netcode.MinTokenSecretBytes)
+	if c.TokenSecret != "" && len(c.TokenSecret) < jointoken.MinSecretBytes {
+		bad("token-secret", "%d bytes, want at least %d", len(c.TokenSecret), jointoken.MinSecretBytes)
 	}
 	if c.RequireTokens && c.TokenSecret == "" {
 		bad("require-tokens", "needs -token-secret")
@@ -260,7 +262,7 @@ func (c *config) validate() error {
 	if c.Redis != "" && !strings.HasPrefix(c.Redis, "redis://") && !strings.HasPrefix(c.Redis, "rediss://") {
 		bad("redis", "%q is not a redis:// or rediss:// URL", c.Redis)
 	}
-	if c.ProcessID != "" && !netcode.ValidRoomID(c.ProcessID) {
+	if c.ProcessID != "" && !wire.ValidRoomID(c.ProcessID) {
 		bad("process-id", "%q: want 1 to 32 of a-z 0-9 - _", c.ProcessID)
 	}
 	switch c.Agones {
@@ -289,9 +291,9 @@ func (c *config) scheme() string {
 	return "http"
 }
 
-// server builds the netcode.Server the configuration describes.
-func (c *config) server(logger *slog.Logger) *netcode.Server {
-	srv := &netcode.Server{
+// server builds the server.Server the configuration describes.
+func (c *config) server(logger *slog.Logger) *server.Server {
+	srv := &server.Server{
 		Addr:          c.Addr,
 		Game:          game.Config{TickRate: c.TickRate, MaxPlayers: c.MaxPlayers, Seed: c.Seed},
 		AOIRadius:     c.AOI,

@@ -27,7 +27,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tickwire/tickwire/netcode"
+	"github.com/tickwire/tickwire/netcode/server"
 	"github.com/tickwire/tickwire/netcode/server/agones"
 	"github.com/tickwire/tickwire/netcode/server/directory/redisdir"
 )
@@ -104,7 +104,7 @@ func run() error {
 			}
 		}
 		lifecycle.Init()
-		srv.OnPlayer = func(e netcode.PlayerEvent) { lifecycle.Player(e.PlayerID, e.Joined) }
+		srv.OnPlayer = func(e server.PlayerEvent) { lifecycle.Player(e.PlayerID, e.Joined) }
 		go func() { agonesDone <- lifecycle.Run(context.Background(), srv.Ready(), drained) }()
 	}
 
@@ -117,7 +117,7 @@ func run() error {
 	}
 	logger.Info("tickwire server listening",
 		"url", srv.URL(), "webtransport", srv.URL()+"/wt", "websocket", srv.URL()+"/ws",
-		"lobby", srv.URL()+netcode.PathRooms, "metrics", srv.URL()+netcode.PathMetrics,
+		"lobby", srv.URL()+server.PathRooms, "metrics", srv.URL()+server.PathMetrics,
 		"tick_rate", srv.Room().Params().TickRate, "process", srv.ProcessID, "agones", lifecycle != nil)
 	err = <-errc
 	close(drained)

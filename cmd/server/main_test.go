@@ -21,7 +21,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickwire/tickwire/netcode"
+	"github.com/tickwire/tickwire/netcode/client"
+	"github.com/tickwire/tickwire/netcode/transport"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
@@ -156,11 +157,11 @@ func TestServerBinaryServesHealthAndCertHashAndStopsOnSIGTERM(t *testing.T) {
 func TestSIGTERMDrainsPlayersOnBothTransportsThenExitsZero(t *testing.T) {
 	const drain = 3 * time.Second
 	p := startProc(t, nil, "-drain-timeout", drain.String())
-	var clients []*netcode.Client
-	for _, kind := range []netcode.TransportKind{netcode.WebTransport, netcode.WebSocket} {
-		c, err := netcode.Connect(context.Background(), netcode.ClientConfig{
+	var clients []*client.Client
+	for _, kind := range []transport.Kind{transport.WebTransport, transport.WebSocket} {
+		c, err := client.Connect(context.Background(), client.Config{
 			Server: p.url, Name: string(kind), Logger: quietLogger(),
-			Dial: netcode.DialOptions{Transport: kind, TrustServerCertHash: true},
+			Dial: transport.DialOptions{Transport: kind, TrustServerCertHash: true},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -196,7 +197,7 @@ func TestSIGTERMDrainsPlayersOnBothTransportsThenExitsZero(t *testing.T) {
 		case <-time.After(drain + 10*time.Second):
 			t.Fatalf("%s: no goodbye", c.Transport())
 		}
-		var de *netcode.DisconnectError
+		var de *client.DisconnectError
 		if !errors.As(c.Err(), &de) || de.Reason != pb.DisconnectReason_DISCONNECT_REASON_SERVER_SHUTDOWN || de.Text == "" {
 			t.Errorf("%s: ended with %v, want SERVER_SHUTDOWN with a text", c.Transport(), c.Err())
 		}

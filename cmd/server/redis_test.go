@@ -19,8 +19,11 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tickwire/tickwire/game"
-	"github.com/tickwire/tickwire/netcode"
+	"github.com/tickwire/tickwire/netcode/client"
+	"github.com/tickwire/tickwire/netcode/server"
 	"github.com/tickwire/tickwire/netcode/server/directory/redisdir"
+	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 // startRedis runs a throwaway redis-server on a free loopback port with
@@ -71,7 +74,7 @@ func TestTwoProcessesShareRoomsThroughRedis(t *testing.T) {
 	a := startProc(t, env, append(common, "-process-id", "a")...)
 	b := startProc(t, env, append(common, "-process-id", "b", "-require-tokens")...)
 
-	resp, err := http.Post(b.url+netcode.PathRooms, "application/json", strings.NewReader(`{"id":"on-b"}`))
+	resp, err := http.Post(b.url+server.PathRooms, "application/json", strings.NewReader(`{"id":"on-b"}`))
 	if err != nil || resp.StatusCode != http.StatusCreated {
 		t.Fatalf("creating a room on b: %v %v", resp.Status, err)
 	}
@@ -81,23 +84,23 @@ func TestTwoProcessesShareRoomsThroughRedis(t *testing.T) {
 	waitUntil(t, 10*time.Second, "a's lobby to list on-b", func() bool {
 		return lobbyHas(t, a.url, "on-b", "b")
 	})
-	var join netcode.JoinResponse
-	postJSON(t, a.url+netcode.PathRooms+"/on-b/join", `{"player_name":"traveller","player_id":"t1"}`, &join)
+	var join server.JoinResponse
+	postJSON(t, a.url+server.PathRooms+"/on-b/join", `{"player_name":"traveller","player_id":"t1"}`, &join)
 	if join.Process != "b" || join.URL != b.url || join.Token == "" {
 		t.Fatalf("a's join = %+v, want b's URL %s and a token", join, b.url)
 	}
-	pins, err := netcode.CertHashesBytes(join.CertHashes)
+	pins, err := transport.CertHashesBytes(join.CertHashes)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	var mu sync.Mutex
 	var first, last *game.Player
-	var c *netcode.Client // set under mu once Connect returns
-	cc, err := netcode.Connect(context.Background(), netcode.ClientConfig{
+	var c *client.Client // set under mu once Connect returns
+	cc, err := client.Connect(context.Background(), client.Config{
 		Server: join.URL, Name: "ignored", AuthToken: join.Token, Logger: quietLogger(),
-		Dial: netcode.DialOptions{Transport: netcode.WebTransport, CertHashes: pins},
-		OnSnapshot: func(s *game.Snapshot, _ *netcode.SnapshotHeader) {
+		Dial: transport.DialOptions{Transport: transport.WebTransport, CertHashes: pins},
+		OnSnapshot: func(s *game.Snapshot, _ *wire.SnapshotHeader) {
 			mu.Lock()
 			defer mu.Unlock()
 			if c == nil {
@@ -176,7 +179,7 @@ func TestTwoProcessesShareRoomsThroughRedis(t *testing.T) {
 	if lobbyHas(t, a.url, "on-b", "b") {
 		t.Error("a's lobby still lists b's room")
 	}
-	if !lobbyHas(t, a.url, netcode.DefaultRoom, "a") {
+	if !lobbyHas(t, a.url, server.DefaultRoom, "a") {
 		t.Error("a's lobby lost its own room")
 	}
 
@@ -195,12 +198,12 @@ func TestTwoProcessesShareRoomsThroughRedis(t *testing.T) {
 
 func lobbyHas(t *testing.T, url, room, process string) bool {
 	t.Helper()
-	resp, err := http.Get(url + netcode.PathRooms)
+	resp, err := http.Get(url + server.PathRooms)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var list netcode.LobbyRooms
+	var list server.LobbyRooms
 	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
 		t.Fatal(err)
 	}

@@ -53,14 +53,18 @@ func FromEnv() (*Client, bool) {
 	return New("http://localhost:" + port), true
 }
 
-func (c *Client) do(ctx context.Context, method, path string, body any, out any) error {
+// do sends body as JSON and checks the status. The sidecar's 2xx replies
+// ({} or {"bool":true}) carry nothing Tickwire reads, so they are not
+// decoded: a reply that is ever needed gets its own decode function and
+// fuzz target, like decodeWatchLine.
+func (c *Client) do(ctx context.Context, method, path string, body any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
-		return err
+		return fmt.Errorf("agones: %s %s: encoding: %w", method, path, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(b))
 	if err != nil {
-		return err
+		return fmt.Errorf("agones: %s %s: %w", method, path, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
@@ -72,25 +76,20 @@ func (c *Client) do(ctx context.Context, method, path string, body any, out any)
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("agones: %s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(data))
 	}
-	if out != nil && len(data) > 0 {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("agones: %s %s: decoding: %w", method, path, err)
-		}
-	}
 	return nil
 }
 
 type empty struct{}
 
 // Ready marks the GameServer Ready (POST /ready).
-func (c *Client) Ready(ctx context.Context) error { return c.do(ctx, "POST", "/ready", empty{}, nil) }
+func (c *Client) Ready(ctx context.Context) error { return c.do(ctx, "POST", "/ready", empty{}) }
 
 // Health sends one health ping (POST /health).
-func (c *Client) Health(ctx context.Context) error { return c.do(ctx, "POST", "/health", empty{}, nil) }
+func (c *Client) Health(ctx context.Context) error { return c.do(ctx, "POST", "/health", empty{}) }
 
 // Shutdown asks Agones to shut the GameServer down (POST /shutdown).
 func (c *Client) Shutdown(ctx context.Context) error {
-	return c.do(ctx, "POST", "/shutdown", empty{}, nil)
+	return c.do(ctx, "POST", "/shutdown", empty{})
 }
 
 // SetPlayerCapacity sets Status.Players.Capacity (alpha, PUT
@@ -98,7 +97,7 @@ func (c *Client) Shutdown(ctx context.Context) error {
 func (c *Client) SetPlayerCapacity(ctx context.Context, n int64) error {
 	return c.do(ctx, "PUT", "/alpha/player/capacity", struct {
 		Count int64 `json:"count"`
-	}{n}, nil)
+	}{n})
 }
 
 type playerID struct {
@@ -107,12 +106,12 @@ type playerID struct {
 
 // PlayerConnect records a player (alpha, POST /alpha/player/connect).
 func (c *Client) PlayerConnect(ctx context.Context, id string) error {
-	return c.do(ctx, "POST", "/alpha/player/connect", playerID{id}, nil)
+	return c.do(ctx, "POST", "/alpha/player/connect", playerID{id})
 }
 
 // PlayerDisconnect forgets a player (alpha, POST /alpha/player/disconnect).
 func (c *Client) PlayerDisconnect(ctx context.Context, id string) error {
-	return c.do(ctx, "POST", "/alpha/player/disconnect", playerID{id}, nil)
+	return c.do(ctx, "POST", "/alpha/player/disconnect", playerID{id})
 }
 
 // GameServer is the part of the GameServer resource Tickwire reads.
