@@ -287,15 +287,19 @@ func newClient(cfg Config) *Client {
 	return c
 }
 
-func (c *Client) handshake(ctx context.Context) error {
-	sent := c.clock.Now()
-	hello := wire.MarshalControl(&pb.Packet{Body: &pb.Packet_Hello{Hello: &pb.ClientHello{
+// hello is the session's first packet.
+func (c *Client) hello() []byte {
+	return wire.MarshalControl(&pb.Packet{Body: &pb.Packet_Hello{Hello: &pb.ClientHello{
 		ProtocolVersion: wire.ProtocolVersion,
 		PlayerName:      c.cfg.Name,
 		AuthToken:       c.cfg.AuthToken,
 		ResumeToken:     c.cfg.ResumeToken,
 	}}})
-	if err := c.conn.SendMessage(hello); err != nil {
+}
+
+func (c *Client) handshake(ctx context.Context) error {
+	sent := c.clock.Now()
+	if err := c.conn.SendMessage(c.hello()); err != nil {
 		return fmt.Errorf("sending hello: %w", err)
 	}
 	for {

@@ -1,10 +1,13 @@
-package server
+package server_test
 
 import (
 	"testing"
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/server/servertest"
+	"github.com/tickwire/tickwire/netcode/transport"
 )
 
 // TestHalfTheClientsDyingAtOnceLeavesTheOthersPlaying joins 200 sessions
@@ -20,12 +23,12 @@ func TestHalfTheClientsDyingAtOnceLeavesTheOthersPlaying(t *testing.T) {
 	if raceEnabled {
 		n = 60
 	}
-	srv := startServer(t, &Server{Game: game.Config{MaxPlayers: n}, IdleTimeout: 3 * time.Second})
+	srv := servertest.Start(t, &server.Server{Game: game.Config{MaxPlayers: n}, IdleTimeout: 3 * time.Second})
 	var players []*player
 	for i := 0; i < n; i++ {
-		kind := WebTransport
+		kind := transport.WebTransport
 		if i%4 >= 2 {
-			kind = WebSocket
+			kind = transport.WebSocket
 		}
 		players = append(players, connectPlayer(t, srv, "chaos", kind))
 	}
@@ -49,7 +52,7 @@ func TestHalfTheClientsDyingAtOnceLeavesTheOthersPlaying(t *testing.T) {
 	}
 	// Give the last snapshot of that tick time to arrive: wait until every
 	// survivor has seen it or a bound passes.
-	waitFor(t, 10*time.Second, func() bool {
+	servertest.WaitFor(t, 10*time.Second, func() bool {
 		for _, p := range survivors {
 			p.mu.Lock()
 			last := p.ticks[len(p.ticks)-1]
@@ -68,7 +71,7 @@ func TestHalfTheClientsDyingAtOnceLeavesTheOthersPlaying(t *testing.T) {
 	}
 	// Exactly the dead sessions end (the idle timeout bounds the wait for
 	// connections that died silently).
-	waitFor(t, 15*time.Second, func() bool { return len(srv.Sessions()) == len(survivors) })
+	servertest.WaitFor(t, 15*time.Second, func() bool { return len(srv.Sessions()) == len(survivors) })
 	for _, s := range srv.Sessions() {
 		if dead[s.Entity] {
 			t.Errorf("session of dead client %d still open", s.Entity)

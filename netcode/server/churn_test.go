@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -9,7 +9,11 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/client"
+	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/server/servertest"
 	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 // TestChurnLeavesNoGoroutinesOrHeapBehind connects and disconnects clients
@@ -28,10 +32,10 @@ func TestChurnLeavesNoGoroutinesOrHeapBehind(t *testing.T) {
 	} else if testing.Short() {
 		cycles = 50
 	}
-	srv := startServer(t, &Server{})
+	srv := servertest.Start(t, &server.Server{})
 	// One warm-up cycle per transport, so lazily started pieces (quic-go's
 	// listener goroutines, pools) count in the baseline.
-	for _, kind := range []transport.Kind{WebTransport, WebSocket} {
+	for _, kind := range []transport.Kind{transport.WebTransport, transport.WebSocket} {
 		churnOnce(t, srv, kind)
 	}
 	waitSessions(t, srv, 0)
@@ -39,9 +43,9 @@ func TestChurnLeavesNoGoroutinesOrHeapBehind(t *testing.T) {
 
 	start := time.Now()
 	for i := 0; i < cycles; i++ {
-		kind := WebTransport
+		kind := transport.WebTransport
 		if i%2 == 1 {
-			kind = WebSocket
+			kind = transport.WebSocket
 		}
 		churnOnce(t, srv, kind)
 	}
@@ -69,17 +73,17 @@ func TestChurnLeavesNoGoroutinesOrHeapBehind(t *testing.T) {
 		cycles, elapsed.Round(time.Millisecond), goroutines0, goroutines, mib(heap0), mib(heap))
 }
 
-func churnOnce(t *testing.T, srv *Server, kind transport.Kind) {
+func churnOnce(t *testing.T, srv *server.Server, kind transport.Kind) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	got := make(chan struct{}, 1)
-	c, err := Connect(ctx, ClientConfig{
+	c, err := client.Connect(ctx, client.Config{
 		Server: srv.URL(),
 		Name:   "churn",
-		Dial:   DialOptions{Transport: kind, TrustServerCertHash: true},
-		Logger: testLogger(t),
-		OnSnapshot: func(*game.Snapshot, *SnapshotHeader) {
+		Dial:   transport.DialOptions{Transport: kind, TrustServerCertHash: true},
+		Logger: servertest.Logger(t),
+		OnSnapshot: func(*game.Snapshot, *wire.SnapshotHeader) {
 			select {
 			case got <- struct{}{}:
 			default:
@@ -100,7 +104,7 @@ func churnOnce(t *testing.T, srv *Server, kind transport.Kind) {
 }
 
 // waitSessions waits, bounded, until the server holds n sessions.
-func waitSessions(t *testing.T, srv *Server, n int) {
+func waitSessions(t *testing.T, srv *server.Server, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for len(srv.Sessions()) != n {

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -11,6 +11,10 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/server/servertest"
+	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
@@ -24,10 +28,10 @@ func TestFloodersAreRateLimitedWhileHonestPlayersKeepTheirSnapshots(t *testing.T
 	if testing.Short() {
 		t.Skip("floods for several seconds")
 	}
-	srv := startServer(t, &Server{Game: game.Config{MaxPlayers: 100}})
+	srv := servertest.Start(t, &server.Server{Game: game.Config{MaxPlayers: 100}})
 	honest := []*player{
-		connectPlayer(t, srv, "honest-wt", WebTransport),
-		connectPlayer(t, srv, "honest-ws", WebSocket),
+		connectPlayer(t, srv, "honest-wt", transport.WebTransport),
+		connectPlayer(t, srv, "honest-ws", transport.WebSocket),
 	}
 	for _, p := range honest {
 		<-p.gotOne
@@ -42,14 +46,14 @@ func TestFloodersAreRateLimitedWhileHonestPlayersKeepTheirSnapshots(t *testing.T
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conns := make([]Conn, flooders)
+	conns := make([]transport.Conn, flooders)
 	for i := range conns {
-		kind := WebTransport
+		kind := transport.WebTransport
 		if i%2 == 1 {
-			kind = WebSocket
+			kind = transport.WebSocket
 		}
 		conns[i] = dialRaw(t, srv, kind)
-		sendHello(t, conns[i], ProtocolVersion)
+		sendHello(t, conns[i], wire.ProtocolVersion)
 		awaitWelcome(t, conns[i])
 	}
 
@@ -107,36 +111,36 @@ func tickCounts(ps []*player) []int {
 
 // receiveKind reads c until a packet of kind arrives and returns it, or
 // the error that ended the reading.
-func receiveKind(ctx context.Context, c Conn, kind PacketKind) ([]byte, error) {
+func receiveKind(ctx context.Context, c transport.Conn, kind wire.PacketKind) ([]byte, error) {
 	for {
 		raw, err := c.Receive(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if k, _, err := SplitPacket(raw); err == nil && k == kind {
+		if k, _, err := wire.SplitPacket(raw); err == nil && k == kind {
 			return raw, nil
 		}
 	}
 }
 
-func awaitWelcome(t *testing.T, c Conn) {
+func awaitWelcome(t *testing.T, c transport.Conn) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := receiveKind(ctx, c, KindWelcome); err != nil {
+	if _, err := receiveKind(ctx, c, wire.KindWelcome); err != nil {
 		t.Fatalf("waiting for welcome: %v", err)
 	}
 }
 
 // readUntilDisconnect returns the reason of the server's Disconnect, or
 // UNSPECIFIED if the connection ended without one.
-func readUntilDisconnect(ctx context.Context, c Conn) pb.DisconnectReason {
+func readUntilDisconnect(ctx context.Context, c transport.Conn) pb.DisconnectReason {
 	for {
-		raw, err := receiveKind(ctx, c, KindDisconnect)
+		raw, err := receiveKind(ctx, c, wire.KindDisconnect)
 		if err != nil {
 			return pb.DisconnectReason_DISCONNECT_REASON_UNSPECIFIED
 		}
-		if p, err := UnmarshalControl(raw); err == nil {
+		if p, err := wire.UnmarshalControl(raw); err == nil {
 			return p.GetDisconnect().GetReason()
 		}
 	}
@@ -144,10 +148,10 @@ func readUntilDisconnect(ctx context.Context, c Conn) pb.DisconnectReason {
 
 // flood sends valid input packets at perSecond, in bursts every 50 ms,
 // until stop is closed or ctx is done.
-func flood(ctx context.Context, c Conn, perSecond int, stop <-chan struct{}) {
+func flood(ctx context.Context, c transport.Conn, perSecond int, stop <-chan struct{}) {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
-	pkt := InputPacket{Inputs: make([]game.Input, 1)}
+	pkt := wire.InputPacket{Inputs: make([]game.Input, 1)}
 	var buf []byte
 	tick := uint32(1)
 	for {
@@ -161,7 +165,7 @@ func flood(ctx context.Context, c Conn, perSecond int, stop <-chan struct{}) {
 		for i := 0; i < perSecond/20; i++ {
 			pkt.Inputs[0] = game.Input{Tick: tick, MoveX: 127, Fire: true}
 			tick++
-			buf = AppendInputPacket(buf[:0], &pkt)
+			buf = wire.AppendInputPacket(buf[:0], &pkt)
 			_ = c.SendDatagram(buf)
 		}
 	}
@@ -170,16 +174,16 @@ func flood(ctx context.Context, c Conn, perSecond int, stop <-chan struct{}) {
 // neverRead opens a WebSocket session that says hello and then never
 // reads: the server's send queue for it fills and drops, and the tick
 // loop must not notice.
-func neverRead(t *testing.T, srv *Server) {
+func neverRead(t *testing.T, srv *server.Server) {
 	t.Helper()
-	u := strings.Replace(srv.URL(), "http", "ws", 1) + PathWebSocket
+	u := strings.Replace(srv.URL(), "http", "ws", 1) + transport.PathWebSocket
 	ws, resp, err := websocket.DefaultDialer.Dial(u, http.Header{})
 	if err != nil {
 		t.Fatalf("dial %s: %v", u, err)
 	}
 	resp.Body.Close()
 	t.Cleanup(func() { ws.Close() })
-	hello := MarshalControl(&pb.Packet{Body: &pb.Packet_Hello{Hello: &pb.ClientHello{ProtocolVersion: ProtocolVersion, PlayerName: "sloth"}}})
+	hello := wire.MarshalControl(&pb.Packet{Body: &pb.Packet_Hello{Hello: &pb.ClientHello{ProtocolVersion: wire.ProtocolVersion, PlayerName: "sloth"}}})
 	if err := ws.WriteMessage(websocket.BinaryMessage, hello); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -10,7 +10,10 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/server/servertest"
 	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
@@ -29,12 +32,12 @@ func TestMeasureTickCostOfHostileClients(t *testing.T) {
 		t.Skip("set TICKWIRE_MEASURE=1 to measure")
 	}
 	phase := 20 * time.Second
-	srv := startServer(t, &Server{Game: game.Config{MaxPlayers: 100}})
+	srv := servertest.Start(t, &server.Server{Game: game.Config{MaxPlayers: 100}})
 	var honest []*player
 	for i := 0; i < 50; i++ {
-		kind := WebTransport
+		kind := transport.WebTransport
 		if i%2 == 1 {
-			kind = WebSocket
+			kind = transport.WebSocket
 		}
 		honest = append(honest, connectPlayer(t, srv, "honest", kind))
 	}
@@ -73,10 +76,10 @@ func TestMeasureTickCostOfHostileClients(t *testing.T) {
 			}()
 		}
 	}
-	dial := func(ctx context.Context, kind transport.Kind) Conn {
+	dial := func(ctx context.Context, kind transport.Kind) transport.Conn {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		c, err := Dial(dctx, srv.URL(), DialOptions{Transport: kind, TrustServerCertHash: true, Logger: testLogger(t)})
+		c, err := transport.Dial(dctx, srv.URL(), transport.DialOptions{Transport: kind, TrustServerCertHash: true, Logger: servertest.Logger(t)})
 		if err != nil {
 			return nil
 		}
@@ -84,13 +87,13 @@ func TestMeasureTickCostOfHostileClients(t *testing.T) {
 	}
 	kindOf := func(rng *rand.Rand) transport.Kind {
 		if rng.IntN(2) == 0 {
-			return WebTransport
+			return transport.WebTransport
 		}
-		return WebSocket
+		return transport.WebSocket
 	}
 	// join says hello over a random transport; stop is closed when the
 	// server throws the connection out.
-	join := func(ctx context.Context, rng *rand.Rand) (c Conn, stop chan struct{}) {
+	join := func(ctx context.Context, rng *rand.Rand) (c transport.Conn, stop chan struct{}) {
 		if c = dial(ctx, kindOf(rng)); c == nil {
 			return nil, nil
 		}
@@ -121,7 +124,7 @@ func TestMeasureTickCostOfHostileClients(t *testing.T) {
 				return
 			case <-time.After(5 * time.Millisecond):
 			}
-			b := make([]byte, 1+rng.IntN(MaxDatagramSize-1))
+			b := make([]byte, 1+rng.IntN(transport.MaxDatagramSize-1))
 			for i := range b {
 				b[i] = byte(rng.Uint32())
 			}
@@ -141,8 +144,8 @@ func TestMeasureTickCostOfHostileClients(t *testing.T) {
 	wg.Wait()
 }
 
-func sendHelloCtx(c Conn) {
-	_ = c.SendMessage(MarshalControl(&pb.Packet{Body: &pb.Packet_Hello{Hello: &pb.ClientHello{ProtocolVersion: ProtocolVersion, PlayerName: "hostile"}}}))
+func sendHelloCtx(c transport.Conn) {
+	_ = c.SendMessage(wire.MarshalControl(&pb.Packet{Body: &pb.Packet_Hello{Hello: &pb.ClientHello{ProtocolVersion: wire.ProtocolVersion, PlayerName: "hostile"}}}))
 }
 
 // driveInputs sends every player an input each tick, circling, until ctx

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bytes"
@@ -8,15 +8,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/server/servertest"
 	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
-func dialRaw(t *testing.T, srv *Server, kind transport.Kind) Conn {
+func dialRaw(t *testing.T, srv *server.Server, kind transport.Kind) transport.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, srv.URL(), DialOptions{Transport: kind, TrustServerCertHash: true})
+	c, err := transport.Dial(ctx, srv.URL(), transport.DialOptions{Transport: kind, TrustServerCertHash: true})
 	if err != nil {
 		t.Fatalf("dial %s: %v", kind, err)
 	}
@@ -24,9 +27,9 @@ func dialRaw(t *testing.T, srv *Server, kind transport.Kind) Conn {
 	return c
 }
 
-func sendHello(t *testing.T, c Conn, version uint32) {
+func sendHello(t *testing.T, c transport.Conn, version uint32) {
 	t.Helper()
-	hello := MarshalControl(&pb.Packet{Body: &pb.Packet_Hello{Hello: &pb.ClientHello{ProtocolVersion: version, PlayerName: "hostile"}}})
+	hello := wire.MarshalControl(&pb.Packet{Body: &pb.Packet_Hello{Hello: &pb.ClientHello{ProtocolVersion: version, PlayerName: "hostile"}}})
 	if err := c.SendMessage(hello); err != nil {
 		t.Fatal(err)
 	}
@@ -34,15 +37,15 @@ func sendHello(t *testing.T, c Conn, version uint32) {
 
 // expectDisconnect reads until the server's Disconnect arrives and checks
 // its reason; the connection must then end.
-func expectDisconnect(t *testing.T, c Conn, want pb.DisconnectReason) {
+func expectDisconnect(t *testing.T, c transport.Conn, want pb.DisconnectReason) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	raw, err := receiveKind(ctx, c, KindDisconnect)
+	raw, err := receiveKind(ctx, c, wire.KindDisconnect)
 	if err != nil {
 		t.Fatalf("connection ended without a disconnect %v: %v", want, err)
 	}
-	p, err := UnmarshalControl(raw)
+	p, err := wire.UnmarshalControl(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +65,7 @@ func expectDisconnect(t *testing.T, c Conn, want pb.DisconnectReason) {
 }
 
 // expectClosed checks that the server ends the connection.
-func expectClosed(t *testing.T, c Conn) {
+func expectClosed(t *testing.T, c transport.Conn) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -81,10 +84,10 @@ func expectClosed(t *testing.T, c Conn) {
 // that each bad client is refused with the right reason and that the
 // honest clients' snapshots arrive without a gap.
 func TestHostileClientsAreRefusedWithoutDisturbingOthers(t *testing.T) {
-	srv := startServer(t, &Server{HandshakeTimeout: 500 * time.Millisecond})
+	srv := servertest.Start(t, &server.Server{HandshakeTimeout: 500 * time.Millisecond})
 	honest := []*player{
-		connectPlayer(t, srv, "honest-wt", WebTransport),
-		connectPlayer(t, srv, "honest-ws", WebSocket),
+		connectPlayer(t, srv, "honest-wt", transport.WebTransport),
+		connectPlayer(t, srv, "honest-ws", transport.WebSocket),
 	}
 	for _, p := range honest {
 		<-p.gotOne
@@ -98,11 +101,11 @@ func TestHostileClientsAreRefusedWithoutDisturbingOthers(t *testing.T) {
 		return b
 	}
 
-	for _, kind := range []transport.Kind{WebTransport, WebSocket} {
+	for _, kind := range []transport.Kind{transport.WebTransport, transport.WebSocket} {
 		t.Run(string(kind), func(t *testing.T) {
 			t.Run("WrongProtocolVersion", func(t *testing.T) {
 				c := dialRaw(t, srv, kind)
-				sendHello(t, c, ProtocolVersion+1)
+				sendHello(t, c, wire.ProtocolVersion+1)
 				expectDisconnect(t, c, pb.DisconnectReason_DISCONNECT_REASON_VERSION_MISMATCH)
 			})
 			t.Run("RandomBytesInsteadOfHello", func(t *testing.T) {
@@ -114,13 +117,13 @@ func TestHostileClientsAreRefusedWithoutDisturbingOthers(t *testing.T) {
 			})
 			t.Run("RandomDatagramsAndMessagesAfterHello", func(t *testing.T) {
 				c := dialRaw(t, srv, kind)
-				sendHello(t, c, ProtocolVersion)
+				sendHello(t, c, wire.ProtocolVersion)
 				for i := 0; i < 200; i++ {
 					// A leading 0xff is never a valid packet tag, so each
 					// of these is malformed for sure.
 					b := append([]byte{0xff}, randomBytes()...)
 					if i%2 == 0 {
-						_ = c.SendDatagram(b[:min(len(b), MaxDatagramSize)])
+						_ = c.SendDatagram(b[:min(len(b), transport.MaxDatagramSize)])
 					} else if err := c.SendMessage(b); err != nil {
 						break // the server may already have closed us
 					}
@@ -129,8 +132,8 @@ func TestHostileClientsAreRefusedWithoutDisturbingOthers(t *testing.T) {
 			})
 			t.Run("OversizedMessage", func(t *testing.T) {
 				c := dialRaw(t, srv, kind)
-				sendHello(t, c, ProtocolVersion)
-				_ = c.SendMessage(bytes.Repeat([]byte{0x1a}, MaxClientMessageSize+1))
+				sendHello(t, c, wire.ProtocolVersion)
+				_ = c.SendMessage(bytes.Repeat([]byte{0x1a}, transport.MaxClientMessageSize+1))
 				expectClosed(t, c)
 			})
 			t.Run("NeverCompletesHandshake", func(t *testing.T) {

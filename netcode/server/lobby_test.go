@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bytes"
@@ -12,7 +12,10 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/client"
+	"github.com/tickwire/tickwire/netcode/server"
 	"github.com/tickwire/tickwire/netcode/server/directory"
+	"github.com/tickwire/tickwire/netcode/server/servertest"
 	"github.com/tickwire/tickwire/netcode/transport"
 	"github.com/tickwire/tickwire/netcode/wire"
 )
@@ -46,38 +49,38 @@ func decode[T any](t testing.TB, b []byte) T {
 // checks that the player is in that room, not in the default one, and
 // that each room runs its own world.
 func TestLobbyCreatesListsAndJoinsRoomsAndClientsPlayInTheirRoom(t *testing.T) {
-	srv := startServer(t, &Server{TokenSecret: testSecret})
-	code, b := lobbyDo(t, "POST", srv.URL()+PathRooms, `{"id":"duel","max_players":2,"tick_rate":60,"aoi_radius":500}`)
+	srv := servertest.Start(t, &server.Server{TokenSecret: testSecret})
+	code, b := lobbyDo(t, "POST", srv.URL()+server.PathRooms, `{"id":"duel","max_players":2,"tick_rate":60,"aoi_radius":500}`)
 	if code != http.StatusCreated {
 		t.Fatalf("create: %d %s", code, b)
 	}
-	created := decode[LobbyRoom](t, b)
+	created := decode[server.LobbyRoom](t, b)
 	if created.ID != "duel" || created.Capacity != 2 || created.TickRate != 60 || !created.AOI {
 		t.Errorf("created %+v", created)
 	}
-	code, b = lobbyDo(t, "GET", srv.URL()+PathRooms, "")
-	list := decode[LobbyRooms](t, b)
-	if code != http.StatusOK || len(list.Rooms) != 2 || list.Rooms[0].ID != DefaultRoom || list.Rooms[1].ID != "duel" {
+	code, b = lobbyDo(t, "GET", srv.URL()+server.PathRooms, "")
+	list := decode[server.LobbyRooms](t, b)
+	if code != http.StatusOK || len(list.Rooms) != 2 || list.Rooms[0].ID != server.DefaultRoom || list.Rooms[1].ID != "duel" {
 		t.Fatalf("list: %d %+v", code, list)
 	}
 
-	code, b = lobbyDo(t, "POST", srv.URL()+PathRooms+"/duel/join", `{"player_id":"u7","player_name":"bea"}`)
+	code, b = lobbyDo(t, "POST", srv.URL()+server.PathRooms+"/duel/join", `{"player_id":"u7","player_name":"bea"}`)
 	if code != http.StatusOK {
 		t.Fatalf("join: %d %s", code, b)
 	}
-	join := decode[JoinResponse](t, b)
+	join := decode[server.JoinResponse](t, b)
 	if join.Room != "duel" || join.URL != srv.URL() || join.Token == "" || len(join.CertHashes) == 0 ||
 		!strings.HasSuffix(join.WebSocketURL, "/ws?room=duel") || !strings.HasSuffix(join.WebTransportURL, "/wt?room=duel") {
 		t.Fatalf("join response %+v", join)
 	}
-	pins, err := CertHashesBytes(join.CertHashes)
+	pins, err := transport.CertHashesBytes(join.CertHashes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Connect(context.Background(), ClientConfig{
+	c, err := client.Connect(context.Background(), client.Config{
 		Server: join.URL, Name: "x", AuthToken: join.Token,
-		Dial:   DialOptions{Transport: WebTransport, CertHashes: pins},
-		Logger: testLogger(t),
+		Dial:   transport.DialOptions{Transport: transport.WebTransport, CertHashes: pins},
+		Logger: servertest.Logger(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -87,13 +90,13 @@ func TestLobbyCreatesListsAndJoinsRoomsAndClientsPlayInTheirRoom(t *testing.T) {
 		t.Errorf("joined a %d Hz room, want the duel's 60", c.Params().TickRate)
 	}
 	// The server registers the session just after sending its welcome.
-	var sess []SessionInfo
-	waitFor(t, 5*time.Second, func() bool { sess = srv.Sessions(); return len(sess) == 1 })
+	var sess []server.SessionInfo
+	servertest.WaitFor(t, 5*time.Second, func() bool { sess = srv.Sessions(); return len(sess) == 1 })
 	if len(sess) != 1 || sess[0].Room != "duel" || sess[0].Name != "bea" || sess[0].PlayerID != "u7" {
 		t.Errorf("sessions = %+v", sess)
 	}
-	code, b = lobbyDo(t, "GET", srv.URL()+PathRooms, "")
-	list = decode[LobbyRooms](t, b)
+	code, b = lobbyDo(t, "GET", srv.URL()+server.PathRooms, "")
+	list = decode[server.LobbyRooms](t, b)
 	if list.Rooms[1].Players != 1 || list.Rooms[0].Players != 0 {
 		t.Errorf("players per room = %+v", list.Rooms)
 	}
@@ -105,24 +108,24 @@ func TestLobbyCreatesListsAndJoinsRoomsAndClientsPlayInTheirRoom(t *testing.T) {
 }
 
 func TestLobbyRefusesBadRequestsNamingTheField(t *testing.T) {
-	srv := startServer(t, &Server{MaxRooms: 2})
+	srv := servertest.Start(t, &server.Server{MaxRooms: 2})
 	tests := []struct {
 		name, method, path, body string
 		code                     int
 		says                     string
 	}{
-		{"unknown field", "POST", PathRooms, `{"idd":"x"}`, 400, "idd"},
-		{"bad id", "POST", PathRooms, `{"id":"Bad Room"}`, 400, "id:"},
-		{"bad tick rate", "POST", PathRooms, `{"tick_rate":25}`, 400, "tick_rate"},
-		{"too many players", "POST", PathRooms, `{"max_players":100000}`, 400, "max_players"},
-		{"negative aoi", "POST", PathRooms, `{"aoi_radius":-1}`, 400, "aoi_radius"},
-		{"two values", "POST", PathRooms, `{}{}`, 400, "more than one"},
-		{"huge body", "POST", PathRooms, `{"id":"` + strings.Repeat("a", MaxLobbyBodyBytes) + `"}`, 413, "body"},
-		{"existing room", "POST", PathRooms, `{"id":"default"}`, 409, "exists"},
-		{"join unknown room", "POST", PathRooms + "/nope/join", ``, 404, "nope"},
-		{"join bad name", "POST", PathRooms + "/default/join", `{"player_name":""}{`, 400, "body"},
-		{"create one", "POST", PathRooms, `{"id":"one"}`, 201, "one"},
-		{"max rooms", "POST", PathRooms, `{"id":"two"}`, 503, "too many rooms"},
+		{"unknown field", "POST", server.PathRooms, `{"idd":"x"}`, 400, "idd"},
+		{"bad id", "POST", server.PathRooms, `{"id":"Bad Room"}`, 400, "id:"},
+		{"bad tick rate", "POST", server.PathRooms, `{"tick_rate":25}`, 400, "tick_rate"},
+		{"too many players", "POST", server.PathRooms, `{"max_players":100000}`, 400, "max_players"},
+		{"negative aoi", "POST", server.PathRooms, `{"aoi_radius":-1}`, 400, "aoi_radius"},
+		{"two values", "POST", server.PathRooms, `{}{}`, 400, "more than one"},
+		{"huge body", "POST", server.PathRooms, `{"id":"` + strings.Repeat("a", server.MaxLobbyBodyBytes) + `"}`, 413, "body"},
+		{"existing room", "POST", server.PathRooms, `{"id":"default"}`, 409, "exists"},
+		{"join unknown room", "POST", server.PathRooms + "/nope/join", ``, 404, "nope"},
+		{"join bad name", "POST", server.PathRooms + "/default/join", `{"player_name":""}{`, 400, "body"},
+		{"create one", "POST", server.PathRooms, `{"id":"one"}`, 201, "one"},
+		{"max rooms", "POST", server.PathRooms, `{"id":"two"}`, 503, "too many rooms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,18 +141,18 @@ func TestLobbyRefusesBadRequestsNamingTheField(t *testing.T) {
 // created room closes once empty, the default room never does, and a
 // player keeps a room open.
 func TestEmptyLobbyRoomClosesAfterGraceButDefaultStays(t *testing.T) {
-	srv := startServer(t, &Server{RoomGrace: time.Millisecond})
-	if _, err := srv.CreateRoom(RoomOptions{ID: "kept"}); err != nil {
+	srv := servertest.Start(t, &server.Server{RoomGrace: time.Millisecond})
+	if _, err := srv.CreateRoom(server.RoomOptions{ID: "kept"}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Connect(context.Background(), ClientConfig{
-		Server: srv.URL(), Name: "x", Logger: testLogger(t),
-		Dial: DialOptions{Transport: WebSocket, TrustServerCertHash: true, Header: http.Header{RoomHeader: {"kept"}}},
+	c, err := client.Connect(context.Background(), client.Config{
+		Server: srv.URL(), Name: "x", Logger: servertest.Logger(t),
+		Dial: transport.DialOptions{Transport: transport.WebSocket, TrustServerCertHash: true, Header: http.Header{server.RoomHeader: {"kept"}}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.CreateRoom(RoomOptions{ID: "brief"}); err != nil {
+	if _, err := srv.CreateRoom(server.RoomOptions{ID: "brief"}); err != nil {
 		t.Fatal(err)
 	}
 	ids := func() string {
@@ -159,9 +162,9 @@ func TestEmptyLobbyRoomClosesAfterGraceButDefaultStays(t *testing.T) {
 		}
 		return strings.Join(s, ",")
 	}
-	waitFor(t, 10*time.Second, func() bool { return ids() == "default,kept" })
+	servertest.WaitFor(t, 10*time.Second, func() bool { return ids() == "default,kept" })
 	c.Close()
-	waitFor(t, 10*time.Second, func() bool { return ids() == "default" })
+	servertest.WaitFor(t, 10*time.Second, func() bool { return ids() == "default" })
 }
 
 // TestJoinThroughDirectoryPointsAtTheOwningProcess shares one in-memory
@@ -169,16 +172,16 @@ func TestEmptyLobbyRoomClosesAfterGraceButDefaultStays(t *testing.T) {
 // join for it to B, where the token is valid.
 func TestJoinThroughDirectoryPointsAtTheOwningProcess(t *testing.T) {
 	dir := &directory.Memory{}
-	a := startServer(t, &Server{Directory: dir, ProcessID: "a", TokenSecret: testSecret})
-	b := startServer(t, &Server{Directory: dir, ProcessID: "b", TokenSecret: testSecret, RequireTokens: true})
-	code, body := lobbyDo(t, "POST", b.URL()+PathRooms, `{"id":"on-b"}`)
+	a := servertest.Start(t, &server.Server{Directory: dir, ProcessID: "a", TokenSecret: testSecret})
+	b := servertest.Start(t, &server.Server{Directory: dir, ProcessID: "b", TokenSecret: testSecret, RequireTokens: true})
+	code, body := lobbyDo(t, "POST", b.URL()+server.PathRooms, `{"id":"on-b"}`)
 	if code != http.StatusCreated {
 		t.Fatalf("create on b: %d %s", code, body)
 	}
 	b.publish(context.Background()) // rather than wait for the heartbeat
-	_, body = lobbyDo(t, "GET", a.URL()+PathRooms, "")
-	var onB *LobbyRoom
-	for _, r := range decode[LobbyRooms](t, body).Rooms {
+	_, body = lobbyDo(t, "GET", a.URL()+server.PathRooms, "")
+	var onB *server.LobbyRoom
+	for _, r := range decode[server.LobbyRooms](t, body).Rooms {
 		if r.ID == "on-b" {
 			onB = &r
 		}
@@ -186,14 +189,14 @@ func TestJoinThroughDirectoryPointsAtTheOwningProcess(t *testing.T) {
 	if onB == nil || onB.Process != "b" || onB.URL != b.URL() {
 		t.Fatalf("a lists %s", body)
 	}
-	code, body = lobbyDo(t, "POST", a.URL()+PathRooms+"/on-b/join", "")
-	join := decode[JoinResponse](t, body)
+	code, body = lobbyDo(t, "POST", a.URL()+server.PathRooms+"/on-b/join", "")
+	join := decode[server.JoinResponse](t, body)
 	if code != http.StatusOK || join.URL != b.URL() || join.Process != "b" {
 		t.Fatalf("join via a: %d %s", code, body)
 	}
-	c, err := Connect(context.Background(), ClientConfig{
-		Server: join.URL, Name: "x", AuthToken: join.Token, Logger: testLogger(t),
-		Dial: DialOptions{Transport: WebSocket, TrustServerCertHash: true},
+	c, err := client.Connect(context.Background(), client.Config{
+		Server: join.URL, Name: "x", AuthToken: join.Token, Logger: servertest.Logger(t),
+		Dial: transport.DialOptions{Transport: transport.WebSocket, TrustServerCertHash: true},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -209,11 +212,11 @@ func FuzzDecodeCreateRoom(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		req, err := DecodeCreateRoom(b)
+		req, err := server.DecodeCreateRoom(b)
 		if err != nil {
 			return
 		}
-		if req.ID != "" && !ValidRoomID(req.ID) || req.MaxPlayers < 0 || req.MaxPlayers > MaxCreatedRoomPlayers || req.AOIRadius < 0 {
+		if req.ID != "" && !wire.ValidRoomID(req.ID) || req.MaxPlayers < 0 || req.MaxPlayers > server.MaxCreatedRoomPlayers || req.AOIRadius < 0 {
 			t.Fatalf("accepted %+v from %q", req, b)
 		}
 	})
@@ -224,7 +227,7 @@ func FuzzDecodeJoinRequest(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		req, err := DecodeJoinRequest(b)
+		req, err := server.DecodeJoinRequest(b)
 		if err != nil {
 			return
 		}
@@ -237,8 +240,8 @@ func FuzzDecodeJoinRequest(f *testing.F) {
 // TestRoomsRunSeparateWorlds puts one player in each of two rooms: each
 // sees only itself.
 func TestRoomsRunSeparateWorlds(t *testing.T) {
-	srv := startServer(t, &Server{})
-	if _, err := srv.CreateRoom(RoomOptions{ID: "other"}); err != nil {
+	srv := servertest.Start(t, &server.Server{})
+	if _, err := srv.CreateRoom(server.RoomOptions{ID: "other"}); err != nil {
 		t.Fatal(err)
 	}
 	type seen struct {
@@ -247,12 +250,12 @@ func TestRoomsRunSeparateWorlds(t *testing.T) {
 		n       int
 	}
 	var views [2]seen
-	for i, room := range []string{DefaultRoom, "other"} {
+	for i, room := range []string{server.DefaultRoom, "other"} {
 		v := &views[i]
-		c, err := Connect(context.Background(), ClientConfig{
-			Server: srv.URL(), Name: room, Logger: testLogger(t),
-			Dial: DialOptions{Transport: WebSocket, TrustServerCertHash: true, Header: http.Header{RoomHeader: {room}}},
-			OnSnapshot: func(s *game.Snapshot, _ *SnapshotHeader) {
+		c, err := client.Connect(context.Background(), client.Config{
+			Server: srv.URL(), Name: room, Logger: servertest.Logger(t),
+			Dial: transport.DialOptions{Transport: transport.WebSocket, TrustServerCertHash: true, Header: http.Header{server.RoomHeader: {room}}},
+			OnSnapshot: func(s *game.Snapshot, _ *wire.SnapshotHeader) {
 				v.mu.Lock()
 				v.players = max(v.players, len(s.Players))
 				v.n++
@@ -264,7 +267,7 @@ func TestRoomsRunSeparateWorlds(t *testing.T) {
 		}
 		defer c.Close()
 	}
-	waitFor(t, 10*time.Second, func() bool {
+	servertest.WaitFor(t, 10*time.Second, func() bool {
 		for i := range views {
 			views[i].mu.Lock()
 			n := views[i].n
@@ -285,7 +288,7 @@ func TestRoomsRunSeparateWorlds(t *testing.T) {
 }
 
 func TestLobbyKeyGuardsCreateAndJoinButNotTheList(t *testing.T) {
-	srv := startServer(t, &Server{LobbyKey: "backend-key", TokenSecret: testSecret})
+	srv := servertest.Start(t, &server.Server{LobbyKey: "backend-key", TokenSecret: testSecret})
 	do := func(method, path, auth string) int {
 		req, _ := http.NewRequest(method, srv.URL()+path, nil)
 		if auth != "" {
@@ -302,12 +305,12 @@ func TestLobbyKeyGuardsCreateAndJoinButNotTheList(t *testing.T) {
 		method, path, auth string
 		want               int
 	}{
-		{"GET", PathRooms, "", 200},
-		{"POST", PathRooms, "", 401},
-		{"POST", PathRooms, "Bearer wrong", 401},
-		{"POST", PathRooms + "/default/join", "", 401},
-		{"POST", PathRooms + "/default/join", "Bearer backend-key", 200},
-		{"POST", PathRooms, "Bearer backend-key", 201},
+		{"GET", server.PathRooms, "", 200},
+		{"POST", server.PathRooms, "", 401},
+		{"POST", server.PathRooms, "Bearer wrong", 401},
+		{"POST", server.PathRooms + "/default/join", "", 401},
+		{"POST", server.PathRooms + "/default/join", "Bearer backend-key", 200},
+		{"POST", server.PathRooms, "Bearer backend-key", 201},
 	} {
 		if got := do(tt.method, tt.path, tt.auth); got != tt.want {
 			t.Errorf("%s %s with %q = %d, want %d", tt.method, tt.path, tt.auth, got, tt.want)
@@ -316,22 +319,22 @@ func TestLobbyKeyGuardsCreateAndJoinButNotTheList(t *testing.T) {
 }
 
 func TestDialOptionsRoomJoinsThatRoomOnBothTransports(t *testing.T) {
-	srv := startServer(t, &Server{})
-	if _, err := srv.CreateRoom(RoomOptions{ID: "arena-2"}); err != nil {
+	srv := servertest.Start(t, &server.Server{})
+	if _, err := srv.CreateRoom(server.RoomOptions{ID: "arena-2"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, kind := range []transport.Kind{WebTransport, WebSocket} {
-		c, err := Connect(context.Background(), ClientConfig{Server: srv.URL(), Name: "picker",
-			Dial: DialOptions{Transport: kind, TrustServerCertHash: true, Room: "arena-2"}, Logger: testLogger(t)})
+	for _, kind := range []transport.Kind{transport.WebTransport, transport.WebSocket} {
+		c, err := client.Connect(context.Background(), client.Config{Server: srv.URL(), Name: "picker",
+			Dial: transport.DialOptions{Transport: kind, TrustServerCertHash: true, Room: "arena-2"}, Logger: servertest.Logger(t)})
 		if err != nil {
 			t.Fatalf("%s: %v", kind, err)
 		}
-		var sess []SessionInfo
-		waitFor(t, 5*time.Second, func() bool { sess = srv.Sessions(); return len(sess) == 1 })
+		var sess []server.SessionInfo
+		servertest.WaitFor(t, 5*time.Second, func() bool { sess = srv.Sessions(); return len(sess) == 1 })
 		if sess[0].Room != "arena-2" {
 			t.Errorf("%s: sessions %+v, want one in arena-2", kind, sess)
 		}
 		c.Close()
-		waitFor(t, 5*time.Second, func() bool { return len(srv.Sessions()) == 0 })
+		servertest.WaitFor(t, 5*time.Second, func() bool { return len(srv.Sessions()) == 0 })
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/client"
 	"github.com/tickwire/tickwire/netcode/linksim"
 	"github.com/tickwire/tickwire/netcode/transport"
 	"github.com/tickwire/tickwire/netcode/wire"
@@ -31,12 +32,12 @@ import (
 type simLink struct {
 	mu    sync.Mutex
 	clock *game.ManualClock
-	dir   *linkDir
-	q     *delayQueue
+	dir   *linksim.linkDir
+	q     *linksim.delayQueue
 }
 
 func newSimLink(clock *game.ManualClock, cfg linksim.Config, seed int64) *simLink {
-	return &simLink{clock: clock, dir: newLinkDir(cfg, seed), q: newDelayQueue()}
+	return &simLink{clock: clock, dir: linksim.newLinkDir(cfg, seed), q: newDelayQueue()}
 }
 
 func (l *simLink) send(p []byte, reliable bool) {
@@ -78,13 +79,13 @@ func (c memConn) Receive(ctx context.Context) ([]byte, error) {
 	return nil, ctx.Err()
 }
 func (c memConn) Close() error         { return nil }
-func (c memConn) Kind() transport.Kind { return WebTransport }
+func (c memConn) Kind() transport.Kind { return transport.WebTransport }
 func (c memConn) RemoteAddr() net.Addr { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)} }
 
 // simClient is one player: a Client, its two links, its server session,
 // and a seeded bot that decides its inputs as ARENA.md's bots do.
 type simClient struct {
-	c         *Client
+	c         *client.Client
 	up, down  *simLink
 	ss        *session
 	helloSent time.Time
@@ -94,7 +95,7 @@ type simClient struct {
 	mx, my, aim  float64
 	fire         bool
 	nextChange   time.Time
-	frame        Frame
+	frame        client.Frame
 	sent         []game.Input
 	lastHeard    time.Time // at the server
 	maxSilence   time.Duration
@@ -103,9 +104,9 @@ type simClient struct {
 	delays       []float64 // ms, after warm-up
 	cleanFrames  int
 	maxRenderErr float64
-	base         NetStats      // at the end of warm-up
-	end          NetStats      // at the last frame measured (inputs then stop)
-	playFor      time.Duration // from the start; then it stops sending inputs
+	base         client.NetStats // at the end of warm-up
+	end          client.NetStats // at the last frame measured (inputs then stop)
+	playFor      time.Duration   // from the start; then it stops sending inputs
 }
 
 func (p *simClient) decide(now time.Time) {
@@ -186,7 +187,7 @@ func runSim(t *testing.T, cfg simConfig) *simResult {
 			down: newSimLink(clock, cfg.link, s+2),
 			rng:  rand.New(rand.NewSource(s + 3)),
 		}
-		p.c = newClient(ClientConfig{Name: fmt.Sprintf("sim%d", i), Clock: clock, Logger: discard})
+		p.c = client.newClient(ClientConfig{Name: fmt.Sprintf("sim%d", i), Clock: clock, Logger: discard})
 		p.c.conn = memConn{p.up}
 		p.playFor = cfg.duration
 		// Players join 100 ms apart; each sends its hello now.
@@ -228,7 +229,7 @@ func runSim(t *testing.T, cfg simConfig) *simResult {
 
 		if hellos < len(clients) && !clients[hellos].helloSent.After(now) {
 			p := clients[hellos]
-			p.up.send(MarshalControl(helloPacket(p.c.cfg.Name)), true)
+			p.up.send(wire.MarshalControl(helloPacket(p.c.cfg.Name)), true)
 			hellos++
 		}
 		if now.Equal(nextTick) {
@@ -309,7 +310,7 @@ func runSim(t *testing.T, cfg simConfig) *simResult {
 }
 
 func helloPacket(name string) *pb.Packet {
-	return &pb.Packet{Body: &pb.Packet_Hello{Hello: &pb.ClientHello{ProtocolVersion: ProtocolVersion, PlayerName: name}}}
+	return &pb.Packet{Body: &pb.Packet_Hello{Hello: &pb.ClientHello{ProtocolVersion: wire.ProtocolVersion, PlayerName: name}}}
 }
 
 // deliverUp hands a packet from a client to the server side.
@@ -328,12 +329,12 @@ func deliverUp(t *testing.T, srv *Server, p *simClient, raw []byte, now time.Tim
 		}
 		ss := &session{
 			id: srv.nextID.Add(1), entity: entity, name: p.c.cfg.Name, conn: memConn{p.down}, room: r,
-			kick: make(chan kickReason, 1), in: InputPacket{Inputs: make([]game.Input, 0, wire.MaxInputsPerPacket)},
+			kick: make(chan kickReason, 1), in: wire.InputPacket{Inputs: make([]game.Input, 0, wire.MaxInputsPerPacket)},
 			log:    log,
 			budget: newPacketLimiter(srv.PacketBudget.withDefaults(r.game.Params().TickRate)),
 		}
-		ss.out.init(srv, WebTransport)
-		if err := ss.conn.SendMessage(MarshalControl(srv.welcome(r, ss))); err != nil {
+		ss.out.init(srv, transport.WebTransport)
+		if err := ss.conn.SendMessage(wire.MarshalControl(srv.welcome(r, ss))); err != nil {
 			t.Fatal(err)
 		}
 		r.addSession(ss)
@@ -349,7 +350,7 @@ func deliverUp(t *testing.T, srv *Server, p *simClient, raw []byte, now time.Tim
 func deliverDown(t *testing.T, p *simClient, raw []byte, now time.Time) {
 	t.Helper()
 	if !p.joined {
-		if kind, _, _ := SplitPacket(raw); kind != KindWelcome {
+		if kind, _, _ := wire.SplitPacket(raw); kind != wire.KindWelcome {
 			return // overtook the welcome
 		}
 		if err := p.c.acceptWelcome(raw, p.helloSent, now); err != nil {
@@ -358,8 +359,8 @@ func deliverDown(t *testing.T, p *simClient, raw []byte, now time.Time) {
 		p.joined = true
 		return
 	}
-	kind, _, _ := SplitPacket(raw)
-	if kind == KindSnapshot {
+	kind, _, _ := wire.SplitPacket(raw)
+	if kind == wire.KindSnapshot {
 		if !p.lastSnap.IsZero() && now.Sub(p.c.epoch) < p.playFor {
 			p.maxSnapGap = max(p.maxSnapGap, now.Sub(p.lastSnap))
 		}

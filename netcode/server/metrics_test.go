@@ -1,9 +1,8 @@
-package server
+package server_test
 
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -12,14 +11,16 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/client"
+	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/server/servertest"
 	"github.com/tickwire/tickwire/netcode/transport"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
 func scrape(t testing.TB, url string) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get(url + PathMetrics)
+	resp, err := http.Get(url + server.PathMetrics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,12 +70,12 @@ next:
 // and while two players (one per transport) play, and checks that every
 // contracted name is there and the counters move.
 func TestMetricsNamesExistAndValuesMoveWhilePlaying(t *testing.T) {
-	srv := startServer(t, &Server{})
+	srv := servertest.Start(t, &server.Server{})
 	before := scrape(t, srv.URL())
-	var players []*Client
-	for _, kind := range []transport.Kind{WebTransport, WebSocket} {
-		c, err := Connect(context.Background(), ClientConfig{Server: srv.URL(), Name: "m", Logger: testLogger(t),
-			Dial: DialOptions{Transport: kind, TrustServerCertHash: true}})
+	var players []*client.Client
+	for _, kind := range []transport.Kind{transport.WebTransport, transport.WebSocket} {
+		c, err := client.Connect(context.Background(), client.Config{Server: srv.URL(), Name: "m", Logger: servertest.Logger(t),
+			Dial: transport.DialOptions{Transport: kind, TrustServerCertHash: true}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +107,7 @@ func TestMetricsNamesExistAndValuesMoveWhilePlaying(t *testing.T) {
 			break
 		}
 	}
-	room := map[string]string{"room": DefaultRoom}
+	room := map[string]string{"room": server.DefaultRoom}
 	for _, tt := range []struct {
 		name   string
 		labels map[string]string
@@ -120,7 +121,7 @@ func TestMetricsNamesExistAndValuesMoveWhilePlaying(t *testing.T) {
 		{"tickwire_sessions", map[string]string{"transport": "websocket"}, true},
 		{"tickwire_rooms", nil, false},
 		{"tickwire_players", room, true},
-		{"tickwire_inputs_total", map[string]string{"room": DefaultRoom, "result": "applied"}, true},
+		{"tickwire_inputs_total", map[string]string{"room": server.DefaultRoom, "result": "applied"}, true},
 		{"tickwire_datagrams_total", map[string]string{"direction": "in", "transport": "webtransport"}, true},
 		{"tickwire_datagrams_total", map[string]string{"direction": "out", "transport": "websocket"}, true},
 		{"tickwire_messages_total", map[string]string{"direction": "in", "transport": "websocket"}, true},
@@ -154,80 +155,24 @@ func TestMetricsNamesExistAndValuesMoveWhilePlaying(t *testing.T) {
 // TestReadyzIsUnavailableWhileDraining checks the load balancer's view:
 // ready once listening, 503 as soon as Drain is called, healthz still ok.
 func TestReadyzIsUnavailableWhileDraining(t *testing.T) {
-	srv := startServer(t, &Server{})
-	if code, _ := lobbyDo(t, "GET", srv.URL()+PathReadyz, ""); code != http.StatusOK {
+	srv := servertest.Start(t, &server.Server{})
+	if code, _ := lobbyDo(t, "GET", srv.URL()+server.PathReadyz, ""); code != http.StatusOK {
 		t.Fatalf("/readyz = %d before draining", code)
 	}
 	srv.Drain()
-	if code, b := lobbyDo(t, "GET", srv.URL()+PathReadyz, ""); code != http.StatusServiceUnavailable {
+	if code, b := lobbyDo(t, "GET", srv.URL()+server.PathReadyz, ""); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz = %d %s while draining", code, b)
 	}
-	if code, _ := lobbyDo(t, "GET", srv.URL()+PathHealthz, ""); code != http.StatusOK {
+	if code, _ := lobbyDo(t, "GET", srv.URL()+server.PathHealthz, ""); code != http.StatusOK {
 		t.Errorf("/healthz = %d while draining", code)
 	}
-	if code, _ := lobbyDo(t, "POST", srv.URL()+PathRooms+"/default/join", ""); code != http.StatusServiceUnavailable {
+	if code, _ := lobbyDo(t, "POST", srv.URL()+server.PathRooms+"/default/join", ""); code != http.StatusServiceUnavailable {
 		t.Errorf("join = %d while draining", code)
 	}
-	_, err := Connect(context.Background(), ClientConfig{Server: srv.URL(), Name: "late", Logger: testLogger(t),
-		Dial: DialOptions{Transport: WebSocket, TrustServerCertHash: true}})
-	var de *DisconnectError
+	_, err := client.Connect(context.Background(), client.Config{Server: srv.URL(), Name: "late", Logger: servertest.Logger(t),
+		Dial: transport.DialOptions{Transport: transport.WebSocket, TrustServerCertHash: true}})
+	var de *client.DisconnectError
 	if !errors.As(err, &de) || de.Reason != pb.DisconnectReason_DISCONNECT_REASON_SERVER_SHUTDOWN {
 		t.Fatalf("hello while draining: %v, want SERVER_SHUTDOWN", err)
-	}
-}
-
-// discardConn is a Conn that accepts and forgets everything.
-type discardConn struct{ kind transport.Kind }
-
-func (discardConn) SendDatagram([]byte) error               { return nil }
-func (discardConn) SendMessage([]byte) error                { return nil }
-func (discardConn) Receive(context.Context) ([]byte, error) { return nil, ErrClosed }
-func (discardConn) Close() error                            { return nil }
-func (c discardConn) Kind() transport.Kind                  { return c.kind }
-func (discardConn) RemoteAddr() net.Addr                    { return &net.UDPAddr{} }
-
-// BenchmarkRoomOnTick is the room's per-tick work after the step: every
-// one of 32 sessions gets its snapshot through a metered conn, and the
-// tick's duration goes to the histogram. 0 allocs/op in steady state.
-func BenchmarkRoomOnTick(b *testing.B) {
-	srv := &Server{Logger: testLogger(b)}
-	if err := srv.init(); err != nil {
-		b.Fatal(err)
-	}
-	r, err := srv.newRoom(RoomOptions{ID: "bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	world := game.NewWorld(game.Config{})
-	for i := 0; i < 32; i++ {
-		kind := []transport.Kind{WebTransport, WebSocket}[i%2]
-		e, err := world.AddPlayer()
-		if err != nil {
-			b.Fatal(err)
-		}
-		ss := &session{id: uint64(i), entity: e, room: r, log: srv.log,
-			conn: &meteredConn{Conn: discardConn{kind}, m: srv.metrics.transports[kind]}}
-		ss.out.init(srv, kind)
-		r.addSession(ss)
-	}
-	hist := game.NewHistory(game.DefaultHistoryTicks)
-	var snap game.Snapshot
-	tick := func() {
-		world.Step(nil)
-		world.Snapshot(&snap)
-		hist.Add(&snap)
-		cur := hist.Latest()
-		for _, ss := range r.currentSessions() {
-			ss.ackTick.Store(cur.Tick - 2) // clients ack two ticks back
-		}
-		r.OnTick(cur, hist)
-		r.ObserveTick(time.Millisecond)
-	}
-	for range 200 { // grow every buffer
-		tick()
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		tick()
 	}
 }

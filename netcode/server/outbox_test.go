@@ -13,6 +13,7 @@ import (
 	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/snapshot"
 	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 // sinkConn is a Conn that keeps (or only counts) what is sent on it.
@@ -27,7 +28,7 @@ type sinkConn struct {
 
 func (c *sinkConn) SendDatagram(p []byte) error {
 	if c.full {
-		return ErrDropped
+		return transport.ErrDropped
 	}
 	c.sent++
 	c.bytes += len(p)
@@ -37,7 +38,7 @@ func (c *sinkConn) SendDatagram(p []byte) error {
 	return nil
 }
 func (c *sinkConn) SendMessage([]byte) error                { return nil }
-func (c *sinkConn) Receive(context.Context) ([]byte, error) { return nil, ErrClosed }
+func (c *sinkConn) Receive(context.Context) ([]byte, error) { return nil, transport.ErrClosed }
 func (c *sinkConn) Close() error                            { return nil }
 func (c *sinkConn) Kind() transport.Kind                    { return c.kind }
 func (c *sinkConn) RemoteAddr() net.Addr                    { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)} }
@@ -54,7 +55,7 @@ func (r fakeRoom) InputLead(id game.EntityID) (time.Duration, bool) {
 // player, each acknowledging a tick a few ticks back (some none, some
 // beyond the history), alternating transports.
 type fanoutFixture struct {
-	world    *testWorld
+	world    *arenatest.World
 	history  *game.History
 	sessions []*session
 	conns    []*sinkConn
@@ -63,17 +64,17 @@ type fanoutFixture struct {
 
 func newFanoutFixture(tb testing.TB, players int, keep bool) *fanoutFixture {
 	tb.Helper()
-	fx := &fanoutFixture{world: newTestWorld(3, players), history: game.NewHistory(game.DefaultHistoryTicks)}
-	fx.world.churn = 0.02
+	fx := &fanoutFixture{world: arenatest.NewWorld(3, players), history: game.NewHistory(game.DefaultHistoryTicks)}
+	fx.world.Churn = 0.02
 	for range 100 {
 		fx.step()
 	}
-	fx.room = &fakeRoom{fx.world.params}
+	fx.room = &fakeRoom{fx.world.Params}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	for i, pl := range fx.world.snapshot().Players {
-		kind := WebTransport
+	for i, pl := range fx.world.Snapshot().Players {
+		kind := transport.WebTransport
 		if i%4 == 3 {
-			kind = WebSocket
+			kind = transport.WebSocket
 		}
 		c := &sinkConn{kind: kind, keep: keep}
 		ss := &session{id: uint64(i + 1), entity: pl.ID, conn: c, log: log}
@@ -84,14 +85,14 @@ func newFanoutFixture(tb testing.TB, players int, keep bool) *fanoutFixture {
 }
 
 func (fx *fanoutFixture) step() {
-	fx.world.step()
-	fx.history.Add(fx.world.snapshot())
+	fx.world.Step()
+	fx.history.Add(fx.world.Snapshot())
 }
 
 // tickOne steps the world and runs the fan-out for session i alone, with
 // its ack set to ack; it returns the tick and the header of the snapshot
 // sent (sent false: nothing was).
-func (fx *fanoutFixture) tickOne(t *testing.T, f *snapshotFanout, i int, ack uint32) (tick uint32, h SnapshotHeader, sent bool) {
+func (fx *fanoutFixture) tickOne(t *testing.T, f *snapshotFanout, i int, ack uint32) (tick uint32, h wire.SnapshotHeader, sent bool) {
 	t.Helper()
 	fx.step()
 	cur := fx.history.Latest()
@@ -102,11 +103,11 @@ func (fx *fanoutFixture) tickOne(t *testing.T, f *snapshotFanout, i int, ack uin
 	if len(conn.datagrams) == 0 {
 		return cur.Tick, h, false
 	}
-	_, body, err := SplitPacket(conn.datagrams[0])
+	_, body, err := wire.SplitPacket(conn.datagrams[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := DecodeSnapshotPacket(body, &h); err != nil {
+	if _, err := wire.DecodeSnapshotPacket(body, &h); err != nil {
 		t.Fatal(err)
 	}
 	return cur.Tick, h, true
@@ -136,7 +137,7 @@ func (fx *fanoutFixture) ack(cur uint32, spread bool) {
 // fragments. The fan-out must send exactly these bytes.
 func referenceSend(t *testing.T, ss *session, enc *snapshot.Encoder, cur, base *game.Snapshot, room fanoutRoom) [][]byte {
 	t.Helper()
-	hdr := SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
+	hdr := wire.SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
 	if base != nil {
 		hdr.BaselineTick = base.Tick
 	}
@@ -148,14 +149,14 @@ func referenceSend(t *testing.T, ss *session, enc *snapshot.Encoder, cur, base *
 		t.Fatal(err)
 	}
 	if ss.out.reliable || len(payload) <= fragmentPayloadSize {
-		return [][]byte{AppendSnapshotPacket(nil, &hdr, payload)}
+		return [][]byte{wire.AppendSnapshotPacket(nil, &hdr, payload)}
 	}
 	var out [][]byte
 	count := (len(payload) + fragmentPayloadSize - 1) / fragmentPayloadSize
 	hdr.FragmentCount = uint32(count)
 	for i := range count {
 		hdr.FragmentIndex = uint32(i)
-		out = append(out, AppendSnapshotPacket(nil, &hdr, payload[i*fragmentPayloadSize:min(len(payload), (i+1)*fragmentPayloadSize)]))
+		out = append(out, wire.AppendSnapshotPacket(nil, &hdr, payload[i*fragmentPayloadSize:min(len(payload), (i+1)*fragmentPayloadSize)]))
 	}
 	return out
 }
@@ -168,7 +169,7 @@ func TestFanoutSendsWhatEachClientsOwnEncodingWould(t *testing.T) {
 		t.Run(fmt.Sprintf("players=%d/aoi=%v", tc.players, tc.aoi), func(t *testing.T) {
 			fx := newFanoutFixture(t, tc.players, true)
 			var f snapshotFanout
-			ref := snapshot.Encoder{Params: fx.world.params, AOIRadius: tc.aoi}
+			ref := snapshot.Encoder{Params: fx.world.Params, AOIRadius: tc.aoi}
 			for range 40 {
 				fx.step()
 				cur := fx.history.Latest()
@@ -176,7 +177,7 @@ func TestFanoutSendsWhatEachClientsOwnEncodingWould(t *testing.T) {
 				bases := make([]*game.Snapshot, len(fx.sessions))
 				for i, ss := range fx.sessions {
 					fx.conns[i].datagrams = fx.conns[i].datagrams[:0]
-					bases[i] = ss.out.baseline(ss.ackTick.Load(), ss.staleAcks.Load(), cur, fx.history, rulesFor(fx.world.params.TickRate))
+					bases[i] = ss.out.baseline(ss.ackTick.Load(), ss.staleAcks.Load(), cur, fx.history, rulesFor(fx.world.Params.TickRate))
 				}
 				f.tick(cur, fx.history, fx.sessions, fx.room, tc.aoi)
 				for i, ss := range fx.sessions {
@@ -243,7 +244,7 @@ func perClientTick(f *snapshotFanout, enc *snapshot.Encoder, cur *game.Snapshot,
 		f.setup(room.Params(), enc.AOIRadius)
 	}
 	for _, ss := range sessions {
-		hdr := SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
+		hdr := wire.SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
 		base := ss.out.baseline(ss.ackTick.Load(), ss.staleAcks.Load(), cur, h, f.rules)
 		ss.out.chose(base, cur)
 		if base != nil {
@@ -291,7 +292,7 @@ func BenchmarkTickFanout(b *testing.B) {
 			}
 			ticks = ticks[8:]
 			var f snapshotFanout
-			enc := snapshot.Encoder{Params: fx.world.params, AOIRadius: bc.aoi}
+			enc := snapshot.Encoder{Params: fx.world.Params, AOIRadius: bc.aoi}
 			run := func(cur *game.Snapshot) {
 				fx.ack(cur.Tick, true)
 				if bc.perClient {
@@ -347,12 +348,12 @@ func TestBaselineIsTheNewestAckStillInHistory(t *testing.T) {
 		conn.datagrams = conn.datagrams[:0]
 		ss.ackTick.Store(tc.ack)
 		f.tick(cur, fx.history, fx.sessions[:1], fx.room, 0)
-		kind, body, err := SplitPacket(conn.datagrams[0])
-		if err != nil || kind != KindSnapshot {
+		kind, body, err := wire.SplitPacket(conn.datagrams[0])
+		if err != nil || kind != wire.KindSnapshot {
 			t.Fatalf("ack %d: not a snapshot: %v", tc.ack, err)
 		}
-		var h SnapshotHeader
-		if _, err := DecodeSnapshotPacket(body, &h); err != nil {
+		var h wire.SnapshotHeader
+		if _, err := wire.DecodeSnapshotPacket(body, &h); err != nil {
 			t.Fatal(err)
 		}
 		if h.BaselineTick != tc.want || h.ServerTick != cur.Tick {
@@ -370,14 +371,14 @@ func TestBaselineIsTheNewestAckStillInHistory(t *testing.T) {
 func TestClientWithoutBaselineGetsAFullSnapshotThenDeltasAgainstIt(t *testing.T) {
 	fx := newFanoutFixture(t, 20, true)
 	var f snapshotFanout
-	retry := rulesFor(fx.world.params.TickRate).fullRetry
+	retry := rulesFor(fx.world.Params.TickRate).fullRetry
 	baselineAt := func(ack uint32) (cur, baseline uint32) {
 		t.Helper()
 		cur, h, _ := fx.tickOne(t, &f, 0, ack)
 		return cur, h.BaselineTick
 	}
 	for _, lag := range []uint32{0, game.DefaultHistoryTicks + 10} {
-		fulls, ticks := 0, 3*fx.world.params.TickRate
+		fulls, ticks := 0, 3*fx.world.Params.TickRate
 		var full uint32
 		for range ticks {
 			ack := uint32(0)
@@ -416,7 +417,7 @@ func TestWebSocketClientDeltasAgainstTheLastSnapshotQueued(t *testing.T) {
 	fx := newFanoutFixture(t, 20, true)
 	var f snapshotFanout
 	ss, conn := fx.sessions[3], fx.conns[3]
-	if ss.conn.Kind() != WebSocket {
+	if ss.conn.Kind() != transport.WebSocket {
 		t.Fatal("fixture: session 3 is not a WebSocket session")
 	}
 	// baselineAt runs one tick; input (the client's input packet of the
@@ -449,7 +450,7 @@ func TestWebSocketClientDeltasAgainstTheLastSnapshotQueued(t *testing.T) {
 	if cur, base := baselineAt(true); base != prev {
 		t.Fatalf("after tick %d was dropped, tick %d deltas against %d, want %d", dropped, cur, base, prev)
 	}
-	stall := rulesFor(fx.world.params.TickRate).ackStall
+	stall := rulesFor(fx.world.Params.TickRate).ackStall
 	ack = prev
 	for range 2 * stall { // frozen: no packet at all
 		if cur, base := baselineAt(false); base != cur-1 {

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -8,13 +8,16 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/client"
+	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/server/servertest"
 	"github.com/tickwire/tickwire/netcode/transport"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
 // scoreAKill has shooter fire at target, which stands still, until the
 // room credits shooter with a kill.
-func scoreAKill(t *testing.T, srv *Server, shooter, target *player) {
+func scoreAKill(t *testing.T, srv *server.Server, shooter, target *player) {
 	t.Helper()
 	room := srv.Room()
 	ticker := time.NewTicker(room.Period())
@@ -42,11 +45,11 @@ func scoreAKill(t *testing.T, srv *Server, shooter, target *player) {
 
 // cutAndWaitParked cuts p's connection without a goodbye and waits until
 // the server has ended its session.
-func cutAndWaitParked(t *testing.T, srv *Server, p *player) {
+func cutAndWaitParked(t *testing.T, srv *server.Server, p *player) {
 	t.Helper()
 	id := p.Entity()
 	_ = p.conn.Close()
-	waitFor(t, 15*time.Second, func() bool {
+	servertest.WaitFor(t, 15*time.Second, func() bool {
 		for _, s := range srv.Sessions() {
 			if s.Entity == id {
 				return false
@@ -56,12 +59,12 @@ func cutAndWaitParked(t *testing.T, srv *Server, p *player) {
 	})
 }
 
-func reconnect(t *testing.T, srv *Server, token []byte, kind transport.Kind) *Client {
+func reconnect(t *testing.T, srv *server.Server, token []byte, kind transport.Kind) *client.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := Connect(ctx, ClientConfig{Server: srv.URL(), Name: "shooter", ResumeToken: token,
-		Dial: DialOptions{Transport: kind, TrustServerCertHash: true}, Logger: testLogger(t)})
+	c, err := client.Connect(ctx, client.Config{Server: srv.URL(), Name: "shooter", ResumeToken: token,
+		Dial: transport.DialOptions{Transport: kind, TrustServerCertHash: true}, Logger: servertest.Logger(t)})
 	if err != nil {
 		t.Fatalf("reconnect over %s: %v", kind, err)
 	}
@@ -70,9 +73,9 @@ func reconnect(t *testing.T, srv *Server, token []byte, kind transport.Kind) *Cl
 }
 
 func TestResumeWithinGraceKeepsEntityPositionHealthAndScore(t *testing.T) {
-	for _, kinds := range [][2]transport.Kind{{WebTransport, WebSocket}, {WebSocket, WebTransport}} {
+	for _, kinds := range [][2]transport.Kind{{transport.WebTransport, transport.WebSocket}, {WebSocket, transport.WebTransport}} {
 		t.Run(string(kinds[0])+"_then_"+string(kinds[1]), func(t *testing.T) {
-			srv := startServer(t, &Server{Game: game.Config{Size: 200, MaxPlayers: 4}})
+			srv := servertest.Start(t, &server.Server{Game: game.Config{Size: 200, MaxPlayers: 4}})
 			shooter := connectPlayer(t, srv, "shooter", kinds[0])
 			target := connectPlayer(t, srv, "target", kinds[0])
 			<-shooter.gotOne
@@ -101,9 +104,9 @@ func TestResumeWithinGraceKeepsEntityPositionHealthAndScore(t *testing.T) {
 }
 
 func TestResumeAfterGraceJoinsAsANewPlayer(t *testing.T) {
-	srv := startServer(t, &Server{Game: game.Config{Size: 200, MaxPlayers: 4}, ResumeGrace: time.Second})
-	shooter := connectPlayer(t, srv, "shooter", WebSocket)
-	target := connectPlayer(t, srv, "target", WebSocket)
+	srv := servertest.Start(t, &server.Server{Game: game.Config{Size: 200, MaxPlayers: 4}, ResumeGrace: time.Second})
+	shooter := connectPlayer(t, srv, "shooter", transport.WebSocket)
+	target := connectPlayer(t, srv, "target", transport.WebSocket)
 	<-shooter.gotOne
 	<-target.gotOne
 	scoreAKill(t, srv, shooter, target)
@@ -112,8 +115,8 @@ func TestResumeAfterGraceJoinsAsANewPlayer(t *testing.T) {
 	cutAndWaitParked(t, srv, shooter)
 	// The housekeeping pass that runs every second removes it once the
 	// grace has run out.
-	waitFor(t, 10*time.Second, func() bool { _, ok := srv.Room().Player(shooter.Entity()); return !ok })
-	c := reconnect(t, srv, token, WebTransport)
+	servertest.WaitFor(t, 10*time.Second, func() bool { _, ok := srv.Room().Player(shooter.Entity()); return !ok })
+	c := reconnect(t, srv, token, transport.WebTransport)
 	if c.Entity() == shooter.Entity() {
 		t.Fatal("a token past its grace resumed the old entity")
 	}
@@ -123,12 +126,12 @@ func TestResumeAfterGraceJoinsAsANewPlayer(t *testing.T) {
 }
 
 func TestAHalfOpenSessionIsReplacedByItsResume(t *testing.T) {
-	srv := startServer(t, &Server{})
-	p := connectPlayer(t, srv, "twice", WebSocket)
+	srv := servertest.Start(t, &server.Server{})
+	p := connectPlayer(t, srv, "twice", transport.WebSocket)
 	<-p.gotOne
 	// The old connection is still open (say its client lost the network
 	// and the server has not noticed); the client comes back on another.
-	c := reconnect(t, srv, p.Welcome().GetResumeToken(), WebTransport)
+	c := reconnect(t, srv, p.Welcome().GetResumeToken(), transport.WebTransport)
 	if c.Entity() != p.Entity() {
 		t.Fatalf("resumed as entity %d, want %d", c.Entity(), p.Entity())
 	}
@@ -137,10 +140,10 @@ func TestAHalfOpenSessionIsReplacedByItsResume(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the replaced session is still open")
 	}
-	var de *DisconnectError
+	var de *client.DisconnectError
 	if !errors.As(p.Err(), &de) || de.Reason != pb.DisconnectReason_DISCONNECT_REASON_REPLACED {
 		t.Fatalf("old session ended with %v, want REPLACED", p.Err())
 	}
 	// The server registers the new session just after sending its welcome.
-	waitFor(t, 10*time.Second, func() bool { return len(srv.Sessions()) == 1 })
+	servertest.WaitFor(t, 10*time.Second, func() bool { return len(srv.Sessions()) == 1 })
 }

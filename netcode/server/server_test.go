@@ -1,59 +1,24 @@
-package server
+package server_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"math"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/client"
+	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/server/servertest"
 	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
-
-// startServer runs a Server on a free loopback port for the test's life.
-func startServer(t testing.TB, srv *Server) *Server {
-	t.Helper()
-	if srv.Addr == "" {
-		srv.Addr = "127.0.0.1:0"
-	}
-	if srv.Logger == nil {
-		srv.Logger = testLogger(t)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Run(ctx) }()
-	select {
-	case <-srv.Ready():
-	case err := <-errc:
-		cancel()
-		t.Fatalf("server did not start: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
-	return srv
-}
-
-func testLogger(t testing.TB) *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w *testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
 // player is a test client that records what it sees of the world.
 type player struct {
-	*Client
+	*client.Client
+	conn   transport.Conn // the client's connection, to cut it without a goodbye
 	mu     sync.Mutex
 	first  *recorded // first snapshot that showed its own player
 	last   *recorded
@@ -69,19 +34,20 @@ type recorded struct {
 	ids       map[game.EntityID]bool
 }
 
-func connectPlayer(t testing.TB, srv *Server, name string, kind transport.Kind) *player {
+func connectPlayer(t testing.TB, srv *server.Server, name string, kind transport.Kind) *player {
 	t.Helper()
 	p := &player{gotOne: make(chan struct{})}
-	cfg := ClientConfig{
+	cfg := client.Config{
 		Server: srv.URL(),
 		Name:   name,
-		Dial:   DialOptions{Transport: kind, TrustServerCertHash: true},
-		Logger: testLogger(t),
-		OnSnapshot: func(s *game.Snapshot, h *SnapshotHeader) {
+		Dial:   transport.DialOptions{Transport: kind, TrustServerCertHash: true},
+		Logger: servertest.Logger(t),
+		OnSnapshot: func(s *game.Snapshot, h *wire.SnapshotHeader) {
 			p.observe(s, h)
 		},
+		WrapConn: func(c transport.Conn) transport.Conn { p.conn = c; return c },
 	}
-	c, err := Connect(context.Background(), cfg)
+	c, err := client.Connect(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
@@ -92,7 +58,7 @@ func connectPlayer(t testing.TB, srv *Server, name string, kind transport.Kind) 
 	return p
 }
 
-func (p *player) observe(s *game.Snapshot, h *SnapshotHeader) {
+func (p *player) observe(s *game.Snapshot, h *wire.SnapshotHeader) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.ticks = append(p.ticks, s.Tick)
@@ -125,12 +91,12 @@ func TestClientsOnBothTransportsMoveWhereTheyAskAndSeeEachOther(t *testing.T) {
 	if testing.Short() {
 		t.Skip("5 s of real time")
 	}
-	srv := startServer(t, &Server{})
+	srv := servertest.Start(t, &server.Server{})
 	const perTransport = 20
 	var players []*player
 	for i := 0; i < perTransport; i++ {
-		players = append(players, connectPlayer(t, srv, "wt", WebTransport))
-		players = append(players, connectPlayer(t, srv, "ws", WebSocket))
+		players = append(players, connectPlayer(t, srv, "wt", transport.WebTransport))
+		players = append(players, connectPlayer(t, srv, "ws", transport.WebSocket))
 	}
 	for _, p := range players {
 		<-p.gotOne
@@ -155,7 +121,7 @@ func TestClientsOnBothTransportsMoveWhereTheyAskAndSeeEachOther(t *testing.T) {
 		}
 	}
 	// Wait until every player's snapshots show all its inputs applied.
-	waitFor(t, 5*time.Second, func() bool {
+	servertest.WaitFor(t, 5*time.Second, func() bool {
 		for _, p := range players {
 			p.mu.Lock()
 			done := p.last.lastInput == p.sent[len(p.sent)-1].Tick
@@ -204,27 +170,13 @@ func replay(params game.Params, first *recorded, sent []game.Input) game.Player 
 	return pl
 }
 
-func assertTransports(t *testing.T, srv *Server, perTransport int) {
+func assertTransports(t *testing.T, srv *server.Server, perTransport int) {
 	t.Helper()
 	count := map[transport.Kind]int{}
 	for _, s := range srv.Sessions() {
 		count[s.Transport]++
 	}
-	if count[WebTransport] != perTransport || count[WebSocket] != perTransport {
+	if count[transport.WebTransport] != perTransport || count[transport.WebSocket] != perTransport {
 		t.Fatalf("server sessions by transport = %v, want %d each", count, perTransport)
-	}
-}
-
-// waitFor polls cond until it holds or the deadline passes. It is used
-// only where no signal exists to wait on (state spread over many
-// goroutines); the deadline is a failure bound, not a synchronisation.
-func waitFor(t testing.TB, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", d)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/internal/arenatest"
 )
 
 func ids[T any](items []T, id func(*T) game.EntityID) []game.EntityID {
@@ -33,7 +34,7 @@ func TestVisibleSetKeepsPlayersWithinRadiusAndTheViewer(t *testing.T) {
 		{ID: 4, X: 1060, Y: 1080},      // at the radius, diagonally
 		{ID: 5, X: 900, Y: 900},        // beyond, diagonally
 	}}
-	p := testParams(100)
+	p := arenatest.Params(100)
 	var vis game.Snapshot
 	VisibleSet(&vis, full, 1, 100, p)
 	if got, want := playerIDs(&vis), []game.EntityID{1, 2, 4}; !slices.Equal(got, want) {
@@ -49,18 +50,18 @@ func TestVisibleSetOfAnAbsentViewerIsEmpty(t *testing.T) {
 	full := &game.Snapshot{Tick: 9, Players: []game.Player{{ID: 1}},
 		Projectiles: []game.Projectile{{ID: 2, SpawnTick: 9}}}
 	vis := game.Snapshot{Players: make([]game.Player, 3)}
-	VisibleSet(&vis, full, 7, 500, testParams(100))
+	VisibleSet(&vis, full, 7, 500, arenatest.Params(100))
 	if vis.Tick != 9 || len(vis.Players) != 0 || len(vis.Projectiles) != 0 {
 		t.Fatalf("absent viewer sees %+v", vis)
 	}
 }
 
 func TestVisibleSetWithoutRadiusIsTheWholeWorld(t *testing.T) {
-	world := newTestWorld(2, 50)
-	full := world.steps(40)
+	world := arenatest.NewWorld(2, 50)
+	full := world.Steps(40)
 	for _, r := range []float64{0, -1, math.NaN()} {
 		var vis game.Snapshot
-		VisibleSet(&vis, full, 12345, r, world.params)
+		VisibleSet(&vis, full, 12345, r, world.Params)
 		if diff := snapshotDiff(&vis, full); diff != "" {
 			t.Fatalf("radius %v: %s", r, diff)
 		}
@@ -78,7 +79,7 @@ func TestProjectilesAreSeenWhereTheyAreNotWhereTheyStarted(t *testing.T) {
 			{ID: 6, OriginX: 1000, OriginY: 1300, Angle: 3 * 16384, SpawnTick: 100}, // now at y 1100: in
 		}}
 	var vis game.Snapshot
-	VisibleSet(&vis, full, 1, 150, testParams(100))
+	VisibleSet(&vis, full, 1, 150, arenatest.Params(100))
 	if got, want := projectileIDs(&vis), []game.EntityID{2, 4, 6}; !slices.Equal(got, want) {
 		t.Fatalf("visible projectiles %v, want %v", got, want)
 	}
@@ -88,13 +89,13 @@ func TestProjectilesAreSeenWhereTheyAreNotWhereTheyStarted(t *testing.T) {
 // the exact position of every projectile.
 func TestVisibleSetMatchesBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	world := newTestWorld(8, 300)
-	p := world.params
+	world := arenatest.NewWorld(8, 300)
+	p := world.Params
 	p.TickRate, p.ProjectileSpeed = 60, 450
 	var vis game.Snapshot
 	for range 100 {
-		world.step()
-		full := world.snapshot()
+		world.Step()
+		full := world.Snapshot()
 		viewer := full.Players[rng.IntN(len(full.Players))]
 		radius := 50 + rng.Float64()*600
 		VisibleSet(&vis, full, viewer.ID, radius, p)
@@ -112,12 +113,12 @@ func TestVisibleSetMatchesBruteForce(t *testing.T) {
 }
 
 func TestVisibleSetAllocatesNothingOnceWarm(t *testing.T) {
-	world := newTestWorld(6, 400)
-	full := world.steps(40)
+	world := arenatest.NewWorld(6, 400)
+	full := world.Steps(40)
 	var vis game.Snapshot
-	VisibleSet(&vis, full, full.Players[0].ID, 1e9, world.params)
+	VisibleSet(&vis, full, full.Players[0].ID, 1e9, world.Params)
 	allocs := testing.AllocsPerRun(50, func() {
-		VisibleSet(&vis, full, full.Players[1].ID, 400, world.params)
+		VisibleSet(&vis, full, full.Players[1].ID, 400, world.Params)
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per call", allocs)
@@ -125,13 +126,13 @@ func TestVisibleSetAllocatesNothingOnceWarm(t *testing.T) {
 }
 
 func BenchmarkVisibleSet(b *testing.B) {
-	world := newTestWorld(1, 1000)
-	full := world.steps(60)
+	world := arenatest.NewWorld(1, 1000)
+	full := world.Steps(60)
 	var vis game.Snapshot
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		VisibleSet(&vis, full, full.Players[i%len(full.Players)].ID, 400, world.params)
+		VisibleSet(&vis, full, full.Players[i%len(full.Players)].ID, 400, world.Params)
 		i++
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/internal/arenatest"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 var writeFuzzSeeds = flag.Bool("write-fuzz-seeds", false, "rewrite the seed corpus under testdata/fuzz")
@@ -25,14 +27,14 @@ type fuzzFixture struct {
 }
 
 func newFuzzFixture(tb testing.TB) *fuzzFixture {
-	world := newTestWorld(21, 12)
-	world.churn, world.lostInput = 0.2, 0.1
+	world := arenatest.NewWorld(21, 12)
+	world.Churn, world.LostInput = 0.2, 0.1
 	for range 40 {
-		world.step()
+		world.Step()
 	}
 	fx := &fuzzFixture{}
 	var enc Encoder
-	server := world.snapshot()
+	server := world.Snapshot()
 	fx.base = expectedView(fx.params, server, 0, 0)
 	full, err := enc.Encode(nil, server, nil, 0)
 	if err != nil {
@@ -41,9 +43,9 @@ func newFuzzFixture(tb testing.TB) *fuzzFixture {
 	fx.seeds = append(fx.seeds, full)
 	for range 3 {
 		for range 4 {
-			world.step()
+			world.Step()
 		}
-		delta, err := enc.Encode(nil, world.snapshot(), server, 0)
+		delta, err := enc.Encode(nil, world.Snapshot(), server, 0)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -69,8 +71,8 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		}
 		err := dec.Decode(&got, payload, base)
 		if err != nil {
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("error does not wrap ErrMalformed: %v", err)
+			if !errors.Is(err, wire.ErrMalformed) {
+				t.Fatalf("error does not wrap wire.ErrMalformed: %v", err)
 			}
 			return
 		}
@@ -215,14 +217,14 @@ func readSeed(t *testing.T, name string) ([]byte, bool) {
 
 // TestTruncatedPayloadsAreRejected cuts valid payloads (full and delta,
 // with and without AOI) at every byte: no prefix decodes, every failure
-// wraps ErrMalformed, and the decoder's snapshot never grows past what
+// wraps wire.ErrMalformed, and the decoder's snapshot never grows past what
 // the whole payload needed.
 func TestTruncatedPayloadsAreRejected(t *testing.T) {
 	for _, aoi := range []float64{0, 300} {
-		world := newTestWorld(31, 150)
-		base := world.steps(50)
-		cur := world.steps(3)
-		params := world.params
+		world := arenatest.NewWorld(31, 150)
+		base := world.Steps(50)
+		cur := world.Steps(3)
+		params := world.Params
 		enc := Encoder{Params: params, AOIRadius: aoi}
 		viewer := cur.Players[0].ID
 		full, err := enc.Encode(nil, base, nil, viewer)
@@ -245,7 +247,7 @@ func TestTruncatedPayloadsAreRejected(t *testing.T) {
 			var got game.Snapshot
 			for n := range len(tc.payload) {
 				err := dec.Decode(&got, tc.payload[:n], tc.base)
-				if !errors.Is(err, ErrMalformed) {
+				if !errors.Is(err, wire.ErrMalformed) {
 					t.Fatalf("aoi %v: %d of %d bytes: err %v, want malformed", aoi, n, len(tc.payload), err)
 				}
 				if len(got.Players) > len(cur.Players)+len(base.Players) || len(got.Projectiles) > len(cur.Projectiles)+len(base.Projectiles) {

@@ -10,174 +10,9 @@ import (
 	"testing"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/internal/arenatest"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
-
-// testWorld is a stand-in for game.World that follows ARENA.md closely
-// enough to exercise the codec: bots holding a direction and aim for 1–3
-// s, firing half of the time at the cooldown rate, projectiles that fly,
-// hit and expire, deaths and respawns, and (optionally) players joining
-// and leaving. It moves players with float arithmetic and rounds to the
-// grid each tick, as the world does, not with the codec's prediction.
-type testWorld struct {
-	rng         *rand.Rand
-	params      game.Params
-	size        float64
-	tick        uint32
-	nextID      game.EntityID
-	players     []botPlayer
-	projectiles []game.Projectile
-	churn       float64 // per-tick probability of a join and of a leave
-	lostInput   float64 // per-player, per-tick probability of no input
-}
-
-type botPlayer struct {
-	game.Player
-	holdTicks    int
-	moveX, moveY int8 // the direction held; Player.MoveX/Y is the applied one
-	fire         bool
-}
-
-// testParams are ARENA.md's rules for n players, as the server has them.
-func testParams(n int) game.Params {
-	return game.Config{MaxPlayers: max(n, 1)}.Params()
-}
-
-// steps advances the world n ticks and returns its snapshot then.
-func (w *testWorld) steps(n int) *game.Snapshot {
-	for range n {
-		w.step()
-	}
-	return w.snapshot()
-}
-
-func newTestWorld(seed uint64, n int) *testWorld {
-	w := &testWorld{
-		rng:    rand.New(rand.NewPCG(seed, 0x5eed)),
-		params: testParams(n),
-		tick:   1,
-		nextID: 1,
-	}
-	w.size = w.params.Size
-	for range n {
-		w.join()
-	}
-	return w
-}
-
-func (w *testWorld) randomPosition() float64 {
-	r := w.params.PlayerRadius
-	return game.QuantizePosition(r + w.rng.Float64()*(w.size-2*r))
-}
-
-func (w *testWorld) join() {
-	p := botPlayer{Player: game.Player{
-		ID: w.nextID, X: w.randomPosition(), Y: w.randomPosition(),
-		Health: w.params.MaxHealth, Alive: true, Score: int32(w.rng.IntN(5)) - 1,
-	}}
-	w.nextID++
-	w.players = append(w.players, p)
-}
-
-func (w *testWorld) leave() {
-	if len(w.players) > 1 {
-		i := w.rng.IntN(len(w.players))
-		w.players = slices.Delete(w.players, i, i+1)
-	}
-}
-
-func (w *testWorld) step() {
-	w.tick++
-	if w.rng.Float64() < w.churn {
-		w.join()
-	}
-	if w.rng.Float64() < w.churn {
-		w.leave()
-	}
-	for i := range w.players {
-		w.stepPlayer(&w.players[i])
-	}
-	w.stepProjectiles()
-}
-
-func (w *testWorld) stepPlayer(p *botPlayer) {
-	if !p.Alive {
-		if w.tick >= p.RespawnTick {
-			p.X, p.Y = w.randomPosition(), w.randomPosition()
-			p.Health, p.Alive, p.holdTicks = w.params.MaxHealth, true, 0
-		}
-		p.MoveX, p.MoveY = 0, 0
-		return
-	}
-	p.holdTicks--
-	if p.holdTicks <= 0 {
-		dir := w.rng.Float64() * 2 * math.Pi
-		in := game.QuantizeInput(w.tick, math.Cos(dir), math.Sin(dir), w.rng.Float64()*2*math.Pi, false)
-		p.moveX, p.moveY, p.Aim = in.MoveX, in.MoveY, in.Aim
-		rate := w.params.TickRate
-		p.holdTicks = rate + w.rng.IntN(2*rate+1)
-		p.fire = w.rng.IntN(2) == 0
-	}
-	if w.rng.Float64() < w.lostInput {
-		p.MoveX, p.MoveY = 0, 0 // this tick applied no input: keep still
-	} else {
-		w.params.MovePlayer(&p.Player, game.Input{Tick: w.tick, MoveX: p.moveX, MoveY: p.moveY, Aim: p.Aim})
-	}
-	p.CooldownQuarterTicks = max(0, p.CooldownQuarterTicks-4)
-	if p.fire && p.CooldownQuarterTicks < 4 {
-		p.CooldownQuarterTicks += int32(w.params.FireCooldownQuarterTicks)
-		w.projectiles = append(w.projectiles, game.Projectile{
-			ID: w.nextID, Owner: p.ID, OriginX: p.X, OriginY: p.Y, Angle: p.Aim, SpawnTick: w.tick,
-		})
-		w.nextID++
-	}
-}
-
-func (w *testWorld) stepProjectiles() {
-	keep := w.projectiles[:0]
-	for _, pr := range w.projectiles {
-		x, y := pr.PositionAt(w.params, w.tick)
-		if w.tick-pr.SpawnTick > w.params.ProjectileLifetimeTicks || x < 0 || y < 0 || x > w.size || y > w.size || w.hit(&pr, x, y) {
-			continue
-		}
-		keep = append(keep, pr)
-	}
-	w.projectiles = keep
-}
-
-// hit applies a projectile to the first live player it touches.
-func (w *testWorld) hit(pr *game.Projectile, x, y float64) bool {
-	for i := range w.players {
-		p := &w.players[i]
-		r := w.params.HitRadius()
-		if !p.Alive || p.ID == pr.Owner || dist2(p.X-x, p.Y-y) > r*r {
-			continue
-		}
-		p.Health -= w.params.ProjectileDamage
-		if p.Health <= 0 {
-			p.Health, p.Alive, p.RespawnTick = 0, false, w.tick+w.params.RespawnTicks
-			w.credit(pr.Owner)
-		}
-		return true
-	}
-	return false
-}
-
-func (w *testWorld) credit(id game.EntityID) {
-	for i := range w.players {
-		if w.players[i].ID == id {
-			w.players[i].Score++
-		}
-	}
-}
-
-// snapshot copies the world's state, as the room's history holds it.
-func (w *testWorld) snapshot() *game.Snapshot {
-	s := &game.Snapshot{Tick: w.tick, Projectiles: slices.Clone(w.projectiles)}
-	for _, p := range w.players {
-		s.Players = append(s.Players, p.Player)
-	}
-	return s
-}
 
 // history keeps the last historyLen snapshots by tick, as the room does.
 const historyLen = 64
@@ -279,17 +114,17 @@ func TestDecodedChainEqualsQuantizedView(t *testing.T) {
 // decoded snapshot against the quantized view.
 func runChain(t *testing.T, seed uint64, players int, aoi float64, ticks int) {
 	rng := rand.New(rand.NewPCG(seed, 7))
-	world := newTestWorld(seed, players)
-	world.churn, world.lostInput = 0.05, 0.02
-	params := world.params
+	world := arenatest.NewWorld(seed, players)
+	world.Churn, world.LostInput = 0.05, 0.02
+	params := world.Params
 	enc := Encoder{Params: params, AOIRadius: aoi}
 	client := &testClient{dec: Decoder{Params: params}, decoded: map[uint32]*game.Snapshot{}}
 	hist := history{}
-	viewer := world.players[0].ID
+	viewer := world.Players[0].ID
 	var payload []byte
 	for range ticks {
-		world.step()
-		cur := world.snapshot()
+		world.Step()
+		cur := world.Snapshot()
 		hist.add(cur)
 		if _, ok := findPlayer(cur.Players, viewer); !ok || rng.IntN(100) == 0 {
 			viewer = cur.Players[rng.IntN(len(cur.Players))].ID // a new client
@@ -332,18 +167,18 @@ func roundTrip(t *testing.T, enc *Encoder, c *testClient, buf []byte, cur, base 
 func TestAnyHeldBaselineDecodesAnyLaterTick(t *testing.T) {
 	for _, aoi := range []float64{0, 350} {
 		rng := rand.New(rand.NewPCG(11, uint64(aoi)))
-		world := newTestWorld(5, 120)
-		world.churn, world.lostInput = 0.1, 0.05
-		params := world.params
+		world := arenatest.NewWorld(5, 120)
+		world.Churn, world.LostInput = 0.1, 0.05
+		params := world.Params
 		enc := Encoder{Params: params, AOIRadius: aoi}
 		hist := history{}
 		for range 200 {
-			world.step()
-			hist.add(world.snapshot())
+			world.Step()
+			hist.add(world.Snapshot())
 		}
 		ticks := sortedTicks(hist)
 		for iter := range 300 {
-			viewer := world.players[rng.IntN(len(world.players))].ID
+			viewer := world.Players[rng.IntN(len(world.Players))].ID
 			client := decodeAll(t, params, aoi, hist, ticks, viewer)
 			i := rng.IntN(len(ticks))
 			j := i + 1 + rng.IntN(len(ticks)-i)
@@ -378,7 +213,7 @@ func TestPlayerKeepingItsCourseCostsOneBit(t *testing.T) {
 	p := game.Player{ID: 7, X: 500, Y: 500, MoveX: 127, MoveY: -40, Aim: 9, Health: 80, Score: 3, Alive: true}
 	base := &game.Snapshot{Tick: 10, Players: []game.Player{p}}
 	cur := &game.Snapshot{Tick: 13, Players: []game.Player{p}}
-	params := testParams(100)
+	params := arenatest.Params(100)
 	for tick := range uint32(3) {
 		params.MovePlayer(&cur.Players[0], game.Input{Tick: 11 + tick, MoveX: p.MoveX, MoveY: p.MoveY, Aim: p.Aim})
 	}
@@ -420,16 +255,16 @@ func TestMovingPlayersCostFewBits(t *testing.T) {
 // one age ticks before, for a rotating viewer: it returns the players
 // section's bits per moving player and the mean payload size.
 func measureDeltaSize(t testing.TB, n int, aoi float64, age uint32) (bitsPerMover, bytesPerSnapshot float64) {
-	world := newTestWorld(3, n)
+	world := arenatest.NewWorld(3, n)
 	for range 120 {
-		world.step()
+		world.Step()
 	}
-	enc := Encoder{Params: world.params, AOIRadius: aoi}
+	enc := Encoder{Params: world.Params, AOIRadius: aoi}
 	hist := history{}
 	var bits, movers, bytes, count int
 	for i := range 300 {
-		world.step()
-		cur := world.snapshot()
+		world.Step()
+		cur := world.Snapshot()
 		hist.add(cur)
 		base, ok := hist[cur.Tick-age]
 		if !ok {
@@ -516,7 +351,7 @@ func TestEncodeRefusesWhatTheFormatCannotCarry(t *testing.T) {
 			cur, base := valid(), valid()
 			base.Tick = 10
 			tt.edit(cur, base)
-			enc := Encoder{Params: testParams(100)}
+			enc := Encoder{Params: arenatest.Params(100)}
 			if tt.params != nil {
 				tt.params(&enc.Params)
 			}
@@ -626,8 +461,8 @@ func TestDecodeRejectsInconsistentPayloads(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err %v, want one containing %q", err, tt.want)
 			}
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("err %v does not wrap ErrMalformed", err)
+			if !errors.Is(err, wire.ErrMalformed) {
+				t.Fatalf("err %v does not wrap wire.ErrMalformed", err)
 			}
 		})
 	}
@@ -642,7 +477,7 @@ func TestDecodeRefusesCallerMistakes(t *testing.T) {
 	if err := d.Decode(&game.Snapshot{}, []byte{0}, s); err == nil || !strings.Contains(err.Error(), "not sorted") {
 		t.Fatalf("unsorted baseline: err %v", err)
 	}
-	d.Params = testParams(100)
+	d.Params = arenatest.Params(100)
 	d.Params.Size = math.Inf(1)
 	if err := d.Decode(&game.Snapshot{}, []byte{0}, nil); err == nil || !strings.Contains(err.Error(), "arena size") {
 		t.Fatalf("bad params: err %v", err)
@@ -774,10 +609,10 @@ func checkPrediction(t *testing.T, rng *rand.Rand, g *geometry, params *game.Par
 
 func TestEncodeAndDecodeAllocateNothingOnceWarm(t *testing.T) {
 	for _, aoi := range []float64{0, 400} {
-		world := newTestWorld(4, 300)
-		base := world.steps(60)
-		cur := world.steps(3)
-		params := world.params
+		world := arenatest.NewWorld(4, 300)
+		base := world.Steps(60)
+		cur := world.Steps(3)
+		params := world.Params
 		enc := Encoder{Params: params, AOIRadius: aoi}
 		dec := Decoder{Params: params}
 		viewer := cur.Players[0].ID
@@ -807,18 +642,18 @@ func TestEncodeAndDecodeAllocateNothingOnceWarm(t *testing.T) {
 
 func benchWorld(b *testing.B, n int, aoi float64, age uint32) (*Encoder, history, []uint32) {
 	b.Helper()
-	world := newTestWorld(1, n)
+	world := arenatest.NewWorld(1, n)
 	for range 120 {
-		world.step()
+		world.Step()
 	}
 	hist := history{}
 	var ticks []uint32
 	for range historyLen {
-		world.step()
-		hist.add(world.snapshot())
-		ticks = append(ticks, world.tick)
+		world.Step()
+		hist.add(world.Snapshot())
+		ticks = append(ticks, world.Tick)
 	}
-	enc := &Encoder{Params: world.params, AOIRadius: aoi}
+	enc := &Encoder{Params: world.Params, AOIRadius: aoi}
 	return enc, hist, ticks[age:]
 }
 

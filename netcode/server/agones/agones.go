@@ -20,8 +20,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -143,11 +145,13 @@ func (gs GameServer) PublicAddr() string {
 
 // WatchGameServer streams GameServer updates (GET /watch/gameserver,
 // newline-delimited {"result": GameServer}) to fn until ctx is done or
-// the stream ends.
+// the stream ends. A line that is not a valid update (bad JSON, an
+// {"error": ...} line from the sidecar, an out-of-range port or address)
+// ends the watch with an error rather than reaching fn.
 func (c *Client) WatchGameServer(ctx context.Context, fn func(GameServer)) error {
 	req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/watch/gameserver", nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("agones: watch: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := (&http.Client{}).Do(req) // no timeout: a stream
@@ -159,23 +163,130 @@ func (c *Client) WatchGameServer(ctx context.Context, fn func(GameServer)) error
 		return fmt.Errorf("agones: watch: %s", resp.Status)
 	}
 	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	sc.Buffer(make([]byte, 0, 64<<10), maxWatchLineBytes)
 	for sc.Scan() {
-		var line struct {
-			Result GameServer `json:"result"`
-		}
 		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			continue
 		}
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+		gs, err := decodeWatchLine(sc.Bytes())
+		if err != nil {
 			return fmt.Errorf("agones: watch: %w", err)
 		}
-		fn(line.Result)
+		fn(gs)
 	}
 	if err := sc.Err(); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("agones: watch: %w", err)
 	}
 	return ctx.Err()
+}
+
+// maxWatchLineBytes bounds one line of the watch stream (one GameServer);
+// a longer line ends the watch (bufio.ErrTooLong).
+const maxWatchLineBytes = 1 << 20
+
+// Bounds of the GameServer fields. Kubernetes caps object names at 253
+// bytes (a DNS subdomain) and node addresses are IPs or DNS names (at
+// most 253 bytes); Agones' states are short CamelCase words, so 64 bytes
+// only rejects nonsense.
+const (
+	maxNameBytes    = 253
+	maxAddressBytes = 253
+	maxStateBytes   = 64
+	maxPort         = 65535
+)
+
+// decodeWatchLine decodes and validates one line of the watch stream:
+// {"result": GameServer}. grpc-gateway reports a failed stream as an
+// {"error": {...}} line, which has no result; decoding that (or null, or
+// {}) into a zero GameServer would hand fn an update with no state and
+// no address, so it is an error instead. On error the GameServer is the
+// zero value.
+func decodeWatchLine(line []byte) (GameServer, error) {
+	var msg struct {
+		Result *GameServer      `json:"result"`
+		Error  *json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(line, &msg); err != nil {
+		return GameServer{}, fmt.Errorf("decoding update: %w", err)
+	}
+	if msg.Error != nil { // "error": null leaves it nil
+		return GameServer{}, fmt.Errorf("sidecar reported an error: %s", sidecarError(*msg.Error))
+	}
+	if msg.Result == nil {
+		return GameServer{}, errors.New("update has no result")
+	}
+	if err := msg.Result.validate(); err != nil {
+		return GameServer{}, fmt.Errorf("update of GameServer %q: %w", truncate(msg.Result.ObjectMeta.Name, 64), err)
+	}
+	return *msg.Result, nil
+}
+
+// sidecarError is the quoted message of a grpc-gateway error object (or
+// the raw object, shortened, when it has none).
+func sidecarError(raw json.RawMessage) string {
+	var e struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(raw, &e) == nil && e.Message != "" {
+		return strconv.Quote(truncate(e.Message, 200))
+	}
+	return strconv.Quote(truncate(string(raw), 200))
+}
+
+// truncate shortens s to at most n bytes for an error message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// validate checks what PublicAddr and Tickwire's callbacks rely on: the
+// address and first port become the public URL the lobby hands to
+// players ("https://" + PublicAddr()), so the address must be a bare IP
+// or DNS name (not "evil.example/x?" or "user@host") and every port a
+// real port number, 0 meaning not yet assigned.
+func (gs GameServer) validate() error {
+	if len(gs.ObjectMeta.Name) > maxNameBytes {
+		return fmt.Errorf("name: %d bytes, at most %d", len(gs.ObjectMeta.Name), maxNameBytes)
+	}
+	if len(gs.Status.State) > maxStateBytes {
+		return fmt.Errorf("state: %d bytes, at most %d", len(gs.Status.State), maxStateBytes)
+	}
+	if a := gs.Status.Address; a != "" && !validAddress(a) {
+		return fmt.Errorf("address %q: want an IP address or a DNS name", truncate(a, 64))
+	}
+	for i, p := range gs.Status.Ports {
+		if p.Port < 0 || p.Port > maxPort {
+			return fmt.Errorf("port %d (%q): %d out of [0, %d]", i, truncate(p.Name, 64), p.Port, maxPort)
+		}
+	}
+	return nil
+}
+
+// validAddress reports whether a is an IP address without a zone or a
+// DNS name of letters, digits, '-' and '_' (underscores occur in node
+// names), in dot-separated labels of 1 to 63 bytes not starting or
+// ending with '-'.
+func validAddress(a string) bool {
+	if ip, err := netip.ParseAddr(a); err == nil {
+		return ip.Zone() == ""
+	}
+	if a == "" || len(a) > maxAddressBytes {
+		return false
+	}
+	for label := range strings.SplitSeq(a, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Lifecycle runs a game server's side of the Agones protocol.

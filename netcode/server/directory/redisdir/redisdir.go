@@ -5,13 +5,20 @@ package redisdir
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/server/directory"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 // DefaultPrefix starts every key the directory writes.
@@ -52,8 +59,14 @@ func Open(ctx context.Context, url string) (*Dir, error) {
 // Close closes the Redis client.
 func (d *Dir) Close() error { return d.rdb.Close() }
 
-// Publish implements directory.Directory.
+// Publish implements directory.Directory. It refuses a record that
+// Processes would reject, so that a misconfigured process fails here, in
+// its own log, instead of writing a record that breaks every lobby's
+// listing.
 func (d *Dir) Publish(ctx context.Context, p directory.Process, ttl time.Duration) error {
+	if err := checkProcess(p); err != nil {
+		return fmt.Errorf("redisdir: publishing %q: %w", p.ID, err)
+	}
 	b, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("redisdir: %w", err)
@@ -96,12 +109,106 @@ func (d *Dir) Processes(ctx context.Context) ([]directory.Process, error) {
 		if !ok || len(s) > maxRecordBytes {
 			continue // expired between SCAN and MGET, or not ours
 		}
-		var p directory.Process
-		if err := json.Unmarshal([]byte(s), &p); err != nil {
+		p, err := decodeProcess(strings.TrimPrefix(keys[i], d.prefix), s)
+		if err != nil {
 			return nil, fmt.Errorf("redisdir: record %s: %w", keys[i], err)
 		}
 		out = append(out, p)
 	}
 	directory.SortProcesses(out)
 	return out, nil
+}
+
+// decodeProcess decodes and checks the record stored under the key of
+// process id. Unknown fields are ignored, so a newer process may add
+// some. On error the Process is the zero value: JSON null or {} decode
+// without error into an empty record, which must not reach the lobby.
+// The rooms come back sorted by ID.
+func decodeProcess(id, record string) (directory.Process, error) {
+	var p directory.Process
+	if err := json.Unmarshal([]byte(record), &p); err != nil {
+		return directory.Process{}, fmt.Errorf("decoding: %w", err)
+	}
+	// A record stored under another process's key would list twice, or
+	// pass for this process and be skipped by its own lobby.
+	if p.ID != id {
+		return directory.Process{}, fmt.Errorf("id %q stored under the key of %q", truncate(p.ID), truncate(id))
+	}
+	if err := checkProcess(p); err != nil {
+		return directory.Process{}, err
+	}
+	slices.SortFunc(p.Rooms, func(a, b directory.Room) int { return strings.Compare(a.ID, b.ID) })
+	return p, nil
+}
+
+// maxTickRate bounds a room's tick rate. The games tick at 20, 30 or
+// 60 Hz; the bound only rejects nonsense, so that a newer process with
+// another rate still lists.
+const maxTickRate = 1000
+
+// checkProcess checks what the lobby relies on when it lists p's rooms
+// and sends players to them:
+//   - the process ID follows the room ID rule that cmd/server's
+//     -process-id enforces (and random IDs meet): it ends the Redis key
+//     and the lobby hands it out;
+//   - the URL is an absolute http(s) URL with a host, from which the
+//     lobby derives the WebTransport and WebSocket URLs (without user
+//     info or a fragment: browsers refuse a WebTransport URL with a
+//     fragment, and user info would change what players dial);
+//   - each certificate hash is canonical standard base64 of a SHA-256
+//     hash (32 bytes), which clients pin;
+//   - each room's ID is a valid room ID, listed once (players join by
+//     it; the lobby would pick one of two namesakes), its players
+//     are in [0, game.MaxPlayersLimit], its capacity in [1,
+//     game.MaxPlayersLimit] (the lobby compares the two to refuse full
+//     rooms) and its tick rate in [1, maxTickRate].
+func checkProcess(p directory.Process) error {
+	if !wire.ValidRoomID(p.ID) {
+		return fmt.Errorf("process id %q: want 1 to 32 of a-z 0-9 - _", truncate(p.ID))
+	}
+	u, err := url.Parse(p.URL)
+	if err != nil {
+		var ue *url.Error // its message repeats the whole URL
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("url %q: %w", truncate(p.URL), err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return fmt.Errorf("url %q: want http(s)://host[:port]", truncate(p.URL))
+	}
+	for i, h := range p.CertHashes {
+		b, err := base64.StdEncoding.DecodeString(h)
+		if err != nil || len(b) != 32 || base64.StdEncoding.EncodeToString(b) != h {
+			return fmt.Errorf("cert hash %d %q: want the standard base64 of 32 bytes", i, truncate(h))
+		}
+	}
+	seen := make(map[string]bool, len(p.Rooms))
+	for _, r := range p.Rooms {
+		if !wire.ValidRoomID(r.ID) {
+			return fmt.Errorf("room id %q: want 1 to 32 of a-z 0-9 - _", truncate(r.ID))
+		}
+		if seen[r.ID] {
+			return fmt.Errorf("room %q listed twice", r.ID)
+		}
+		seen[r.ID] = true
+		if r.Players < 0 || r.Players > game.MaxPlayersLimit {
+			return fmt.Errorf("room %q: players %d out of [0, %d]", r.ID, r.Players, game.MaxPlayersLimit)
+		}
+		if r.Capacity < 1 || r.Capacity > game.MaxPlayersLimit {
+			return fmt.Errorf("room %q: capacity %d out of [1, %d]", r.ID, r.Capacity, game.MaxPlayersLimit)
+		}
+		if r.TickRate < 1 || r.TickRate > maxTickRate {
+			return fmt.Errorf("room %q: tick rate %d out of [1, %d]", r.ID, r.TickRate, maxTickRate)
+		}
+	}
+	return nil
+}
+
+// truncate shortens s for an error message.
+func truncate(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return s[:64] + "..."
 }
