@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,9 @@ type Config struct {
 	Server string
 	// Name is the player name shown to others (1 to 32 bytes).
 	Name string
+	// Room is the room to join. Empty joins the server's default room (or
+	// the join token's).
+	Room string
 	// ResumeToken, when set, is sent in the hello to take back the session
 	// that issued it (ServerWelcome.resume_token) after a dropped
 	// connection. Whether the server honours it is the server's business.
@@ -238,7 +242,11 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	c := newClient(cfg)
 	hctx, cancel := context.WithTimeout(ctx, c.cfg.HandshakeTimeout)
 	defer cancel()
-	conn, err := transport.Dial(hctx, cfg.Server, cfg.Dial)
+	dial := cfg.Dial
+	if cfg.Room != "" {
+		dial.Query = url.Values{"room": {cfg.Room}}
+	}
+	conn, err := transport.Dial(hctx, cfg.Server, dial)
 	if err != nil {
 		return nil, fmt.Errorf("netcode: connecting to %s: %w", cfg.Server, err)
 	}
@@ -400,6 +408,7 @@ func (c *Client) Frame(now time.Time, f *Frame) {
 	defer c.mu.Unlock()
 	r := c.interp.advance(c.sync.arrival(now), now)
 	c.interp.frame(r, f)
+	f.Delay, f.Span = c.interp.delay(), c.interp.lastGap
 	f.Own, f.HasOwn = c.pred.own(now)
 }
 

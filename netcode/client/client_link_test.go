@@ -162,11 +162,11 @@ type silencer struct {
 	cut *atomic.Bool
 }
 
-func (s *silencer) Receive(ctx context.Context) ([]byte, error) {
+func (s *silencer) Receive(ctx context.Context) ([]byte, bool, error) {
 	for {
-		b, err := s.Conn.Receive(ctx)
+		b, reliable, err := s.Conn.Receive(ctx)
 		if err != nil || !s.cut.Load() {
-			return b, err
+			return b, reliable, err
 		}
 	}
 }

@@ -139,14 +139,14 @@ func newPipe() (*pipeConn, *pipeConn) {
 
 func (p *pipeConn) SendDatagram(b []byte) error { p.out <- append([]byte(nil), b...); return nil }
 func (p *pipeConn) SendMessage(b []byte) error  { p.out <- append([]byte(nil), b...); return nil }
-func (p *pipeConn) Receive(ctx context.Context) ([]byte, error) {
+func (p *pipeConn) Receive(ctx context.Context) ([]byte, bool, error) {
 	select {
 	case b := <-p.in:
-		return b, nil
+		return b, false, nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, false, ctx.Err()
 	case <-p.closed:
-		return nil, ErrClosed
+		return nil, false, transport.ErrClosed
 	}
 }
 func (p *pipeConn) Close() error         { close(p.closed); return nil }

@@ -13,6 +13,12 @@ type Frame struct {
 	// RenderTick is the server time shown for remote entities, in
 	// (fractional) ticks.
 	RenderTick float64
+	// Delay is the interpolation delay behind the newest server time.
+	Delay time.Duration
+	// Span is how many ticks apart the two snapshots interpolated
+	// between are (1 when none was missed); 0 when the frame
+	// extrapolated or held.
+	Span uint32
 	// Own is the own player from prediction; valid when HasOwn.
 	Own    game.Player
 	HasOwn bool

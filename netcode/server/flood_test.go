@@ -113,7 +113,7 @@ func tickCounts(ps []*player) []int {
 // the error that ended the reading.
 func receiveKind(ctx context.Context, c transport.Conn, kind wire.PacketKind) ([]byte, error) {
 	for {
-		raw, err := c.Receive(ctx)
+		raw, _, err := c.Receive(ctx)
 		if err != nil {
 			return nil, err
 		}

@@ -53,10 +53,10 @@ func expectDisconnect(t *testing.T, c transport.Conn, want pb.DisconnectReason) 
 		t.Fatalf("disconnect reason = %v (%q), want %v", got, p.GetDisconnect().GetText(), want)
 	}
 	t.Logf("server said: %v: %s", want, p.GetDisconnect().GetText())
-	if _, err := c.Receive(ctx); err == nil {
+	if _, _, err := c.Receive(ctx); err == nil {
 		// Late snapshots may still be in flight; the conn must end soon.
 		for err == nil {
-			_, err = c.Receive(ctx)
+			_, _, err = c.Receive(ctx)
 		}
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -70,7 +70,7 @@ func expectClosed(t *testing.T, c transport.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for {
-		if _, err := c.Receive(ctx); err != nil {
+		if _, _, err := c.Receive(ctx); err != nil {
 			if ctx.Err() != nil {
 				t.Fatal("server did not close the connection")
 			}

@@ -16,6 +16,17 @@ import (
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
+var testSecret = []byte("0123456789abcdef0123456789abcdef")
+
+func mustSigner(t testing.TB) *jointoken.Signer {
+	t.Helper()
+	s, err := jointoken.NewSigner(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // TestHelloWithBadTokenIsRefusedWithDistinctReasons runs real hellos
 // against a server that requires tokens: missing, expired, tampered and
 // wrong-room tokens each get AUTH_FAILED with their own text; a good one

@@ -178,7 +178,7 @@ func TestJoinThroughDirectoryPointsAtTheOwningProcess(t *testing.T) {
 	if code != http.StatusCreated {
 		t.Fatalf("create on b: %d %s", code, body)
 	}
-	b.publish(context.Background()) // rather than wait for the heartbeat
+	server.Publish(b, context.Background()) // rather than wait for the heartbeat
 	_, body = lobbyDo(t, "GET", a.URL()+server.PathRooms, "")
 	var onB *server.LobbyRoom
 	for _, r := range decode[server.LobbyRooms](t, body).Rooms {
@@ -318,14 +318,14 @@ func TestLobbyKeyGuardsCreateAndJoinButNotTheList(t *testing.T) {
 	}
 }
 
-func TestDialOptionsRoomJoinsThatRoomOnBothTransports(t *testing.T) {
+func TestConfigRoomJoinsThatRoomOnBothTransports(t *testing.T) {
 	srv := servertest.Start(t, &server.Server{})
 	if _, err := srv.CreateRoom(server.RoomOptions{ID: "arena-2"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, kind := range []transport.Kind{transport.WebTransport, transport.WebSocket} {
 		c, err := client.Connect(context.Background(), client.Config{Server: srv.URL(), Name: "picker",
-			Dial: transport.DialOptions{Transport: kind, TrustServerCertHash: true, Room: "arena-2"}, Logger: servertest.Logger(t)})
+			Room: "arena-2", Dial: transport.DialOptions{Transport: kind, TrustServerCertHash: true}, Logger: servertest.Logger(t)})
 		if err != nil {
 			t.Fatalf("%s: %v", kind, err)
 		}

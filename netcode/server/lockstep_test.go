@@ -28,44 +28,35 @@ import (
 // order (the room's goroutine runs in lockstep through Room.WaitTick), so
 // a run is deterministic: the same seed gives the same figures.
 
-// simLink is one direction of an in-memory link.
+// simLink is one direction of an in-memory link: a linksim.Queue on the
+// simulation's clock.
 type simLink struct {
 	mu    sync.Mutex
 	clock *game.ManualClock
-	dir   *linksim.linkDir
-	q     *linksim.delayQueue
+	q     *linksim.Queue
 }
 
 func newSimLink(clock *game.ManualClock, cfg linksim.Config, seed int64) *simLink {
-	return &simLink{clock: clock, dir: linksim.newLinkDir(cfg, seed), q: newDelayQueue()}
+	return &simLink{clock: clock, q: linksim.NewQueue(cfg, seed, false)}
 }
 
 func (l *simLink) send(p []byte, reliable bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.clock.Now()
-	p = append([]byte(nil), p...)
-	if reliable {
-		l.q.push(l.dir.planReliable(now), true, p)
-		return
-	}
-	var due [2]time.Time
-	for i := range l.dir.plan(now, &due) {
-		l.q.push(due[i], false, p)
-	}
+	l.q.Send(l.clock.Now(), append([]byte(nil), p...), reliable)
 }
 
 func (l *simLink) next() (time.Time, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.q.next()
+	return l.q.Next()
 }
 
 func (l *simLink) pop(now time.Time) ([]byte, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	d, ok := l.q.pop(now)
-	return d.p, ok
+	p, _, ok := l.q.Pop(now)
+	return p, ok
 }
 
 // memConn is the sending end of a simLink; the driver delivers what it
@@ -74,9 +65,9 @@ type memConn struct{ link *simLink }
 
 func (c memConn) SendDatagram(p []byte) error { c.link.send(p, false); return nil }
 func (c memConn) SendMessage(p []byte) error  { c.link.send(p, true); return nil }
-func (c memConn) Receive(ctx context.Context) ([]byte, error) {
+func (c memConn) Receive(ctx context.Context) ([]byte, bool, error) {
 	<-ctx.Done()
-	return nil, ctx.Err()
+	return nil, false, ctx.Err()
 }
 func (c memConn) Close() error         { return nil }
 func (c memConn) Kind() transport.Kind { return transport.WebTransport }
@@ -85,11 +76,12 @@ func (c memConn) RemoteAddr() net.Addr { return &net.UDPAddr{IP: net.IPv4(127, 0
 // simClient is one player: a Client, its two links, its server session,
 // and a seeded bot that decides its inputs as ARENA.md's bots do.
 type simClient struct {
-	c         *client.Client
+	c         *client.Lockstep
+	name      string
+	epoch     time.Time // when the client was made
 	up, down  *simLink
 	ss        *session
 	helloSent time.Time
-	joined    bool
 
 	rng          *rand.Rand
 	mx, my, aim  float64
@@ -187,8 +179,8 @@ func runSim(t *testing.T, cfg simConfig) *simResult {
 			down: newSimLink(clock, cfg.link, s+2),
 			rng:  rand.New(rand.NewSource(s + 3)),
 		}
-		p.c = client.newClient(ClientConfig{Name: fmt.Sprintf("sim%d", i), Clock: clock, Logger: discard})
-		p.c.conn = memConn{p.up}
+		p.name, p.epoch = fmt.Sprintf("sim%d", i), clock.Now()
+		p.c = client.NewLockstep(client.Config{Name: p.name, Clock: clock, Logger: discard}, memConn{p.up})
 		p.playFor = cfg.duration
 		// Players join 100 ms apart; each sends its hello now.
 		p.helloSent = start.Add(time.Duration(i) * 100 * time.Millisecond)
@@ -229,7 +221,9 @@ func runSim(t *testing.T, cfg simConfig) *simResult {
 
 		if hellos < len(clients) && !clients[hellos].helloSent.After(now) {
 			p := clients[hellos]
-			p.up.send(wire.MarshalControl(helloPacket(p.c.cfg.Name)), true)
+			if err := p.c.SendHello(now); err != nil {
+				t.Fatal(err)
+			}
 			hellos++
 		}
 		if now.Equal(nextTick) {
@@ -259,8 +253,8 @@ func runSim(t *testing.T, cfg simConfig) *simResult {
 		}
 		if now.Equal(nextPing) {
 			for _, p := range clients {
-				if p.joined {
-					if err := p.c.sendPing(now); err != nil {
+				if p.c.Joined() {
+					if err := p.c.SendPing(now); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -269,7 +263,7 @@ func runSim(t *testing.T, cfg simConfig) *simResult {
 		}
 		if now.Equal(nextFrame) {
 			for _, p := range clients {
-				if !p.joined {
+				if !p.c.Joined() {
 					continue
 				}
 				due := p.c.InputsDue(now)
@@ -298,7 +292,7 @@ func runSim(t *testing.T, cfg simConfig) *simResult {
 		}
 	}
 	for _, p := range clients {
-		if !p.joined {
+		if !p.c.Joined() {
 			t.Fatalf("a client never joined")
 		}
 		res.sent += len(p.sent)
@@ -316,7 +310,7 @@ func helloPacket(name string) *pb.Packet {
 // deliverUp hands a packet from a client to the server side.
 func deliverUp(t *testing.T, srv *Server, p *simClient, raw []byte, now time.Time, log *slog.Logger) {
 	t.Helper()
-	if !p.lastHeard.IsZero() && len(p.sent) > 0 && now.Sub(p.c.epoch) < p.playFor {
+	if !p.lastHeard.IsZero() && len(p.sent) > 0 && now.Sub(p.epoch) < p.playFor {
 		p.maxSilence = max(p.maxSilence, now.Sub(p.lastHeard))
 	}
 	p.lastHeard = now
@@ -328,7 +322,7 @@ func deliverUp(t *testing.T, srv *Server, p *simClient, raw []byte, now time.Tim
 			t.Fatal(err)
 		}
 		ss := &session{
-			id: srv.nextID.Add(1), entity: entity, name: p.c.cfg.Name, conn: memConn{p.down}, room: r,
+			id: srv.nextID.Add(1), entity: entity, name: p.name, conn: memConn{p.down}, room: r,
 			kick: make(chan kickReason, 1), in: wire.InputPacket{Inputs: make([]game.Input, 0, wire.MaxInputsPerPacket)},
 			log:    log,
 			budget: newPacketLimiter(srv.PacketBudget.withDefaults(r.game.Params().TickRate)),
@@ -349,24 +343,20 @@ func deliverUp(t *testing.T, srv *Server, p *simClient, raw []byte, now time.Tim
 // deliverDown hands a packet from the server to a client.
 func deliverDown(t *testing.T, p *simClient, raw []byte, now time.Time) {
 	t.Helper()
-	if !p.joined {
-		if kind, _, _ := wire.SplitPacket(raw); kind != wire.KindWelcome {
-			return // overtook the welcome
-		}
-		if err := p.c.acceptWelcome(raw, p.helloSent, now); err != nil {
+	if !p.c.Joined() {
+		if err := p.c.Deliver(raw, now); err != nil {
 			t.Fatal(err)
 		}
-		p.joined = true
 		return
 	}
 	kind, _, _ := wire.SplitPacket(raw)
 	if kind == wire.KindSnapshot {
-		if !p.lastSnap.IsZero() && now.Sub(p.c.epoch) < p.playFor {
+		if !p.lastSnap.IsZero() && now.Sub(p.epoch) < p.playFor {
 			p.maxSnapGap = max(p.maxSnapGap, now.Sub(p.lastSnap))
 		}
 		p.lastSnap = now
 	}
-	if err := p.c.handlePacket(raw, now); err != nil {
+	if err := p.c.Deliver(raw, now); err != nil {
 		t.Fatalf("client: %v", err)
 	}
 }
@@ -375,8 +365,8 @@ func deliverDown(t *testing.T, p *simClient, raw []byte, now time.Time) {
 // between two consecutive ticks, how far each remote player is from
 // where the server's history puts it at the render tick.
 func (p *simClient) measureFrame(truth *truthRing) {
-	p.delays = append(p.delays, float64(p.c.interp.delay())/float64(time.Millisecond))
-	if p.c.interp.lastGap != 1 {
+	p.delays = append(p.delays, float64(p.frame.Delay)/float64(time.Millisecond))
+	if p.frame.Span != 1 {
 		return
 	}
 	p.cleanFrames++

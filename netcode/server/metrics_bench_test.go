@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"testing"
 	"time"
@@ -13,18 +14,20 @@ import (
 // discardConn is a Conn that accepts and forgets everything.
 type discardConn struct{ kind transport.Kind }
 
-func (discardConn) SendDatagram([]byte) error               { return nil }
-func (discardConn) SendMessage([]byte) error                { return nil }
-func (discardConn) Receive(context.Context) ([]byte, error) { return nil, transport.ErrClosed }
-func (discardConn) Close() error                            { return nil }
-func (c discardConn) Kind() transport.Kind                  { return c.kind }
-func (discardConn) RemoteAddr() net.Addr                    { return &net.UDPAddr{} }
+func (discardConn) SendDatagram([]byte) error { return nil }
+func (discardConn) SendMessage([]byte) error  { return nil }
+func (discardConn) Receive(context.Context) ([]byte, bool, error) {
+	return nil, false, transport.ErrClosed
+}
+func (discardConn) Close() error           { return nil }
+func (c discardConn) Kind() transport.Kind { return c.kind }
+func (discardConn) RemoteAddr() net.Addr   { return &net.UDPAddr{} }
 
 // BenchmarkRoomOnTick is the room's per-tick work after the step: every
 // one of 32 sessions gets its snapshot through a metered conn, and the
 // tick's duration goes to the histogram. 0 allocs/op in steady state.
 func BenchmarkRoomOnTick(b *testing.B) {
-	srv := &Server{Logger: testLogger(b)}
+	srv := &Server{Logger: slog.New(slog.DiscardHandler)}
 	if err := srv.init(); err != nil {
 		b.Fatal(err)
 	}

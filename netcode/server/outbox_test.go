@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/internal/arenatest"
 	"github.com/tickwire/tickwire/netcode/snapshot"
 	"github.com/tickwire/tickwire/netcode/transport"
 	"github.com/tickwire/tickwire/netcode/wire"
@@ -37,11 +38,13 @@ func (c *sinkConn) SendDatagram(p []byte) error {
 	}
 	return nil
 }
-func (c *sinkConn) SendMessage([]byte) error                { return nil }
-func (c *sinkConn) Receive(context.Context) ([]byte, error) { return nil, transport.ErrClosed }
-func (c *sinkConn) Close() error                            { return nil }
-func (c *sinkConn) Kind() transport.Kind                    { return c.kind }
-func (c *sinkConn) RemoteAddr() net.Addr                    { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+func (c *sinkConn) SendMessage([]byte) error { return nil }
+func (c *sinkConn) Receive(context.Context) ([]byte, bool, error) {
+	return nil, false, transport.ErrClosed
+}
+func (c *sinkConn) Close() error         { return nil }
+func (c *sinkConn) Kind() transport.Kind { return c.kind }
+func (c *sinkConn) RemoteAddr() net.Addr { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)} }
 
 // fakeRoom is the fan-out's view of a room: its rules and input leads.
 type fakeRoom struct{ params game.Params }

@@ -73,7 +73,7 @@ func reconnect(t *testing.T, srv *server.Server, token []byte, kind transport.Ki
 }
 
 func TestResumeWithinGraceKeepsEntityPositionHealthAndScore(t *testing.T) {
-	for _, kinds := range [][2]transport.Kind{{transport.WebTransport, transport.WebSocket}, {WebSocket, transport.WebTransport}} {
+	for _, kinds := range [][2]transport.Kind{{transport.WebTransport, transport.WebSocket}, {transport.WebSocket, transport.WebTransport}} {
 		t.Run(string(kinds[0])+"_then_"+string(kinds[1]), func(t *testing.T) {
 			srv := servertest.Start(t, &server.Server{Game: game.Config{Size: 200, MaxPlayers: 4}})
 			shooter := connectPlayer(t, srv, "shooter", kinds[0])

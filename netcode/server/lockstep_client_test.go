@@ -1,4 +1,4 @@
-package client
+package server
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickwire/tickwire/netcode/client"
 	"github.com/tickwire/tickwire/netcode/linksim"
 )
 
@@ -144,7 +145,7 @@ func TestSimHeavyLossStaysPlayable(t *testing.T) {
 
 // TestSimIsDeterministic: the same seed gives the same run.
 func TestSimIsDeterministic(t *testing.T) {
-	run := func() (NetStats, int) {
+	run := func() (client.NetStats, int) {
 		res := runSim(t, simConfig{seed: 7, link: sim5, clients: 2, duration: 10 * time.Second, warmup: 2 * time.Second})
 		return res.clients[0].c.NetStats(), res.sent
 	}
