@@ -22,7 +22,7 @@ func newOfflineClient(tb testing.TB) *Client {
 	tb.Helper()
 	clock := game.NewManualClock(t0)
 	c := newClient(Config{Name: "offline", Clock: clock})
-	c.conn = memConn{newSimLink(clock, linksim.Config{Loss: 1}, 1)}
+	c.conn = discardConn{}
 	w := MarshalControl(&pb.Packet{Body: &pb.Packet_Welcome{Welcome: &pb.ServerWelcome{
 		PlayerEntityId: 1, TickRate: 30, ServerTick: 100, ProtocolVersion: ProtocolVersion,
 		Arena: ArenaMessage(game.Config{}.Params(), 0),
@@ -46,223 +46,6 @@ func movingSnapshot(p game.Params, tick uint32, n int) *game.Snapshot {
 		s.Players = append(s.Players, pl)
 	}
 	return s
-}
-
-func TestLinkSimSameSeedMakesTheSameDecisions(t *testing.T) {
-	cfg := linksim.Config{Latency: 50 * time.Millisecond, Jitter: 20 * time.Millisecond, Loss: 0.1, Duplicate: 0.05, Reorder: 0.05}
-	a, b, c := newLinkDir(cfg, 42), newLinkDir(cfg, 42), newLinkDir(cfg, 43)
-	differs := false
-	for i := 0; i < 1000; i++ {
-		now := t0.Add(time.Duration(i) * 33 * time.Millisecond)
-		var da, db, dc [2]time.Time
-		na, nb, nc := a.plan(now, &da), b.plan(now, &db), c.plan(now, &dc)
-		if na != nb || da != db {
-			t.Fatalf("packet %d: same seed planned %d %v and %d %v", i, na, da, nb, db)
-		}
-		differs = differs || na != nc || da != dc
-	}
-	if !differs {
-		t.Error("another seed made the same 1000 decisions")
-	}
-}
-
-func TestLinkSimLossDuplicationAndDelayFollowTheConfig(t *testing.T) {
-	cfg := linksim.Config{Latency: 75 * time.Millisecond, Jitter: 15 * time.Millisecond, Loss: 0.2, Duplicate: 0.1}
-	d := newLinkDir(cfg, 7)
-	const n = 20000
-	lost, copies := 0, 0
-	for i := 0; i < n; i++ {
-		var due [2]time.Time
-		k := d.plan(t0, &due)
-		if k == 0 {
-			lost++
-		}
-		copies += k
-		for j := 0; j < k; j++ {
-			if dl := due[j].Sub(t0); dl < 60*time.Millisecond || dl > 90*time.Millisecond {
-				t.Fatalf("delay %v outside 75 ms ± 15 ms", dl)
-			}
-		}
-	}
-	if l := float64(lost) / n; math.Abs(l-0.2) > 0.015 {
-		t.Errorf("lost %.3f of datagrams, want 0.2", l)
-	}
-	if dup := float64(copies-(n-lost))/float64(n-lost) - 0; math.Abs(dup-0.1) > 0.015 {
-		t.Errorf("duplicated %.3f of delivered datagrams, want 0.1", dup)
-	}
-}
-
-func TestLinkSimReorderedDatagramsLandBehindLaterOnes(t *testing.T) {
-	d := newLinkDir(linksim.Config{Latency: 40 * time.Millisecond, Jitter: 5 * time.Millisecond, Reorder: 0.1}, 3)
-	var prev time.Time
-	overtaken := 0
-	for i := 0; i < 1000; i++ {
-		var due [2]time.Time
-		d.plan(t0.Add(time.Duration(i)*20*time.Millisecond), &due)
-		if due[0].Before(prev) {
-			overtaken++
-		}
-		prev = due[0]
-	}
-	if overtaken < 50 || overtaken > 150 {
-		t.Errorf("%d of 1000 datagrams overtaken by a later one, want about 100", overtaken)
-	}
-}
-
-func TestLinkSimReliableMessagesAreDelayedInOrderAndNeverLost(t *testing.T) {
-	d := newLinkDir(linksim.Config{Latency: 50 * time.Millisecond, Jitter: 40 * time.Millisecond, Loss: 1}, 5)
-	var prev time.Time
-	for i := 0; i < 1000; i++ {
-		now := t0.Add(time.Duration(i) * time.Millisecond)
-		due := d.planReliable(now)
-		if due.Before(prev) || due.Before(now.Add(10*time.Millisecond)) {
-			t.Fatalf("message %d due %v after one due %v", i, due.Sub(t0), prev.Sub(t0))
-		}
-		prev = due
-	}
-}
-
-// pipeConn is one end of an in-memory Conn pair.
-type pipeConn struct {
-	in, out chan []byte
-	closed  chan struct{}
-	kind    transport.Kind
-}
-
-// newPipe connects two in-memory Conns that say they are WebTransport
-// (datagrams: a linksim.Link around them may lose, duplicate, reorder).
-func newPipe() (*pipeConn, *pipeConn) {
-	a, b := make(chan []byte, 1024), make(chan []byte, 1024)
-	return &pipeConn{in: a, out: b, closed: make(chan struct{}), kind: WebTransport},
-		&pipeConn{in: b, out: a, closed: make(chan struct{}), kind: WebTransport}
-}
-
-func (p *pipeConn) SendDatagram(b []byte) error { p.out <- append([]byte(nil), b...); return nil }
-func (p *pipeConn) SendMessage(b []byte) error  { p.out <- append([]byte(nil), b...); return nil }
-func (p *pipeConn) Receive(ctx context.Context) ([]byte, bool, error) {
-	select {
-	case b := <-p.in:
-		return b, false, nil
-	case <-ctx.Done():
-		return nil, false, ctx.Err()
-	case <-p.closed:
-		return nil, false, transport.ErrClosed
-	}
-}
-func (p *pipeConn) Close() error         { close(p.closed); return nil }
-func (p *pipeConn) Kind() transport.Kind { return p.kind }
-func (p *pipeConn) RemoteAddr() net.Addr { return &net.TCPAddr{} }
-
-func TestLinkSimWrapImpairsBothDirectionsOfARealConn(t *testing.T) {
-	a, b := newPipe()
-	cfg := linksim.Config{Latency: 30 * time.Millisecond, Loss: 0.5}
-	wa := linksim.Link{Up: cfg, Down: linksim.Config{Latency: 20 * time.Millisecond}, Seed: 9}.Wrap(a)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-
-	// Up: half the datagrams are lost, every message arrives, in order,
-	// no sooner than the latency.
-	start := time.Now()
-	for i := 0; i < 100; i++ {
-		if err := wa.SendDatagram(AppendPing(nil, KindPing, &Ping{Nonce: uint32(i + 1)})); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := 0; i < 3; i++ {
-		if err := wa.SendMessage(DisconnectPacket(pb.DisconnectReason(i+1), "m")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pings, msgs := 0, 0
-	for msgs < 3 {
-		raw, err := b.Receive(ctx)
-		if err != nil {
-			t.Fatalf("after %d pings and %d messages: %v", pings, msgs, err)
-		}
-		if time.Since(start) < 30*time.Millisecond {
-			t.Fatalf("packet arrived after %v, before the link's latency", time.Since(start))
-		}
-		if kind, _, _ := SplitPacket(raw); kind == KindDisconnect {
-			p, _ := UnmarshalControl(raw)
-			if got := p.GetDisconnect().GetReason(); got != pb.DisconnectReason(msgs+1) {
-				t.Fatalf("message %d arrived as number %d", got, msgs+1)
-			}
-			msgs++
-		} else {
-			pings++
-		}
-	}
-	if pings < 30 || pings > 70 {
-		t.Errorf("%d of 100 datagrams crossed a link losing half", pings)
-	}
-	// Down: delayed by 20 ms.
-	sent := time.Now()
-	if err := b.SendDatagram(AppendPing(nil, KindPong, &Ping{Nonce: 1})); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := wa.Receive(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if d := time.Since(sent); d < 20*time.Millisecond {
-		t.Errorf("received after %v through a 20 ms link", d)
-	}
-	if err := wa.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestLinkSimOverWebSocketLosesNothingAndKeepsOrder: over a stream a
-// lost packet is retransmitted, later: every packet arrives, in order,
-// and the lost ones (and those behind them) a retransmission late.
-func TestLinkSimOverWebSocketLosesNothingAndKeepsOrder(t *testing.T) {
-	a, b := newPipe()
-	a.kind, b.kind = WebSocket, WebSocket
-	wa := linksim.Link{Up: linksim.Config{Latency: 10 * time.Millisecond, Jitter: 5 * time.Millisecond, Loss: 0.3, Duplicate: 0.3, Reorder: 0.3}, Seed: 4}.Wrap(a)
-	defer wa.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	start := time.Now()
-	const n = 50
-	for i := range n {
-		if err := wa.SendDatagram(AppendPing(nil, KindPing, &Ping{Nonce: uint32(i + 1)})); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range n {
-		raw, err := b.Receive(ctx)
-		if err != nil {
-			t.Fatalf("after %d packets: %v", i, err)
-		}
-		_, body, _ := SplitPacket(raw)
-		var p Ping
-		if err := DecodePing(body, &p); err != nil {
-			t.Fatal(err)
-		}
-		if p.Nonce != uint32(i+1) {
-			t.Fatalf("packet %d arrived as number %d", p.Nonce, i+1)
-		}
-	}
-	if d := time.Since(start); d < retransmit {
-		t.Errorf("50 packets over a stream losing 30 %% all arrived within %v, sooner than a retransmission", d)
-	}
-}
-
-// leadServer models a server running at exactly 30 Hz that reports, as
-// the room does, the smoothed lead of arriving inputs.
-type leadServer struct {
-	owd    time.Duration // one way
-	leadMs float64
-	has    bool
-}
-
-func (s *leadServer) tickAt(at time.Time) float64 { return 100 + at.Sub(t0).Seconds()*30 }
-
-func (s *leadServer) receive(tick uint32, at time.Time) {
-	ms := (float64(tick) - math.Floor(s.tickAt(at))) * 1000 / 30
-	if !s.has {
-		s.leadMs, s.has = ms, true
-	}
-	s.leadMs += (ms - s.leadMs) / 8
 }
 
 // TestInputClockSteersToTheTargetLeadByBoundedDilation: a client whose
@@ -644,3 +427,17 @@ func TestOwnPlayerMovesSmoothlyBetweenInputs(t *testing.T) {
 		}
 	}
 }
+
+// discardConn is a WebTransport Conn that sends nowhere and receives
+// nothing.
+type discardConn struct{}
+
+func (discardConn) SendDatagram([]byte) error { return nil }
+func (discardConn) SendMessage([]byte) error  { return nil }
+func (discardConn) Receive(ctx context.Context) ([]byte, bool, error) {
+	<-ctx.Done()
+	return nil, false, ctx.Err()
+}
+func (discardConn) Close() error            { return nil }
+func (discardConn) Kind() transport.Kind    { return transport.WebTransport }
+func (discardConn) RemoteAddr() net.Addr    { return &net.UDPAddr{} }

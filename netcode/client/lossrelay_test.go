@@ -273,7 +273,7 @@ func runLossyLink(t *testing.T, aoi float64, seed uint64) {
 		if !ok {
 			t.Fatalf("client decoded tick %d, which the server never sent", r.snap.Tick)
 		}
-		if diff := snapshotDiff(&r.snap, expectedView(params, server, viewer, aoi)); diff != "" {
+		if diff := arenatest.Diff(&r.snap, expectedView(params, server, viewer, aoi)); diff != "" {
 			t.Fatalf("tick %d (baseline %d): %s", r.snap.Tick, r.baseline, diff)
 		}
 		if r.baseline != 0 {

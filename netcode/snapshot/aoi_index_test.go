@@ -40,7 +40,7 @@ func TestAOIIndexSeesExactlyWhatVisibleSetSees(t *testing.T) {
 					}
 					ix.VisibleSet(&got, viewer)
 					VisibleSet(&want, full, viewer, radius, world.Params)
-					if diff := snapshotDiff(&got, &want); diff != "" {
+					if diff := arenatest.Diff(&got, &want); diff != "" {
 						t.Fatalf("n %d tick %d radius %v viewer %d: %s", n, full.Tick, radius, viewer, diff)
 					}
 				}

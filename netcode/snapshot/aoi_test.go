@@ -62,7 +62,7 @@ func TestVisibleSetWithoutRadiusIsTheWholeWorld(t *testing.T) {
 	for _, r := range []float64{0, -1, math.NaN()} {
 		var vis game.Snapshot
 		VisibleSet(&vis, full, 12345, r, world.Params)
-		if diff := snapshotDiff(&vis, full); diff != "" {
+		if diff := arenatest.Diff(&vis, full); diff != "" {
 			t.Fatalf("radius %v: %s", r, diff)
 		}
 	}

@@ -86,7 +86,7 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		if err := dec.Decode(&again, re, base); err != nil {
 			t.Fatalf("re-encoded snapshot does not decode: %v", err)
 		}
-		if diff := snapshotDiff(&again, &got); diff != "" {
+		if diff := arenatest.Diff(&again, &got); diff != "" {
 			t.Fatalf("re-encoded snapshot differs: %s", diff)
 		}
 	})

@@ -32,31 +32,6 @@ func expectedView(p game.Params, s *game.Snapshot, viewer game.EntityID, radius 
 	return &want
 }
 
-// snapshotDiff describes the first difference between two snapshots, or
-// returns "" when they are equal field for field.
-func snapshotDiff(got, want *game.Snapshot) string {
-	if got.Tick != want.Tick {
-		return fmt.Sprintf("tick %d, want %d", got.Tick, want.Tick)
-	}
-	if len(got.Players) != len(want.Players) {
-		return fmt.Sprintf("%d players, want %d", len(got.Players), len(want.Players))
-	}
-	for i := range got.Players {
-		if got.Players[i] != want.Players[i] {
-			return fmt.Sprintf("player %d:\n got %+v\nwant %+v", i, got.Players[i], want.Players[i])
-		}
-	}
-	if len(got.Projectiles) != len(want.Projectiles) {
-		return fmt.Sprintf("%d projectiles, want %d", len(got.Projectiles), len(want.Projectiles))
-	}
-	for i := range got.Projectiles {
-		if got.Projectiles[i] != want.Projectiles[i] {
-			return fmt.Sprintf("projectile %d:\n got %+v\nwant %+v", i, got.Projectiles[i], want.Projectiles[i])
-		}
-	}
-	return ""
-}
-
 // testClient holds what a real client holds: its own reconstructions,
 // by tick, each decoded against an earlier reconstruction.
 type testClient struct {
@@ -132,7 +107,7 @@ func runChain(t *testing.T, seed uint64, players int, aoi float64, ticks int) {
 		}
 		baseTick := pickBaseline(rng, client, hist, cur.Tick)
 		got := roundTrip(t, &enc, client, payload[:0], cur, hist[baseTick], baseTick, viewer)
-		if diff := snapshotDiff(got, expectedView(params, cur, viewer, aoi)); diff != "" {
+		if diff := arenatest.Diff(got, expectedView(params, cur, viewer, aoi)); diff != "" {
 			t.Fatalf("tick %d, baseline %d, viewer %d: %s", cur.Tick, baseTick, viewer, diff)
 		}
 		if rng.IntN(5) != 0 {
@@ -188,7 +163,7 @@ func TestAnyHeldBaselineDecodesAnyLaterTick(t *testing.T) {
 			}
 			cur := hist[ticks[j]]
 			got := roundTrip(t, &enc, client, nil, cur, hist[baseTick], baseTick, viewer)
-			if diff := snapshotDiff(got, expectedView(params, cur, viewer, aoi)); diff != "" {
+			if diff := arenatest.Diff(got, expectedView(params, cur, viewer, aoi)); diff != "" {
 				t.Fatalf("aoi %v iter %d: tick %d against %d: %s", aoi, iter, cur.Tick, baseTick, diff)
 			}
 		}
@@ -514,7 +489,7 @@ func TestServerOnlyFieldsAreNotSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	QuantizeForClient(&want, cur)
-	if diff := snapshotDiff(&got, &want); diff != "" {
+	if diff := arenatest.Diff(&got, &want); diff != "" {
 		t.Fatal(diff)
 	}
 	if p := want.Players[0]; p.CooldownQuarterTicks != 0 || p.RespawnTick != 0 || p.LastInputTick != 0 || p.X != 33.3125 {
@@ -550,7 +525,7 @@ func TestEdgeValuesRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		QuantizeForClient(&want, cur)
-		if diff := snapshotDiff(&got, &want); diff != "" {
+		if diff := arenatest.Diff(&got, &want); diff != "" {
 			t.Fatalf("baseline %v: %s", b != nil, diff)
 		}
 	}
@@ -821,7 +796,7 @@ func TestDecodedChainOfTheGameWorldEqualsQuantizedView(t *testing.T) {
 				}
 				baseTick := pickBaseline(rng, client, hist, cur.Tick)
 				got := roundTrip(t, &enc, client, nil, cur, hist[baseTick], baseTick, viewer)
-				if diff := snapshotDiff(got, expectedView(params, cur, viewer, tc.aoi)); diff != "" {
+				if diff := arenatest.Diff(got, expectedView(params, cur, viewer, tc.aoi)); diff != "" {
 					t.Fatalf("tick %d, baseline %d: %s", cur.Tick, baseTick, diff)
 				}
 				if rng.IntN(5) != 0 {

@@ -8,6 +8,7 @@
 package arenatest
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -185,3 +186,27 @@ func (w *World) Snapshot() *game.Snapshot {
 	return s
 }
 
+// snapshotDiff describes the first difference between two snapshots, or
+// returns "" when they are equal field for field.
+func Diff(got, want *game.Snapshot) string {
+	if got.Tick != want.Tick {
+		return fmt.Sprintf("tick %d, want %d", got.Tick, want.Tick)
+	}
+	if len(got.Players) != len(want.Players) {
+		return fmt.Sprintf("%d players, want %d", len(got.Players), len(want.Players))
+	}
+	for i := range got.Players {
+		if got.Players[i] != want.Players[i] {
+			return fmt.Sprintf("player %d:\n got %+v\nwant %+v", i, got.Players[i], want.Players[i])
+		}
+	}
+	if len(got.Projectiles) != len(want.Projectiles) {
+		return fmt.Sprintf("%d projectiles, want %d", len(got.Projectiles), len(want.Projectiles))
+	}
+	for i := range got.Projectiles {
+		if got.Projectiles[i] != want.Projectiles[i] {
+			return fmt.Sprintf("projectile %d:\n got %+v\nwant %+v", i, got.Projectiles[i], want.Projectiles[i])
+		}
+	}
+	return ""
+}

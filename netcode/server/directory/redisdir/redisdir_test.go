@@ -28,6 +28,11 @@ const recordA = `{"id":"a","url":"https://127.0.0.1:4433",` +
 	`"rooms":[{"id":"default","players":3,"capacity":100,"tick_rate":30,"aoi":true},` +
 	`{"id":"duel","players":2,"capacity":2,"tick_rate":60,"aoi":false}]}`
 
+// The record cmd/server published to a real Redis (-process-id e2e,
+// self-signed, listening on plain-http loopback).
+const recordE2E = `{"id":"e2e","url":"http://127.0.0.1:35941","cert_hashes":["7f5AFjPAIU3tFo9hpB0Prj823mfBQc107aD9KWIZ83I="],` +
+	`"rooms":[{"id":"default","players":0,"capacity":100,"tick_rate":30,"aoi":false}]}`
+
 // A draining process behind a CA certificate (no hashes), rooms unsorted.
 const recordB = `{"id":"b","url":"http://game-b.example:8080","draining":true,` +
 	`"rooms":[{"id":"on-b","players":0,"capacity":1,"tick_rate":20,"aoi":false},` +
@@ -45,6 +50,7 @@ func TestDecodeProcess(t *testing.T) {
 		wantErr          string   // substring of the error; "" accepts
 	}{
 		{name: "self-signed", id: "a", record: recordA, wantRooms: []string{"default", "duel"}},
+		{name: "cmd/server's record", id: "e2e", record: recordE2E, wantRooms: []string{"default"}},
 		{name: "draining, rooms sorted", id: "b", record: recordB, wantRooms: []string{"default", "on-b"}},
 		{name: "no rooms", id: "c", record: `{"id":"c","url":"https://c:1","rooms":null}`},
 		{name: "unknown field of a newer process", id: "c", record: `{"id":"c","url":"https://c:1","rooms":[],"region":"eu"}`, wantRooms: []string{}},
@@ -113,6 +119,7 @@ func FuzzDecodeProcess(f *testing.F) {
 	for _, s := range [][2]string{
 		{"a", recordA},
 		{"b", recordB},
+		{"e2e", recordE2E},
 		{"b", recordA},
 		{"a", recordA[:len(recordA)-2]},
 		{"a", strings.Replace(recordA, `"players":3`, `"players":-3`, 1)},
