@@ -207,7 +207,7 @@ func TestLinkSimNeverLosesWhatThePeerSentReliably(t *testing.T) {
 	defer cancel()
 	// Rosters are real packets of a kind that is not a handshake: a link
 	// that classified packets by kind took them for datagrams.
-	roster := func(i int) []byte { return wire.RosterPacket(&wire.Roster{Revision: uint32(i + 1)}) }
+	roster := func(i int) []byte { return wire.RosterPacket(&wire.Roster{Revision: uint64(i + 1)}) }
 	for i := range 20 {
 		if err := b.SendDatagram(datagram(i)); err != nil {
 			t.Fatal(err)
@@ -222,7 +222,7 @@ func TestLinkSimNeverLosesWhatThePeerSentReliably(t *testing.T) {
 			t.Fatalf("after %d messages: %v", i, err)
 		}
 		r, err := wire.DecodeRoster(raw)
-		if err != nil || r.Revision != uint32(i+1) || !reliable {
+		if err != nil || r.Revision != uint64(i+1) || !reliable {
 			t.Fatalf("packet %d: %q reliable=%v (%v), want roster %d on the reliable channel", i, raw, reliable, err, i+1)
 		}
 	}
