@@ -10,17 +10,19 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 // Tests of the client's behaviour when many sessions share one process
 // (the bot swarm): work nobody asked for must not be done per session.
 
 func bigRoster(n int) []byte {
-	r := &Roster{Revision: 7}
+	r := &wire.Roster{Revision: 7}
 	for i := range n {
-		r.Players = append(r.Players, RosterEntry{Entity: game.EntityID(i + 1), Name: fmt.Sprintf("bot-%d", i)})
+		r.Players = append(r.Players, wire.RosterEntry{Entity: game.EntityID(i + 1), Name: fmt.Sprintf("bot-%d", i)})
 	}
-	return RosterPacket(r)
+	return wire.RosterPacket(r)
 }
 
 func TestRosterWithoutListenerIsNotDecoded(t *testing.T) {
@@ -41,8 +43,8 @@ func TestRosterWithoutListenerIsNotDecoded(t *testing.T) {
 
 func TestRosterWithListenerIsDelivered(t *testing.T) {
 	c := newOfflineClient(t)
-	var got *Roster
-	c.cfg.OnRoster = func(r *Roster) { got = r }
+	var got *wire.Roster
+	c.cfg.OnRoster = func(r *wire.Roster) { got = r }
 	if err := c.handlePacket(bigRoster(3), t0); err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +159,7 @@ func TestReaderStallDoesNotHoldFramesAfterward(t *testing.T) {
 	p := c.Params()
 	at := func(tick uint32) time.Time { return t0.Add(time.Duration(tick-100) * time.Second / 30) }
 	feed := func(tick uint32, now time.Time) {
-		h := SnapshotHeader{ServerTick: tick}
+		h := wire.SnapshotHeader{ServerTick: tick}
 		c.mu.Lock()
 		c.noteSnapshot(movingSnapshot(p, tick, 3), &h, now)
 		c.mu.Unlock()
@@ -192,7 +194,7 @@ func TestReaderStallDoesNotHoldFramesAfterward(t *testing.T) {
 // loss bookkeeping and the packet (into a sink).
 func BenchmarkSendInput(b *testing.B) {
 	c := newOfflineClient(b)
-	c.conn = discardConn{kind: WebSocket}
+	c.conn = discardConn{kind: transport.WebSocket}
 	clock := c.clock.(*game.ManualClock)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -221,7 +223,7 @@ func (c pingConn) SendDatagram([]byte) error { c.sent <- struct{}{}; return nil 
 func TestStalledProcessIsNotAServerGoneSilent(t *testing.T) {
 	c := newOfflineClient(t)
 	clock := c.clock.(*game.ManualClock)
-	conn := pingConn{discardConn{kind: WebSocket}, make(chan struct{}, 16)}
+	conn := pingConn{discardConn{kind: transport.WebSocket}, make(chan struct{}, 16)}
 	c.conn = conn
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	defer c.cancel()
@@ -246,7 +248,7 @@ func TestStalledProcessIsNotAServerGoneSilent(t *testing.T) {
 	clock.Advance(5 * time.Second) // the process stalls 5 s
 	ping("heartbeat after the stall")
 	// The reader catches up: a packet from the server.
-	if err := c.handlePacket(AppendPing(nil, KindPing, &Ping{Nonce: 1}), clock.Now()); err != nil {
+	if err := c.handlePacket(wire.AppendPing(nil, wire.KindPing, &wire.Ping{Nonce: 1}), clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	<-conn.sent // the pong

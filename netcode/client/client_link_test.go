@@ -1,4 +1,4 @@
-package client
+package client_test
 
 import (
 	"context"
@@ -12,8 +12,12 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/client"
 	"github.com/tickwire/tickwire/netcode/linksim"
+	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/server/servertest"
 	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 // TestRealSocketsThroughLinkSimOnBothTransports runs the client netcode
@@ -21,11 +25,18 @@ import (
 // a linksim.Link at the reference impairment (150 ms RTT ±30 ms, 5 % loss both
 // ways), on the real clock. The bounds are looser than the simulated
 // runs' because a loaded host adds its own jitter.
+// bothKinds are the transports a client can play over.
+var bothKinds = []transport.Kind{transport.WebTransport, transport.WebSocket}
+
+// sim5 is a long-distance link with some loss: 75 ms ± 15 ms each way,
+// 5 % of datagrams lost.
+var sim5 = linksim.Config{Latency: 75 * time.Millisecond, Jitter: 15 * time.Millisecond, Loss: 0.05}
+
 func TestRealSocketsThroughLinkSimOnBothTransports(t *testing.T) {
 	if testing.Short() {
 		t.Skip("8 s of real time")
 	}
-	srv := startServer(t, &Server{})
+	srv := servertest.Start(t, &server.Server{})
 	for _, kind := range bothKinds {
 		t.Run(string(kind), func(t *testing.T) {
 			t.Parallel()
@@ -52,27 +63,27 @@ func TestRealSocketsThroughLinkSimOnBothTransports(t *testing.T) {
 
 // playOverLinkSim connects one player through a linksim.Link, plays random
 // inputs for d at 60 frames a second, and checks what it saw.
-func playOverLinkSim(srv *Server, kind transport.Kind, seed int64, d time.Duration, t *testing.T) error {
+func playOverLinkSim(srv *server.Server, kind transport.Kind, seed int64, d time.Duration, t *testing.T) error {
 	var lastApplied atomic.Uint32
 	link := linksim.Link{Up: sim5, Down: sim5, Seed: seed}
-	c, err := Connect(context.Background(), Config{
+	c, err := client.Connect(context.Background(), client.Config{
 		Server: srv.URL(), Name: fmt.Sprintf("%s-%d", kind, seed),
-		Dial:     DialOptions{Transport: kind, TrustServerCertHash: true},
-		WrapConn: link.Wrap, Logger: testLogger(t),
-		OnSnapshot: func(_ *game.Snapshot, h *SnapshotHeader) { lastApplied.Store(h.LastInputTick) },
+		Dial:     transport.DialOptions{Transport: kind, TrustServerCertHash: true},
+		WrapConn: link.Wrap, Logger: servertest.Logger(t),
+		OnSnapshot: func(_ *game.Snapshot, h *wire.SnapshotHeader) { lastApplied.Store(h.LastInputTick) },
 	})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	rng := rand.New(rand.NewSource(seed))
-	var f Frame
+	var f client.Frame
 	var mx, my, aim float64
 	var lastSent uint32
 	ticker := time.NewTicker(time.Second / 60)
 	defer ticker.Stop()
 	start := time.Now()
-	var warm NetStats
+	var warm client.NetStats
 	warmed := false
 	for now := range ticker.C {
 		if now.Sub(start) > d {
@@ -133,13 +144,13 @@ func playOverLinkSim(srv *Server, kind transport.Kind, seed int64, d time.Durati
 // ServerTimeout, on WebTransport too, whose transport alone would wait for
 // QUIC's idle timeout.
 func TestClientEndsASessionWhoseServerFellSilent(t *testing.T) {
-	srv := startServer(t, &Server{})
+	srv := servertest.Start(t, &server.Server{})
 	var cut atomic.Bool
-	c, err := Connect(context.Background(), Config{
+	c, err := client.Connect(context.Background(), client.Config{
 		Server: srv.URL(), Name: "lonely", ServerTimeout: time.Second, PingInterval: 100 * time.Millisecond,
-		Dial:     DialOptions{Transport: WebTransport, TrustServerCertHash: true},
-		WrapConn: func(c Conn) Conn { return &silencer{Conn: c, cut: &cut} },
-		Logger:   testLogger(t),
+		Dial:     transport.DialOptions{Transport: transport.WebTransport, TrustServerCertHash: true},
+		WrapConn: func(c transport.Conn) transport.Conn { return &silencer{Conn: c, cut: &cut} },
+		Logger:   servertest.Logger(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +169,7 @@ func TestClientEndsASessionWhoseServerFellSilent(t *testing.T) {
 
 // silencer drops everything received once cut is set.
 type silencer struct {
-	Conn
+	transport.Conn
 	cut *atomic.Bool
 }
 

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
-	"github.com/tickwire/tickwire/netcode/linksim"
 	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
@@ -23,9 +23,9 @@ func newOfflineClient(tb testing.TB) *Client {
 	clock := game.NewManualClock(t0)
 	c := newClient(Config{Name: "offline", Clock: clock})
 	c.conn = discardConn{}
-	w := MarshalControl(&pb.Packet{Body: &pb.Packet_Welcome{Welcome: &pb.ServerWelcome{
-		PlayerEntityId: 1, TickRate: 30, ServerTick: 100, ProtocolVersion: ProtocolVersion,
-		Arena: ArenaMessage(game.Config{}.Params(), 0),
+	w := wire.MarshalControl(&pb.Packet{Body: &pb.Packet_Welcome{Welcome: &pb.ServerWelcome{
+		PlayerEntityId: 1, TickRate: 30, ServerTick: 100, ProtocolVersion: wire.ProtocolVersion,
+		Arena: wire.ArenaMessage(game.Config{}.Params(), 0),
 	}}})
 	if err := c.acceptWelcome(w, t0.Add(-100*time.Millisecond), t0); err != nil {
 		tb.Fatal(err)
@@ -46,6 +46,24 @@ func movingSnapshot(p game.Params, tick uint32, n int) *game.Snapshot {
 		s.Players = append(s.Players, pl)
 	}
 	return s
+}
+
+// leadServer models a server running at exactly 30 Hz that reports, as
+// the room does, the smoothed lead of arriving inputs.
+type leadServer struct {
+	owd    time.Duration // one way
+	leadMs float64
+	has    bool
+}
+
+func (s *leadServer) tickAt(at time.Time) float64 { return 100 + at.Sub(t0).Seconds()*30 }
+
+func (s *leadServer) receive(tick uint32, at time.Time) {
+	ms := (float64(tick) - math.Floor(s.tickAt(at))) * 1000 / 30
+	if !s.has {
+		s.leadMs, s.has = ms, true
+	}
+	s.leadMs += (ms - s.leadMs) / 8
 }
 
 // TestInputClockSteersToTheTargetLeadByBoundedDilation: a client whose
@@ -323,7 +341,7 @@ func BenchmarkFrame100Players(b *testing.B) {
 	for tick := uint32(101); tick <= 110; tick++ {
 		now = now.Add(time.Second / 30)
 		c.mu.Lock()
-		c.noteSnapshot(movingSnapshot(p, tick, 101), &SnapshotHeader{ServerTick: tick}, now)
+		c.noteSnapshot(movingSnapshot(p, tick, 101), &wire.SnapshotHeader{ServerTick: tick}, now)
 		c.mu.Unlock()
 	}
 	var f Frame
@@ -377,7 +395,7 @@ func BenchmarkSnapshotArrival100Players(b *testing.B) {
 		s := snaps[i%len(snaps)]
 		s.Tick = tick
 		c.mu.Lock()
-		c.noteSnapshot(s, &SnapshotHeader{ServerTick: tick, LastInputTick: tick - 3, InputLeadMs: 50}, now)
+		c.noteSnapshot(s, &wire.SnapshotHeader{ServerTick: tick, LastInputTick: tick - 3, InputLeadMs: 50}, now)
 		c.mu.Unlock()
 	}
 }
@@ -411,7 +429,7 @@ func TestOwnPlayerMovesSmoothlyBetweenInputs(t *testing.T) {
 	c := newOfflineClient(t)
 	clock := c.clock.(*game.ManualClock)
 	c.mu.Lock()
-	c.noteSnapshot(movingSnapshot(c.Params(), 101, 1), &SnapshotHeader{ServerTick: 101}, clock.Now())
+	c.noteSnapshot(movingSnapshot(c.Params(), 101, 1), &wire.SnapshotHeader{ServerTick: 101}, clock.Now())
 	c.mu.Unlock()
 	var f Frame
 	c.Frame(clock.Now(), &f)
@@ -430,7 +448,7 @@ func TestOwnPlayerMovesSmoothlyBetweenInputs(t *testing.T) {
 
 // discardConn is a WebTransport Conn that sends nowhere and receives
 // nothing.
-type discardConn struct{}
+type discardConn struct{ kind transport.Kind }
 
 func (discardConn) SendDatagram([]byte) error { return nil }
 func (discardConn) SendMessage([]byte) error  { return nil }
@@ -438,6 +456,11 @@ func (discardConn) Receive(ctx context.Context) ([]byte, bool, error) {
 	<-ctx.Done()
 	return nil, false, ctx.Err()
 }
-func (discardConn) Close() error            { return nil }
-func (discardConn) Kind() transport.Kind    { return transport.WebTransport }
-func (discardConn) RemoteAddr() net.Addr    { return &net.UDPAddr{} }
+func (discardConn) Close() error { return nil }
+func (c discardConn) Kind() transport.Kind {
+	if c.kind == "" {
+		return transport.WebTransport
+	}
+	return c.kind
+}
+func (discardConn) RemoteAddr() net.Addr { return &net.UDPAddr{} }

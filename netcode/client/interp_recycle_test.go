@@ -1,8 +1,6 @@
 package client
 
 import (
-	"fmt"
-	"math/rand/v2"
 	"testing"
 )
 
@@ -15,15 +13,15 @@ import (
 // before decoding), the buffer has let go of each before its slot is
 // reused.
 func TestInterpolationBufferNeverHoldsARecycledSnapshot(t *testing.T) {
-	fx := newFanoutFixture(t, 20, true)
+	src := newSender(20)
+	viewer := src.world.Snapshot().Players[0].ID
 	var (
-		f      snapshotFanout
 		in     snapshotInbox
 		interp interpBuffer
 		newest uint32
 	)
-	in.init(fx.world.params, nil)
-	interp.init(fx.world.params, fx.sessions[0].entity)
+	in.init(src.world.Params, nil)
+	interp.init(src.world.Params, viewer)
 	check := func(after uint32) {
 		t.Helper()
 		for k := range interp.n {
@@ -35,13 +33,11 @@ func TestInterpolationBufferNeverHoldsARecycledSnapshot(t *testing.T) {
 	}
 	receive := func() {
 		t.Helper()
-		cur := fx.history.Latest()
-		fx.conns[0].datagrams = fx.conns[0].datagrams[:0]
-		fx.sessions[0].ackTick.Store(newest)
-		f.tick(cur, fx.history, fx.sessions[:1], fx.room, 0)
+		cur := src.history.Latest()
+		pkt := src.packet(t, newest, viewer)
 		interp.forgetRecycled(cur.Tick)
 		check(cur.Tick) // decoding must not touch what the buffer holds
-		snap, res := deliver(t, &in, newest, fx.conns[0].datagrams)
+		snap, res := deliver(t, &in, newest, [][]byte{pkt})
 		check(cur.Tick)
 		if res != inboxDecoded {
 			t.Fatalf("tick %d: %v", cur.Tick, res)
@@ -51,7 +47,7 @@ func TestInterpolationBufferNeverHoldsARecycledSnapshot(t *testing.T) {
 		check(cur.Tick)
 	}
 	for n := range 5 * 3 * baselineRing {
-		fx.step()
+		src.step()
 		if n%5 == 0 {
 			receive()
 		}
@@ -59,8 +55,8 @@ func TestInterpolationBufferNeverHoldsARecycledSnapshot(t *testing.T) {
 	if interp.n >= interpRing {
 		t.Errorf("buffer holds %d snapshots; with one in five ticks it should have let the oldest go", interp.n)
 	}
-	for fx.history.Latest().Tick < newest+baselineRing { // an outage: the next tick is the newest's slot
-		fx.step()
+	for src.history.Latest().Tick < newest+baselineRing { // an outage: the next tick is the newest's slot
+		src.step()
 	}
 	receive()
 	if interp.n != 1 {

@@ -1,4 +1,4 @@
-package client
+package client_test
 
 import (
 	"context"
@@ -12,6 +12,13 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/client"
+	"github.com/tickwire/tickwire/netcode/internal/arenatest"
+	"github.com/tickwire/tickwire/netcode/internal/snapshottest"
+	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/server/servertest"
+	"github.com/tickwire/tickwire/netcode/transport"
+	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 // lossyRelay is a user-space UDP relay between one client and a server's
@@ -151,7 +158,7 @@ type received struct {
 
 // driveBot sends an ARENA.md-like bot's inputs once per tick until ctx
 // ends: a direction held for a while, fire held half of the time.
-func driveBot(ctx context.Context, c *Client, seed uint64, period time.Duration) {
+func driveBot(ctx context.Context, c *client.Client, seed uint64, period time.Duration) {
 	rng := rand.New(rand.NewPCG(seed, 3))
 	t := time.NewTicker(period)
 	defer t.Stop()
@@ -202,9 +209,9 @@ func TestLossyLinkReconstructsTheServerStateAtEveryTick(t *testing.T) {
 func runLossyLink(t *testing.T, aoi float64, seed uint64) {
 	const want = 150 // snapshots the lossy client must decode (about 6 s)
 	rec := &recordedTicks{ticks: map[uint32]*game.Snapshot{}}
-	srv := &Server{AOIRadius: aoi, Game: game.Config{MaxPlayers: 20, Seed: seed}}
-	srv.observeTick = rec.observe
-	startServer(t, srv)
+	srv := &server.Server{AOIRadius: aoi, Game: game.Config{MaxPlayers: 20, Seed: seed}}
+	srv.OnTick = rec.observe
+	servertest.Start(t, srv)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var drivers sync.WaitGroup
@@ -212,9 +219,14 @@ func runLossyLink(t *testing.T, aoi float64, seed uint64) {
 	defer cancel()
 	period := srv.Room().Period()
 	for i := range 6 {
-		bot := connectPlayer(t, srv, "bot", WebSocket)
+		bot, err := client.Connect(ctx, client.Config{Server: srv.URL(), Name: "bot", Logger: servertest.Logger(t),
+			Dial: transport.DialOptions{Transport: transport.WebSocket}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer bot.Close()
 		drivers.Add(1)
-		go func() { defer drivers.Done(); driveBot(ctx, bot.Client, seed*100+uint64(i), period) }()
+		go func() { defer drivers.Done(); driveBot(ctx, bot, seed*100+uint64(i), period) }()
 	}
 
 	relay := newLossyRelay(t, srv.Endpoint().Addrs()[0].String(), seed, 0.20, 0.05, 0.05)
@@ -223,16 +235,16 @@ func runLossyLink(t *testing.T, aoi float64, seed uint64) {
 	enough := make(chan struct{})
 	cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
 	defer ccancel()
-	lossy, err := Connect(cctx, Config{
+	lossy, err := client.Connect(cctx, client.Config{
 		Server: "http://" + relay.Addr(),
 		Name:   "lossy",
-		Dial: DialOptions{
-			Transport:  WebTransport,
+		Dial: transport.DialOptions{
+			Transport:  transport.WebTransport,
 			CertHashes: srv.Endpoint().CertManager().Hashes(),
-			Logger:     testLogger(t),
+			Logger:     servertest.Logger(t),
 		},
-		Logger: testLogger(t),
-		OnSnapshot: func(s *game.Snapshot, h *SnapshotHeader) {
+		Logger: servertest.Logger(t),
+		OnSnapshot: func(s *game.Snapshot, h *wire.SnapshotHeader) {
 			mu.Lock()
 			defer mu.Unlock()
 			var r received
@@ -273,7 +285,7 @@ func runLossyLink(t *testing.T, aoi float64, seed uint64) {
 		if !ok {
 			t.Fatalf("client decoded tick %d, which the server never sent", r.snap.Tick)
 		}
-		if diff := arenatest.Diff(&r.snap, expectedView(params, server, viewer, aoi)); diff != "" {
+		if diff := arenatest.Diff(&r.snap, snapshottest.ExpectedView(params, server, viewer, aoi)); diff != "" {
 			t.Fatalf("tick %d (baseline %d): %s", r.snap.Tick, r.baseline, diff)
 		}
 		if r.baseline != 0 {

@@ -11,7 +11,7 @@ import (
 	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/client"
 	"github.com/tickwire/tickwire/netcode/internal/arenatest"
-	"github.com/tickwire/tickwire/netcode/snapshot"
+	"github.com/tickwire/tickwire/netcode/internal/snapshottest"
 	"github.com/tickwire/tickwire/netcode/transport"
 	"github.com/tickwire/tickwire/netcode/wire"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
@@ -79,14 +79,6 @@ func (r *receiver) deliver(t *testing.T, datagrams [][]byte) (*game.Snapshot, cl
 	}
 }
 
-// expectedView is what a client must reconstruct: the quantized view.
-func expectedView(p game.Params, s *game.Snapshot, viewer game.EntityID, radius float64) *game.Snapshot {
-	var vis, want game.Snapshot
-	snapshot.VisibleSet(&vis, s, viewer, radius, p)
-	snapshot.QuantizeForClient(&want, &vis)
-	return &want
-}
-
 // TestThousandPlayerFullSnapshotTravelsInFragments sends the full
 // snapshot of a 1000-player room without interest management (about
 // 16 KB) over WebTransport: it fits the fragment limit, and the client
@@ -115,7 +107,7 @@ func TestThousandPlayerFullSnapshotTravelsInFragments(t *testing.T) {
 	if got == nil || st.SnapshotsReceived != 1 || st.SnapshotsBad != 0 {
 		t.Fatalf("after every fragment: %+v, want one snapshot decoded", st)
 	}
-	if diff := arenatest.Diff(got, expectedView(fx.world.Params, cur, ss.entity, 0)); diff != "" {
+	if diff := arenatest.Diff(got, snapshottest.ExpectedView(fx.world.Params, cur, ss.entity, 0)); diff != "" {
 		t.Fatal(diff)
 	}
 }
@@ -155,7 +147,7 @@ func TestLostFragmentLosesOnlyThatSnapshot(t *testing.T) {
 	if got == nil || st.SnapshotsReceived != 1 {
 		t.Fatalf("second full snapshot: %+v", st)
 	}
-	if diff := arenatest.Diff(got, expectedView(fx.world.Params, base, ss.entity, 0)); diff != "" {
+	if diff := arenatest.Diff(got, snapshottest.ExpectedView(fx.world.Params, base, ss.entity, 0)); diff != "" {
 		t.Fatal(diff)
 	}
 	cur, pieces := send(base.Tick)
@@ -163,7 +155,7 @@ func TestLostFragmentLosesOnlyThatSnapshot(t *testing.T) {
 	if got == nil || st.SnapshotsReceived != 1 {
 		t.Fatalf("delta after the lost snapshot: %+v", st)
 	}
-	if diff := arenatest.Diff(got, expectedView(fx.world.Params, cur, ss.entity, 0)); diff != "" {
+	if diff := arenatest.Diff(got, snapshottest.ExpectedView(fx.world.Params, cur, ss.entity, 0)); diff != "" {
 		t.Fatal(diff)
 	}
 }
@@ -222,7 +214,7 @@ func TestSharedDecodingGivesEveryClientItsOwnSnapshot(t *testing.T) {
 					if own == nil || st.SnapshotsReceived != 1 {
 						t.Fatalf("tick %d client %d: %+v", cur.Tick, i, st)
 					}
-					want := expectedView(fx.world.Params, cur, ss.entity, tc.radius)
+					want := snapshottest.ExpectedView(fx.world.Params, cur, ss.entity, tc.radius)
 					if diff := arenatest.Diff(own, want); diff != "" {
 						t.Fatalf("tick %d client %d alone: %s", cur.Tick, i, diff)
 					}

@@ -66,7 +66,7 @@ func (s *Server) newRoom(opts RoomOptions) (*room, error) {
 		return nil, fmt.Errorf("netcode: creating room %q: %w", opts.ID, err)
 	}
 	r.game = g
-	r.fanout.observe = s.observeTick
+	r.fanout.observe = s.OnTick
 	r.tickObs = s.metrics.tickDuration.WithLabelValues(opts.ID)
 	r.emptySince = s.clock.Now()
 	return r, nil

@@ -93,6 +93,11 @@ type Server struct {
 	// OnPlayer, if set, is called when a player joins or leaves a room
 	// (from the session's goroutine; it must not block).
 	OnPlayer func(PlayerEvent)
+	// OnTick, if set, sees every room's full snapshot of every tick
+	// before it is sent, on the room's goroutine: it must not block,
+	// modify the snapshot or keep it past the call. For recorders and
+	// tests that compare what clients see with the truth.
+	OnTick func(cur *game.Snapshot)
 	// CertFile and KeyFile name a TLS certificate. Empty means a
 	// self-signed certificate, rotated before it expires.
 	CertFile, KeyFile string
@@ -139,9 +144,6 @@ type Server struct {
 
 	roomsMu sync.Mutex
 	rooms   map[string]*room
-	// observeTick, when set by a test before Run, sees every room's
-	// snapshot of every tick before it is sent.
-	observeTick func(cur *game.Snapshot)
 	roomsCtx    context.Context
 
 	resume      resumeBook
