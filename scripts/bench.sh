@@ -138,7 +138,7 @@ machine="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $c
   echo "Kernel floor (scripts/loopfloor, 1000 connections × 30 messages/s of 100 B, writer and reader on their own cores): $floor."
   echo "Command: scripts/bench.sh -n \"$NS\" -t \"$TRANSPORTS\" -a \"$AOIS\" -d $DURATION -w $WARMUP -m $MINRATIO$([ $KEEP = yes ] && echo ' -k')"
   echo
-  echo "\"holds\": the server's 30 Hz loop held (missed ticks ≤ 1 %), snapshots received ≥ $MINRATIO of expected, no connect failure. \"goal\": it holds and input→ack p99 < 100 ms (ARENA.md)."
+  echo "\"holds\": the server's 30 Hz loop held (missed ticks ≤ 1 %), snapshots received ≥ $MINRATIO of expected, no connect failure. \"goal\": it holds and input→ack p99 < 100 ms (docs/GAME.md)."
   echo
   echo "| transport | AOI | N | holds | goal | snapshots recv/exp | input→ack p50 / p99 ms | wire B/client/s down / up | app B/client/s down / up | server tick p50 / p99 / max ms | missed ticks | server CPU | server peak MiB | bots CPU | bots µs/bot/s | bots µs/snapshot | connect fails |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"

@@ -34,6 +34,7 @@ import (
 	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/client"
 	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/server/servertest"
 	"github.com/tickwire/tickwire/netcode/transport"
 )
 
@@ -138,31 +139,11 @@ func webDist(t *testing.T) string {
 // startServer runs a real server on a free loopback port for the test.
 func startServer(t *testing.T, handler bool) *server.Server {
 	t.Helper()
-	srv := &server.Server{
-		Addr:   "127.0.0.1:0",
-		Game:   game.Config{MaxPlayers: 8, Size: arenaSize, Seed: 7},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
+	srv := &server.Server{Game: game.Config{MaxPlayers: 8, Size: arenaSize, Seed: 7}}
 	if handler {
 		srv.Handler = web.Handler(webDist(t))
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
-	select {
-	case <-srv.Ready():
-	case err := <-done:
-		t.Fatalf("server did not start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server not ready after 30s")
-	}
-	return srv
+	return servertest.Start(t, srv)
 }
 
 // startBots connects n plain netcode sessions that send inputs every tick

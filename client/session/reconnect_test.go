@@ -12,33 +12,19 @@ import (
 
 	"github.com/tickwire/tickwire/netcode/client"
 	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/server/servertest"
 	"github.com/tickwire/tickwire/netcode/transport"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
 const pbServerFull = pb.DisconnectReason_DISCONNECT_REASON_SERVER_FULL
 
-func runServer(t *testing.T, addr string) (*server.Server, context.CancelFunc, <-chan error) {
-	t.Helper()
-	srv := &server.Server{Addr: addr, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	select {
-	case <-srv.Ready():
-	case err := <-done:
-		cancel()
-		t.Fatalf("server on %s: %v", addr, err)
-	}
-	return srv, cancel, done
-}
-
 // TestServerRestartShowsReasonThenReconnects: a real server shuts down;
 // the client shows reconnecting with the server's reason, keeps trying
 // while nothing listens, and is connected again once a server is back on
 // the same address.
 func TestServerRestartShowsReasonThenReconnects(t *testing.T) {
-	srv, stop, done := runServer(t, "127.0.0.1:0")
+	srv := servertest.Start(t, &server.Server{})
 	addr := strings.TrimPrefix(srv.URL(), "http://")
 	statuses := make(chan Status, 256)
 	m := New(Config[*NetSource]{
@@ -75,8 +61,7 @@ func TestServerRestartShowsReasonThenReconnects(t *testing.T) {
 		t.Error("the welcome carried no resume token to offer on reconnect")
 	}
 
-	stop()
-	if err := <-done; err != nil {
+	if err := servertest.Stop(srv); err != nil {
 		t.Fatalf("server: %v", err)
 	}
 	s := await("reconnecting with the server's reason", func(s Status) bool { return s.State == Reconnecting && s.Reason != "" })
@@ -86,8 +71,7 @@ func TestServerRestartShowsReasonThenReconnects(t *testing.T) {
 	t.Logf("reconnecting because: %s", s.Reason)
 	await("a failed attempt while no server listens", func(s Status) bool { return s.State == Reconnecting && s.Attempt >= 2 })
 
-	srv2, stop2, done2 := runServer(t, addr)
-	defer func() { stop2(); <-done2 }()
+	srv2 := servertest.Start(t, &server.Server{Addr: addr})
 	await("connected to the restarted server", func(s Status) bool { return s.State == Connected })
 	// The server registers the session just after sending the welcome.
 	for found := false; !found; {
@@ -119,8 +103,7 @@ func dialAs(addr, name string) func(ctx context.Context, resume []byte) (*NetSou
 // bad name) ends in Disconnected with the server's words; a full room is
 // worth retrying.
 func TestRefusalShowsTheServersReason(t *testing.T) {
-	srv, stop, done := runServer(t, "127.0.0.1:0")
-	defer func() { stop(); <-done }()
+	srv := servertest.Start(t, &server.Server{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 

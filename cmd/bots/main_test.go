@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,45 +21,16 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/bots"
+	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/server/servertest"
 )
 
 // startServer runs a Tickwire server in this process on a free loopback
-// port, serving the names of shared/metrics.md that the room's own
-// counters give (the real server serves /metrics from issue 7 on).
+// port and returns its URL.
 func startServer(t *testing.T, maxPlayers int) string {
 	t.Helper()
-	srv := &server.Server{
-		Addr:   "127.0.0.1:0",
-		Logger: slog.New(slog.DiscardHandler),
-	}
-	srv.Game.MaxPlayers = maxPlayers
-	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/metrics" {
-			http.NotFound(w, r)
-			return
-		}
-		st := srv.Room().Stats()
-		fmt.Fprintf(w, "# TYPE tickwire_ticks_total counter\ntickwire_ticks_total{room=\"arena\"} %d\n", st.Ticks)
-		fmt.Fprintf(w, "# TYPE tickwire_missed_ticks_total counter\ntickwire_missed_ticks_total{room=\"arena\"} %d\n", st.MissedTicks)
-		fmt.Fprintf(w, "# TYPE tickwire_tick_duration_max_seconds gauge\ntickwire_tick_duration_max_seconds{room=\"arena\"} %g\n", st.TickMax.Seconds())
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Run(ctx) }()
-	select {
-	case <-srv.Ready():
-	case err := <-errc:
-		cancel()
-		t.Fatalf("server did not start: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
-	return srv.URL()
+	return servertest.Start(t, &server.Server{Game: game.Config{MaxPlayers: maxPlayers}}).URL()
 }
 
 // The CI swarm runs the real binaries, built without the race detector:

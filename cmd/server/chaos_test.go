@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/client/session"
+	"github.com/tickwire/tickwire/netcode/client"
 	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/transport"
 	"github.com/tickwire/tickwire/netcode/wire"
@@ -28,14 +29,14 @@ func TestKilledServerRestartedUnderReconnectingClientsHasThemPlayingWithin5s(t *
 	defer cancel()
 
 	const n = 20
-	type client struct {
+	type player struct {
 		m     *session.Manager[*session.NetSource]
 		snaps atomic.Int64
 	}
-	clients := make([]*client, n)
+	clients := make([]*player, n)
 	runs := make(chan error, n)
 	for i := range clients {
-		c := &client{}
+		c := &player{}
 		kind := transport.WebTransport
 		if i%2 == 1 {
 			kind = transport.WebSocket

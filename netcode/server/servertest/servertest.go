@@ -11,6 +11,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,21 +33,45 @@ func Start(tb testing.TB, srv *server.Server) *server.Server {
 		srv.Logger = Logger(tb)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Run(ctx) }()
+	r := &running{cancel: cancel, done: make(chan struct{})}
+	go func() { r.err = srv.Run(ctx); close(r.done) }()
 	select {
 	case <-srv.Ready():
-	case err := <-errc:
+	case <-r.done:
 		cancel()
-		tb.Fatalf("server did not start: %v", err)
+		tb.Fatalf("server did not start: %v", r.err)
 	}
+	runningServers.Store(srv, r)
 	tb.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
+		if err := Stop(srv); err != nil {
 			tb.Errorf("server: %v", err)
 		}
 	})
 	return srv
+}
+
+// running is a server Start started.
+type running struct {
+	cancel context.CancelFunc
+	done   chan struct{} // closed when Run has returned err
+	err    error
+}
+
+var runningServers sync.Map // *server.Server -> *running
+
+// Stop shuts down a server Start started, before the test ends (to see
+// what its players do when it goes away, or to start another on its
+// address), and returns what its Run returned. Stopping it again, or at
+// the end of the test, does nothing more.
+func Stop(srv *server.Server) error {
+	v, ok := runningServers.Load(srv)
+	if !ok {
+		return nil
+	}
+	r := v.(*running)
+	r.cancel()
+	<-r.done
+	return r.err
 }
 
 // Logger is a logger for the servers and clients of a test: its lines go
