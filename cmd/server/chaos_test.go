@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/client/session"
-	"github.com/tickwire/tickwire/netcode/client"
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/client"
 	"github.com/tickwire/tickwire/netcode/transport"
 	"github.com/tickwire/tickwire/netcode/wire"
 )

@@ -142,9 +142,9 @@ type Server struct {
 	stopNow   chan struct{} // closed by StopNow
 	stopOnce  sync.Once
 
-	roomsMu sync.Mutex
-	rooms   map[string]*room
-	roomsCtx    context.Context
+	roomsMu  sync.Mutex
+	rooms    map[string]*room
+	roomsCtx context.Context
 
 	resume      resumeBook
 	publicURL   atomic.Pointer[string]

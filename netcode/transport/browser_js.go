@@ -285,7 +285,7 @@ func (c *browserConn) isClosed() bool {
 	}
 }
 
-func (c *browserConn) Kind() Kind  { return c.kind }
+func (c *browserConn) Kind() Kind           { return c.kind }
 func (c *browserConn) RemoteAddr() net.Addr { return c.remote }
 
 type browserAddr struct {

@@ -65,9 +65,9 @@ func newWSConn(ws *websocket.Conn, cfg ConnConfig, readLimit int) *wsConn {
 	return c
 }
 
-func (c *wsConn) Kind() Kind                         { return WebSocket }
-func (c *wsConn) RemoteAddr() net.Addr                        { return c.ws.RemoteAddr() }
-func (c *wsConn) Stats() ConnStats                            { return c.stats() }
+func (c *wsConn) Kind() Kind                                        { return WebSocket }
+func (c *wsConn) RemoteAddr() net.Addr                              { return c.ws.RemoteAddr() }
+func (c *wsConn) Stats() ConnStats                                  { return c.stats() }
 func (c *wsConn) Receive(ctx context.Context) ([]byte, bool, error) { return c.receive(ctx) }
 
 // SendDatagram queues p without waiting; ErrDropped when the queue is

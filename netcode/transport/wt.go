@@ -96,9 +96,9 @@ func newWTConn(sess *webtransport.Session, str *webtransport.Stream, qconn *quic
 	return c
 }
 
-func (c *wtConn) Kind() Kind                         { return WebTransport }
-func (c *wtConn) RemoteAddr() net.Addr                        { return c.sess.RemoteAddr() }
-func (c *wtConn) Stats() ConnStats                            { return c.stats() }
+func (c *wtConn) Kind() Kind                                        { return WebTransport }
+func (c *wtConn) RemoteAddr() net.Addr                              { return c.sess.RemoteAddr() }
+func (c *wtConn) Stats() ConnStats                                  { return c.stats() }
 func (c *wtConn) Receive(ctx context.Context) ([]byte, bool, error) { return c.receive(ctx) }
 
 // SendDatagram queues p for the datagram writer. quic-go's own
