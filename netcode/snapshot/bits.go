@@ -17,22 +17,22 @@ import (
 // Their domain is 32 bits, enough for every field of a snapshot, which
 // keeps the decoder's bounds simple.
 
-// errBadWidth is the sticky error of a BitReader asked for an impossible
+// errBadWidth is the sticky error of a bitReader asked for an impossible
 // width, which only a caller's bug can cause.
 var errBadWidth = errors.New("bit width out of range")
 
-// ErrBitsExhausted is the sticky error of a BitReader that was asked for
+// errBitsExhausted is the sticky error of a bitReader that was asked for
 // more bits than its buffer holds.
-var ErrBitsExhausted = errors.New("bit stream exhausted")
+var errBitsExhausted = errors.New("bit stream exhausted")
 
-// errVarintTooLong is the sticky error of a BitReader that met an
+// errVarintTooLong is the sticky error of a bitReader that met an
 // Exp-Golomb code whose value cannot fit in 32 bits.
 var errVarintTooLong = errors.New("variable-length integer exceeds 32 bits")
 
-// BitWriter appends bits to a caller-supplied byte slice. It allocates
+// bitWriter appends bits to a caller-supplied byte slice. It allocates
 // only when that slice runs out of capacity. The zero value writes into a
 // nil slice; Reset starts writing at the end of another.
-type BitWriter struct {
+type bitWriter struct {
 	buf   []byte
 	start int    // len(buf) at Reset: where this stream's bits begin
 	acc   uint64 // pending bits not yet in buf, least significant first
@@ -40,13 +40,13 @@ type BitWriter struct {
 }
 
 // Reset makes w append to dst, keeping dst's current contents.
-func (w *BitWriter) Reset(dst []byte) {
-	*w = BitWriter{buf: dst, start: len(dst)}
+func (w *bitWriter) Reset(dst []byte) {
+	*w = bitWriter{buf: dst, start: len(dst)}
 }
 
 // WriteBits writes the low n bits of v (n ≤ 64); higher bits of v are
 // ignored.
-func (w *BitWriter) WriteBits(v uint64, n uint) {
+func (w *bitWriter) WriteBits(v uint64, n uint) {
 	if n > 32 {
 		w.writeSmall(v&(1<<32-1), 32)
 		v >>= 32
@@ -57,7 +57,7 @@ func (w *BitWriter) WriteBits(v uint64, n uint) {
 
 // writeSmall writes n ≤ 56 bits: with fewer than 8 bits pending, they
 // always fit in the accumulator.
-func (w *BitWriter) writeSmall(v uint64, n uint) {
+func (w *bitWriter) writeSmall(v uint64, n uint) {
 	w.acc |= (v & (1<<n - 1)) << w.nacc
 	w.nacc += n
 	for w.nacc >= 8 {
@@ -68,7 +68,7 @@ func (w *BitWriter) writeSmall(v uint64, n uint) {
 }
 
 // WriteBool writes one bit.
-func (w *BitWriter) WriteBool(b bool) {
+func (w *bitWriter) WriteBool(b bool) {
 	var v uint64
 	if b {
 		v = 1
@@ -80,7 +80,7 @@ func (w *BitWriter) WriteBool(b bool) {
 // prefix of z zero bits and a one bit, then the z low bits of
 // q = v>>k + 1 below its leading one, then the k low bits of v. The reader
 // learns z by counting zeros, so the prefix is self-delimiting.
-func (w *BitWriter) WriteUvarint(v uint32, k uint) {
+func (w *bitWriter) WriteUvarint(v uint32, k uint) {
 	q := uint64(v>>k) + 1
 	z := uint(bits.Len64(q)) - 1
 	w.writeSmall(1<<z, z+1)
@@ -91,55 +91,55 @@ func (w *BitWriter) WriteUvarint(v uint32, k uint) {
 // WriteSvarint writes v zigzag-mapped (0, -1, 1, -2, ... to 0, 1, 2, 3,
 // ...) as an Exp-Golomb code of order k, so small magnitudes of either
 // sign are short.
-func (w *BitWriter) WriteSvarint(v int32, k uint) {
+func (w *bitWriter) WriteSvarint(v int32, k uint) {
 	w.WriteUvarint(zigzag(v), k)
 }
 
-// UvarintLen is the number of bits WriteUvarint(v, k) writes.
-func UvarintLen(v uint32, k uint) int {
+// uvarintLen is the number of bits WriteUvarint(v, k) writes.
+func uvarintLen(v uint32, k uint) int {
 	return 2*(bits.Len64(uint64(v>>k)+1)-1) + 1 + int(k)
 }
 
-// SvarintLen is the number of bits WriteSvarint(v, k) writes.
-func SvarintLen(v int32, k uint) int { return UvarintLen(zigzag(v), k) }
+// svarintLen is the number of bits WriteSvarint(v, k) writes.
+func svarintLen(v int32, k uint) int { return uvarintLen(zigzag(v), k) }
 
 // BitLen is the number of bits written since Reset.
-func (w *BitWriter) BitLen() int {
+func (w *bitWriter) BitLen() int {
 	return (len(w.buf)-w.start)*8 + int(w.nacc)
 }
 
 // Bytes returns dst as given to Reset followed by the bits written, zero
 // padded to a whole byte. Writing may continue afterwards, but then the
 // returned slice's last byte may be overwritten.
-func (w *BitWriter) Bytes() []byte {
+func (w *bitWriter) Bytes() []byte {
 	if w.nacc == 0 {
 		return w.buf
 	}
 	return append(w.buf, byte(w.acc))
 }
 
-// BitReader reads bits written by a BitWriter. It never panics: a read
+// bitReader reads bits written by a bitWriter. It never panics: a read
 // past the end, or of a malformed variable-length integer, returns zero
 // and sets an error that sticks, so a decoder may read a whole record and
 // check Err once.
-type BitReader struct {
+type bitReader struct {
 	buf []byte
 	pos int // next bit to read
 	err error
 }
 
 // Reset makes r read b from its first bit and clears the error.
-func (r *BitReader) Reset(b []byte) {
-	*r = BitReader{buf: b}
+func (r *bitReader) Reset(b []byte) {
+	*r = bitReader{buf: b}
 }
 
 // Err is the first error met, or nil.
-func (r *BitReader) Err() error { return r.err }
+func (r *bitReader) Err() error { return r.err }
 
 // BitsLeft is the number of unread bits.
-func (r *BitReader) BitsLeft() int { return len(r.buf)*8 - r.pos }
+func (r *bitReader) BitsLeft() int { return len(r.buf)*8 - r.pos }
 
-func (r *BitReader) fail(err error) {
+func (r *bitReader) fail(err error) {
 	if r.err == nil {
 		r.err = err
 	}
@@ -147,7 +147,7 @@ func (r *BitReader) fail(err error) {
 }
 
 // ReadBits reads n ≤ 64 bits; a larger n is an error.
-func (r *BitReader) ReadBits(n uint) uint64 {
+func (r *bitReader) ReadBits(n uint) uint64 {
 	if n > 64 {
 		r.fail(errBadWidth)
 		return 0
@@ -164,12 +164,12 @@ func (r *BitReader) ReadBits(n uint) uint64 {
 }
 
 // readSmall reads n ≤ 56 bits.
-func (r *BitReader) readSmall(n uint) uint64 {
+func (r *bitReader) readSmall(n uint) uint64 {
 	if r.err != nil {
 		return 0
 	}
 	if int(n) > r.BitsLeft() {
-		r.fail(ErrBitsExhausted)
+		r.fail(errBitsExhausted)
 		return 0
 	}
 	v := r.peek56() & (1<<n - 1)
@@ -178,7 +178,7 @@ func (r *BitReader) readSmall(n uint) uint64 {
 }
 
 // peek56 returns the next 56 unread bits, padded with zeros past the end.
-func (r *BitReader) peek56() uint64 {
+func (r *bitReader) peek56() uint64 {
 	i, shift := r.pos>>3, uint(r.pos&7)
 	var v uint64
 	if i+8 <= len(r.buf) {
@@ -192,11 +192,11 @@ func (r *BitReader) peek56() uint64 {
 }
 
 // ReadBool reads one bit.
-func (r *BitReader) ReadBool() bool { return r.readSmall(1) == 1 }
+func (r *bitReader) ReadBool() bool { return r.readSmall(1) == 1 }
 
 // ReadUvarint reads an Exp-Golomb code of order k (k ≤ 31) written by
 // WriteUvarint. A value that does not fit in 32 bits is an error.
-func (r *BitReader) ReadUvarint(k uint) uint32 {
+func (r *bitReader) ReadUvarint(k uint) uint32 {
 	if r.err != nil {
 		return 0
 	}
@@ -207,7 +207,7 @@ func (r *BitReader) ReadUvarint(k uint) uint32 {
 	z := uint(bits.TrailingZeros64(r.peek56() | 1<<56))
 	switch {
 	case int(z) >= r.BitsLeft():
-		r.fail(ErrBitsExhausted) // the prefix runs to the end
+		r.fail(errBitsExhausted) // the prefix runs to the end
 		return 0
 	case z > 32-k:
 		r.fail(errVarintTooLong) // cannot encode a 32-bit value
@@ -228,7 +228,7 @@ func (r *BitReader) ReadUvarint(k uint) uint32 {
 
 // ReadSvarint reads a zigzag-mapped Exp-Golomb code written by
 // WriteSvarint.
-func (r *BitReader) ReadSvarint(k uint) int32 {
+func (r *bitReader) ReadSvarint(k uint) int32 {
 	return unzigzag(r.ReadUvarint(k))
 }
 

@@ -36,7 +36,7 @@ func randomBitOps(rng *rand.Rand, count int) []bitOp {
 	return ops
 }
 
-func writeBitOps(w *BitWriter, ops []bitOp) {
+func writeBitOps(w *bitWriter, ops []bitOp) {
 	for _, op := range ops {
 		switch op.kind {
 		case 0:
@@ -51,7 +51,7 @@ func writeBitOps(w *BitWriter, ops []bitOp) {
 	}
 }
 
-func readBitOp(r *BitReader, op bitOp) uint64 {
+func readBitOp(r *bitReader, op bitOp) uint64 {
 	switch op.kind {
 	case 0:
 		return r.ReadBits(op.n)
@@ -71,7 +71,7 @@ func TestBitsReadBackWhatWasWritten(t *testing.T) {
 	for iter := 0; iter < 2000; iter++ {
 		ops := randomBitOps(rng, 1+rng.IntN(40))
 		prefix := []byte{0xAA, 0xBB}
-		var w BitWriter
+		var w bitWriter
 		w.Reset(prefix)
 		writeBitOps(&w, ops)
 		out := w.Bytes()
@@ -81,7 +81,7 @@ func TestBitsReadBackWhatWasWritten(t *testing.T) {
 		if out[0] != 0xAA || out[1] != 0xBB {
 			t.Fatalf("prefix overwritten: % x", out[:2])
 		}
-		var r BitReader
+		var r bitReader
 		r.Reset(out[len(prefix):])
 		for i, op := range ops {
 			if got := readBitOp(&r, op); got != op.v {
@@ -97,16 +97,16 @@ func TestBitsReadBackWhatWasWritten(t *testing.T) {
 func TestVarintLengthsMatchWhatIsWritten(t *testing.T) {
 	for _, k := range []uint{0, 1, 2, 5, 31} {
 		for _, v := range []uint32{0, 1, 2, 3, 6, 7, 100, 1 << 20, math.MaxUint32 - 1, math.MaxUint32} {
-			var w BitWriter
+			var w bitWriter
 			w.WriteUvarint(v, k)
-			if w.BitLen() != UvarintLen(v, k) {
-				t.Errorf("uvarint(%d, k=%d): wrote %d bits, UvarintLen says %d", v, k, w.BitLen(), UvarintLen(v, k))
+			if w.BitLen() != uvarintLen(v, k) {
+				t.Errorf("uvarint(%d, k=%d): wrote %d bits, uvarintLen says %d", v, k, w.BitLen(), uvarintLen(v, k))
 			}
 			s := int32(v)
-			w = BitWriter{}
+			w = bitWriter{}
 			w.WriteSvarint(s, k)
-			if w.BitLen() != SvarintLen(s, k) {
-				t.Errorf("svarint(%d, k=%d): wrote %d bits, SvarintLen says %d", s, k, w.BitLen(), SvarintLen(s, k))
+			if w.BitLen() != svarintLen(s, k) {
+				t.Errorf("svarint(%d, k=%d): wrote %d bits, svarintLen says %d", s, k, w.BitLen(), svarintLen(s, k))
 			}
 		}
 	}
@@ -122,19 +122,19 @@ func TestSmallValuesHaveShortCodes(t *testing.T) {
 		{0, 2, 3}, {1, 2, 3}, {-2, 2, 3}, {2, 2, 5}, {math.MinInt32, 0, 65},
 	}
 	for _, tt := range tests {
-		if got := SvarintLen(tt.v, tt.k); got != tt.bits {
-			t.Errorf("SvarintLen(%d, %d) = %d, want %d", tt.v, tt.k, got, tt.bits)
+		if got := svarintLen(tt.v, tt.k); got != tt.bits {
+			t.Errorf("svarintLen(%d, %d) = %d, want %d", tt.v, tt.k, got, tt.bits)
 		}
 	}
 }
 
 func TestBitReaderErrorIsStickyAndReadsZero(t *testing.T) {
-	var r BitReader
+	var r bitReader
 	r.Reset([]byte{0xFF})
 	if r.ReadBits(6) != 0x3F {
 		t.Fatal("first read wrong")
 	}
-	if r.ReadBits(3) != 0 || !errors.Is(r.Err(), ErrBitsExhausted) {
+	if r.ReadBits(3) != 0 || !errors.Is(r.Err(), errBitsExhausted) {
 		t.Fatalf("overlong read: err %v", r.Err())
 	}
 	if r.ReadBool() || r.ReadUvarint(0) != 0 || r.BitsLeft() != 0 {
@@ -149,17 +149,17 @@ func TestBitReaderRejectsMalformedVarints(t *testing.T) {
 		k    uint
 		want error
 	}{
-		{"empty", nil, 0, ErrBitsExhausted},
-		{"prefix runs to the end", []byte{0, 0}, 0, ErrBitsExhausted},
+		{"empty", nil, 0, errBitsExhausted},
+		{"prefix runs to the end", []byte{0, 0}, 0, errBitsExhausted},
 		{"prefix longer than 32 bits", []byte{0, 0, 0, 0, 0, 1}, 0, errVarintTooLong},
 		{"prefix too long for the order", []byte{0, 0, 0, 0x01, 0xFF, 0xFF}, 9, errVarintTooLong},
 		{"value above 32 bits", []byte{0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}, 0, errVarintTooLong},
 		{"order out of range", []byte{0xFF}, 32, errBadWidth},
-		{"suffix truncated", []byte{0x10}, 0, ErrBitsExhausted},
+		{"suffix truncated", []byte{0x10}, 0, errBitsExhausted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var r BitReader
+			var r bitReader
 			r.Reset(tt.in)
 			if v := r.ReadUvarint(tt.k); v != 0 || !errors.Is(r.Err(), tt.want) {
 				t.Fatalf("read %d, err %v, want %v", v, r.Err(), tt.want)
@@ -169,10 +169,10 @@ func TestBitReaderRejectsMalformedVarints(t *testing.T) {
 }
 
 func TestLargestVarintRoundTrips(t *testing.T) {
-	var w BitWriter
+	var w bitWriter
 	w.WriteUvarint(math.MaxUint32, 0)
 	w.WriteUvarint(math.MaxUint32, 31)
-	var r BitReader
+	var r bitReader
 	r.Reset(w.Bytes())
 	if a, b := r.ReadUvarint(0), r.ReadUvarint(31); a != math.MaxUint32 || b != math.MaxUint32 || r.Err() != nil {
 		t.Fatalf("read %d, %d, err %v", a, b, r.Err())
@@ -181,7 +181,7 @@ func TestLargestVarintRoundTrips(t *testing.T) {
 
 func TestBitWriterAppendsWithoutAllocating(t *testing.T) {
 	buf := make([]byte, 0, 64)
-	var w BitWriter
+	var w bitWriter
 	allocs := testing.AllocsPerRun(100, func() {
 		w.Reset(buf[:0])
 		for i := 0; i < 20; i++ {

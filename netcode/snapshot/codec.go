@@ -192,7 +192,7 @@ type Encoder struct {
 	AOIRadius float64
 
 	g                 geometry
-	w                 BitWriter
+	w                 bitWriter
 	curView, baseView game.Snapshot
 	created, removed  []int32
 	stats             EncodeStats
@@ -470,7 +470,7 @@ func playerChanges(b, c *game.Player, moved bool) uint {
 // baseline) or the absolute position (respawn), whichever is shorter.
 func (e *Encoder) writePosition(x, y, px, py int64) {
 	rx, ry := int32(x-px), int32(y-py)
-	if SvarintLen(rx, e.g.residualK)+SvarintLen(ry, e.g.residualK) < 2*int(e.g.posBits) {
+	if svarintLen(rx, e.g.residualK)+svarintLen(ry, e.g.residualK) < 2*int(e.g.posBits) {
 		e.w.WriteBool(false)
 		e.w.WriteSvarint(rx, e.g.residualK)
 		e.w.WriteSvarint(ry, e.g.residualK)
@@ -495,7 +495,7 @@ func (e *Encoder) writeMove(p *game.Player) {
 // a new angle), whichever is shorter.
 func (e *Encoder) writeAim(aim, base uint16) {
 	d := int32(int16(aim - base))
-	if SvarintLen(d, aimDeltaK) < 16 {
+	if svarintLen(d, aimDeltaK) < 16 {
 		e.w.WriteBool(false)
 		e.w.WriteSvarint(d, aimDeltaK)
 		return
@@ -611,7 +611,7 @@ func (e *Encoder) writeProjectile(pr *game.Projectile, cur *game.Snapshot) {
 	px, py := e.g.spawnPoint(o, cur.Tick-pr.SpawnTick)
 	x, y := toGrid(pr.OriginX), toGrid(pr.OriginY)
 	rx, ry := int32(x-px), int32(y-py)
-	if SvarintLen(rx, originK)+SvarintLen(ry, originK) < 2*int(e.g.posBits) {
+	if svarintLen(rx, originK)+svarintLen(ry, originK) < 2*int(e.g.posBits) {
 		e.w.WriteBool(false)
 		e.w.WriteSvarint(rx, originK)
 		e.w.WriteSvarint(ry, originK)
@@ -663,7 +663,7 @@ type Decoder struct {
 	Params game.Params
 
 	g       geometry
-	r       BitReader
+	r       bitReader
 	kept    []game.Player
 	born    []game.Player
 	bornPr  []game.Projectile

@@ -111,9 +111,9 @@ func FuzzBitReader(f *testing.F) {
 	f.Add([]byte{0, 64, 0, 65, 2, 31, 2, 40}, []byte{0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF})
 	f.Add([]byte{2, 0, 2, 0, 2, 0}, []byte{0x10})
 	f.Fuzz(func(t *testing.T, ops, stream []byte) {
-		var r BitReader
+		var r bitReader
 		r.Reset(stream)
-		var w BitWriter
+		var w bitWriter
 		for i := 0; i+1 < len(ops); i += 2 {
 			op := bitOp{kind: int(ops[i] % 4), n: uint(ops[i+1])}
 			before := r.BitsLeft()
@@ -132,7 +132,7 @@ func FuzzBitReader(f *testing.F) {
 	})
 }
 
-func checkReaderStep(t *testing.T, r *BitReader, before int, v uint64) {
+func checkReaderStep(t *testing.T, r *bitReader, before int, v uint64) {
 	t.Helper()
 	if r.BitsLeft() < 0 || r.BitsLeft() > before {
 		t.Fatalf("bits left went from %d to %d", before, r.BitsLeft())

@@ -344,7 +344,7 @@ func TestEncodeRefusesWhatTheFormatCannotCarry(t *testing.T) {
 
 // payloadBuilder writes payloads by hand for the decoder's bad cases,
 // following docs/PROTOCOL.md with the default parameters.
-type payloadBuilder struct{ w BitWriter }
+type payloadBuilder struct{ w bitWriter }
 
 func (b *payloadBuilder) full(tick uint32) *payloadBuilder {
 	b.w.WriteBool(true)

@@ -1,0 +1,18 @@
+// Package server is the Tickwire game server: a Server serves one port
+// (package transport) and hosts rooms, each a fixed-rate game.Room.
+//
+//   - Sessions: the hello, admission (join tokens, capacity, draining),
+//     the welcome, inputs queued for the room, acks, pings, timeouts,
+//     packet budgets, and the goodbye; a dropped player is parked for
+//     the resume grace and comes back with its resume token.
+//   - The snapshot fan-out, on each room's goroutine: a baseline per
+//     client, one encoding per distinct baseline (or per view with
+//     interest management), fragments over WebTransport, sends that
+//     never block.
+//   - The lobby (/rooms: list, create, join), the room directory shared
+//     across processes (directory, directory/redisdir), the Agones
+//     sidecar (agones), Prometheus metrics, /healthz and /readyz, drain.
+//
+// servertest starts servers for tests. The server never imports the
+// client session (package client).
+package server
