@@ -111,20 +111,20 @@ func (r *ServerReport) windowFigures(a, b serverScrape) {
 			delta[le] = n - a.buckets[le]
 		}
 		if p, ok := bucketQuantile(delta, 0.5); ok {
-			r.TickP50Ms = ptr(p * 1000)
+			r.TickP50Ms = new(p * 1000)
 		}
 		if p, ok := bucketQuantile(delta, 0.99); ok {
-			r.TickP99Ms = ptr(p * 1000)
+			r.TickP99Ms = new(p * 1000)
 		}
 	}
 	if b.hasMax {
-		r.TickMaxMs = ptr(b.max * 1000)
+		r.TickMaxMs = new(b.max * 1000)
 	}
 	if b.hasMissed {
-		r.MissedTicks = ptr(b.missed - a.missed)
+		r.MissedTicks = new(b.missed - a.missed)
 	}
 	if b.hasTicks {
-		r.Ticks = ptr(b.ticks - a.ticks)
+		r.Ticks = new(b.ticks - a.ticks)
 	}
 }
 
@@ -165,8 +165,6 @@ func bucketQuantile(cum map[float64]float64, q float64) (float64, bool) {
 	}
 	return prevLE, true
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // formatOpt prints an optional figure with unit, or n/a.
 func formatOpt(v *float64, prec int, unit string) string {

@@ -111,14 +111,14 @@ func (r *Report) fillSwarmCPU(cpu, window time.Duration, bots int) {
 		return
 	}
 	if r.SnapshotsReceived > 0 {
-		r.SwarmCPUPerSnapshotUs = ptr(float64(cpu.Microseconds()) / float64(r.SnapshotsReceived))
+		r.SwarmCPUPerSnapshotUs = new(float64(cpu.Microseconds()) / float64(r.SnapshotsReceived))
 	}
 	perSec := cpu.Seconds() / window.Seconds()
-	r.SwarmCPUPerSec = ptr(perSec)
+	r.SwarmCPUPerSec = new(perSec)
 	if bots > 0 {
 		perBot := perSec / float64(bots) * 1e6
-		r.SwarmCPUPerBotUsPerSec = ptr(perBot)
-		r.SwarmCoresFor1000Bots = ptr(perBot * 1000 / 1e6)
+		r.SwarmCPUPerBotUsPerSec = new(perBot)
+		r.SwarmCoresFor1000Bots = new(perBot * 1000 / 1e6)
 	}
 }
 
@@ -127,7 +127,7 @@ func (r *Report) fillWire(a, b wireCount, window time.Duration, bots int) {
 	if bots == 0 || window <= 0 {
 		return
 	}
-	per := func(d int64) *float64 { return ptr(float64(d) / float64(bots) / window.Seconds()) }
+	per := func(d int64) *float64 { return new(float64(d) / float64(bots) / window.Seconds()) }
 	if a.Split && b.Split {
 		r.WireDownBytesPerClientSec = per(b.Down - a.Down)
 		r.WireUpBytesPerClientSec = per(b.Up - a.Up)

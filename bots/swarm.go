@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -362,10 +363,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if cfg.ServerPID > 0 {
 		if srvCPUErr == nil {
-			rep.Server.CPUPerSec = ptr((srvCPUB - srvCPUA).Seconds() / window.Seconds())
+			rep.Server.CPUPerSec = new((srvCPUB - srvCPUA).Seconds() / window.Seconds())
 		}
 		if rss, err := procPeakRSS(cfg.ServerPID); err == nil {
-			rep.Server.PeakRSSMiB = ptr(float64(rss) / (1 << 20))
+			rep.Server.PeakRSSMiB = new(float64(rss) / (1 << 20))
 		}
 	}
 	if cfg.MetricsURL != "-" {
@@ -693,8 +694,8 @@ func (s *swarm) shutdown(stop context.CancelFunc, wg *sync.WaitGroup, progDone <
 func (s *swarm) fillClientFigures(r *Report, live []*bot, window time.Duration) {
 	s.mu.Lock()
 	r.ConnectFailures = int(s.nFailed.Load())
-	r.ConnectFailureReasons = maps(s.failed)
-	r.ConnectFailureExamples = maps(s.failEx)
+	r.ConnectFailureReasons = maps.Clone(s.failed)
+	r.ConnectFailureExamples = maps.Clone(s.failEx)
 	r.Connected = len(s.connected)
 	s.mu.Unlock()
 	r.WindowSeconds = window.Seconds()
@@ -741,35 +742,27 @@ func (s *swarm) fillClientFigures(r *Report, live []*bot, window time.Duration) 
 	}
 	r.InputAckSamples = int64(s.ack.Count())
 	if r.InputAckSamples > 0 {
-		r.InputAckP50Ms = ptr(ms(s.ack.Quantile(0.50)))
-		r.InputAckP99Ms = ptr(ms(s.ack.Quantile(0.99)))
+		r.InputAckP50Ms = new(ms(s.ack.Quantile(0.50)))
+		r.InputAckP99Ms = new(ms(s.ack.Quantile(0.99)))
 	}
 	if len(rtts) > 0 {
 		slices.Sort(rtts)
-		r.RTTP50Ms = ptr(ms(rtts[len(rtts)/2]))
-		r.RTTP99Ms = ptr(ms(rtts[min(len(rtts)-1, len(rtts)*99/100)]))
+		r.RTTP50Ms = new(ms(rtts[len(rtts)/2]))
+		r.RTTP99Ms = new(ms(rtts[min(len(rtts)-1, len(rtts)*99/100)]))
 	}
 	if hasFrames {
 		if total := interp + extrap + held; total > 0 {
-			r.FramesTotal = ptr(total)
-			r.FramesExtrapolatedShare = ptr(float64(extrap) / float64(total))
-			r.FramesHeldShare = ptr(float64(held) / float64(total))
+			r.FramesTotal = new(total)
+			r.FramesExtrapolatedShare = new(float64(extrap) / float64(total))
+			r.FramesHeldShare = new(float64(held) / float64(total))
 		}
 	}
 	if hasCorr {
-		r.Corrections = ptr(corr)
+		r.Corrections = new(corr)
 		if n > 0 && sec > 0 {
-			r.CorrectionsPerClientSec = ptr(float64(corr) / n / sec)
+			r.CorrectionsPerClientSec = new(float64(corr) / n / sec)
 		}
 	}
-}
-
-func maps[V any](m map[string]V) map[string]V {
-	out := make(map[string]V, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

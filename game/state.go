@@ -124,6 +124,21 @@ type Snapshot struct {
 	Projectiles []Projectile
 }
 
+// FindPlayer returns the index of player id in players, which are sorted
+// by ID as a World's and every Snapshot's are; false when it is absent.
+func FindPlayer(players []Player, id EntityID) (int, bool) {
+	lo, hi := 0, len(players)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if players[m].ID < id {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(players) && players[lo].ID == id
+}
+
 // CopyFrom makes s a copy of o, reusing s's slices.
 func (s *Snapshot) CopyFrom(o *Snapshot) {
 	s.Tick = o.Tick

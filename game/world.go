@@ -138,18 +138,7 @@ func (w *World) spawn(pl *Player) {
 }
 
 // playerIndex finds a player by binary search (players are sorted by ID).
-func (w *World) playerIndex(id EntityID) (int, bool) {
-	lo, hi := 0, len(w.players)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if w.players[m].ID < id {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo, lo < len(w.players) && w.players[lo].ID == id
-}
+func (w *World) playerIndex(id EntityID) (int, bool) { return FindPlayer(w.players, id) }
 
 // playerIndexNear is playerIndex, trying hint and hint+1 first.
 func (w *World) playerIndexNear(id EntityID, hint int) (int, bool) {

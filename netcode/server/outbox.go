@@ -1,7 +1,6 @@
 package server
 
 import (
-	"sort"
 	"time"
 
 	"github.com/tickwire/tickwire/game"
@@ -283,8 +282,7 @@ func (f *snapshotFanout) send(ss *session, hdr *wire.SnapshotHeader, payload []b
 
 // lastInputTick finds the tick of the newest input applied to the player.
 func lastInputTick(s *game.Snapshot, id game.EntityID) uint32 {
-	i := sort.Search(len(s.Players), func(i int) bool { return s.Players[i].ID >= id })
-	if i < len(s.Players) && s.Players[i].ID == id {
+	if i, ok := game.FindPlayer(s.Players, id); ok {
 		return s.Players[i].LastInputTick
 	}
 	return 0

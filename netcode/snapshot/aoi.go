@@ -26,10 +26,11 @@ func VisibleSet(dst, full *game.Snapshot, viewer game.EntityID, radius float64, 
 	}
 	dst.Players = dst.Players[:0]
 	dst.Projectiles = dst.Projectiles[:0]
-	vx, vy, ok := playerPosition(full.Players, viewer)
+	vi, ok := game.FindPlayer(full.Players, viewer)
 	if !ok {
 		return
 	}
+	vx, vy := full.Players[vi].X, full.Players[vi].Y
 	r2 := radius * radius
 	for i := range full.Players {
 		pl := &full.Players[i]
@@ -44,15 +45,6 @@ func VisibleSet(dst, full *game.Snapshot, viewer game.EntityID, radius float64, 
 			dst.Projectiles = append(dst.Projectiles, *pr)
 		}
 	}
-}
-
-func playerPosition(players []game.Player, id game.EntityID) (x, y float64, ok bool) {
-	for i := range players {
-		if players[i].ID == id {
-			return players[i].X, players[i].Y, true
-		}
-	}
-	return 0, 0, false
 }
 
 func dist2(dx, dy float64) float64 { return dx*dx + dy*dy }

@@ -124,7 +124,7 @@ func (ix *AOIIndex) VisibleSet(dst *game.Snapshot, viewer game.EntityID) {
 	dst.Tick = s.Tick
 	dst.Players = dst.Players[:0]
 	dst.Projectiles = dst.Projectiles[:0]
-	vi, ok := findPlayer(s.Players, viewer)
+	vi, ok := game.FindPlayer(s.Players, viewer)
 	if !ok {
 		return
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"slices"
 
 	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/wire"
@@ -594,7 +593,7 @@ func (e *Encoder) writeIndexes(idx []int32) {
 // owner stood at the spawn tick).
 func (e *Encoder) writeProjectile(pr *game.Projectile, cur *game.Snapshot) {
 	e.w.WriteUvarint(cur.Tick-pr.SpawnTick, 0)
-	owner, ok := findPlayer(cur.Players, pr.Owner)
+	owner, ok := game.FindPlayer(cur.Players, pr.Owner)
 	e.w.WriteBool(ok)
 	if !ok {
 		e.w.WriteUvarint(uint32(pr.Owner), 0)
@@ -632,18 +631,6 @@ func (g *geometry) spawnPoint(o *game.Player, age uint32) (x, y int64) {
 	dx, dy := g.step(o.MoveX, o.MoveY)
 	a := int64(min(age, 1<<16))
 	return x - dx*a, y - dy*a
-}
-
-func findPlayer(players []game.Player, id game.EntityID) (int, bool) {
-	return slices.BinarySearchFunc(players, id, func(p game.Player, id game.EntityID) int {
-		switch {
-		case p.ID < id:
-			return -1
-		case p.ID > id:
-			return 1
-		}
-		return 0
-	})
 }
 
 // indexBits is the width of an index into a list of n entries.

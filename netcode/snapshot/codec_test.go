@@ -101,7 +101,7 @@ func runChain(t *testing.T, seed uint64, players int, aoi float64, ticks int) {
 		world.Step()
 		cur := world.Snapshot()
 		hist.add(cur)
-		if _, ok := findPlayer(cur.Players, viewer); !ok || rng.IntN(100) == 0 {
+		if _, ok := game.FindPlayer(cur.Players, viewer); !ok || rng.IntN(100) == 0 {
 			viewer = cur.Players[rng.IntN(len(cur.Players))].ID // a new client
 			clear(client.decoded)
 		}

@@ -167,18 +167,18 @@ func AppendInputPacket(b []byte, p *InputPacket) []byte {
 	for i := range p.Inputs {
 		in := &p.Inputs[i]
 		var mark int
-		b, mark = beginField(b, 1)
-		b = appendUint(b, 1, uint64(in.Tick))
-		b = appendSint(b, 2, int64(in.MoveX))
-		b = appendSint(b, 3, int64(in.MoveY))
-		b = appendUint(b, 4, uint64(in.Aim))
+		b, mark = beginField(b, fieldInputPacketInputs)
+		b = appendUint(b, fieldInputTick, uint64(in.Tick))
+		b = appendSint(b, fieldInputMoveX, int64(in.MoveX))
+		b = appendSint(b, fieldInputMoveY, int64(in.MoveY))
+		b = appendUint(b, fieldInputAim, uint64(in.Aim))
 		if in.Fire {
-			b = appendUint(b, 5, 1)
+			b = appendUint(b, fieldInputFire, 1)
 		}
 		b = endField(b, mark)
 	}
-	b = appendUint(b, 2, uint64(p.AckTick))
-	b = appendUint(b, 3, p.ClientTimeUs)
+	b = appendUint(b, fieldInputPacketAckTick, uint64(p.AckTick))
+	b = appendUint(b, fieldInputPacketClientTimeUs, p.ClientTimeUs)
 	return endField(b, outer)
 }
 
@@ -195,7 +195,7 @@ func DecodeInputPacket(body []byte, p *InputPacket) error {
 			break
 		}
 		switch {
-		case num == 1 && typ == protowire.BytesType:
+		case num == fieldInputPacketInputs && typ == protowire.BytesType:
 			if len(p.Inputs) == MaxInputsPerPacket {
 				return Malformedf("more than %d inputs", MaxInputsPerPacket)
 			}
@@ -207,12 +207,12 @@ func DecodeInputPacket(body []byte, p *InputPacket) error {
 				return Malformedf("input ticks not increasing (%d after %d)", in.Tick, p.Inputs[n-1].Tick)
 			}
 			p.Inputs = append(p.Inputs, in)
-		case num == 2 && typ == protowire.VarintType:
+		case num == fieldInputPacketAckTick && typ == protowire.VarintType:
 			if v > 1<<32-1 {
 				return Malformedf("ack tick %d out of range", v)
 			}
 			p.AckTick = uint32(v)
-		case num == 3 && typ == protowire.VarintType:
+		case num == fieldInputPacketClientTimeUs && typ == protowire.VarintType:
 			p.ClientTimeUs = v
 		}
 	}
@@ -234,27 +234,27 @@ func decodeInput(body []byte) (game.Input, error) {
 			continue
 		}
 		switch num {
-		case 1:
+		case fieldInputTick:
 			if v > 1<<32-1 {
 				return in, Malformedf("input tick %d out of range", v)
 			}
 			in.Tick = uint32(v)
-		case 2, 3:
+		case fieldInputMoveX, fieldInputMoveY:
 			m := protowire.DecodeZigZag(v)
 			if m < -game.MoveSteps || m > game.MoveSteps {
 				return in, Malformedf("move component %d out of range", m)
 			}
-			if num == 2 {
+			if num == fieldInputMoveX {
 				in.MoveX = int8(m)
 			} else {
 				in.MoveY = int8(m)
 			}
-		case 4:
+		case fieldInputAim:
 			if v >= game.AngleSteps {
 				return in, Malformedf("aim %d out of range", v)
 			}
 			in.Aim = uint16(v)
-		case 5:
+		case fieldInputFire:
 			in.Fire = v != 0
 		}
 	}
@@ -283,16 +283,16 @@ type SnapshotHeader struct {
 // AppendSnapshotPacket appends a Packet{snapshot} carrying payload to b.
 func AppendSnapshotPacket(b []byte, h *SnapshotHeader, payload []byte) []byte {
 	b, outer := beginField(b, protowire.Number(KindSnapshot))
-	b = appendUint(b, 1, uint64(h.ServerTick))
-	b = appendUint(b, 2, uint64(h.BaselineTick))
-	b = appendUint(b, 3, uint64(h.LastInputTick))
-	b = appendSint(b, 4, int64(h.InputLeadMs))
+	b = appendUint(b, fieldSnapshotServerTick, uint64(h.ServerTick))
+	b = appendUint(b, fieldSnapshotBaselineTick, uint64(h.BaselineTick))
+	b = appendUint(b, fieldSnapshotLastInputTick, uint64(h.LastInputTick))
+	b = appendSint(b, fieldSnapshotInputLeadMs, int64(h.InputLeadMs))
 	if len(payload) > 0 {
-		b = protowire.AppendTag(b, 5, protowire.BytesType)
+		b = protowire.AppendTag(b, fieldSnapshotPayload, protowire.BytesType)
 		b = protowire.AppendBytes(b, payload)
 	}
-	b = appendUint(b, 6, uint64(h.FragmentIndex))
-	b = appendUint(b, 7, uint64(h.FragmentCount))
+	b = appendUint(b, fieldSnapshotFragmentIndex, uint64(h.FragmentIndex))
+	b = appendUint(b, fieldSnapshotFragmentCount, uint64(h.FragmentCount))
 	return endField(b, outer)
 }
 
@@ -306,7 +306,7 @@ func DecodeSnapshotPacket(body []byte, h *SnapshotHeader) (payload []byte, err e
 		if !ok {
 			break
 		}
-		if num == 5 && typ == protowire.BytesType {
+		if num == fieldSnapshotPayload && typ == protowire.BytesType {
 			payload = raw
 			continue
 		}
@@ -314,17 +314,17 @@ func DecodeSnapshotPacket(body []byte, h *SnapshotHeader) (payload []byte, err e
 			continue
 		}
 		switch num {
-		case 1:
+		case fieldSnapshotServerTick:
 			h.ServerTick = uint32(v)
-		case 2:
+		case fieldSnapshotBaselineTick:
 			h.BaselineTick = uint32(v)
-		case 3:
+		case fieldSnapshotLastInputTick:
 			h.LastInputTick = uint32(v)
-		case 4:
+		case fieldSnapshotInputLeadMs:
 			h.InputLeadMs = int32(protowire.DecodeZigZag(v))
-		case 6:
+		case fieldSnapshotFragmentIndex:
 			h.FragmentIndex = uint32(v)
-		case 7:
+		case fieldSnapshotFragmentCount:
 			h.FragmentCount = uint32(v)
 		}
 	}
@@ -347,10 +347,10 @@ type Ping struct {
 // AppendPing appends a Packet{ping} (kind KindPing) or Packet{pong}.
 func AppendPing(b []byte, kind PacketKind, p *Ping) []byte {
 	b, outer := beginField(b, protowire.Number(kind))
-	b = appendUint(b, 1, uint64(p.Nonce))
-	b = appendUint(b, 2, p.SentUs)
+	b = appendUint(b, fieldPingNonce, uint64(p.Nonce))
+	b = appendUint(b, fieldPingSentUs, p.SentUs)
 	if kind == KindPong {
-		b = appendUint(b, 3, uint64(p.ServerTick))
+		b = appendUint(b, fieldPongServerTick, uint64(p.ServerTick))
 	}
 	return endField(b, outer)
 }
@@ -368,11 +368,11 @@ func DecodePing(body []byte, p *Ping) error {
 			continue
 		}
 		switch num {
-		case 1:
+		case fieldPingNonce:
 			p.Nonce = uint32(v)
-		case 2:
+		case fieldPingSentUs:
 			p.SentUs = v
-		case 3:
+		case fieldPongServerTick:
 			p.ServerTick = uint32(v)
 		}
 	}
