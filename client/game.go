@@ -25,7 +25,7 @@ import (
 	"github.com/hajimehoshi/ebiten/v2/vector"
 
 	"github.com/tickwire/tickwire/client/palette"
-	"github.com/tickwire/tickwire/client/session"
+	"github.com/tickwire/tickwire/client/reconnect"
 	"github.com/tickwire/tickwire/game"
 	netclient "github.com/tickwire/tickwire/netcode/client"
 	"github.com/tickwire/tickwire/netcode/transport"
@@ -48,7 +48,7 @@ type Config struct {
 	// Zoom is screen pixels per world unit. Default 1.
 	Zoom float64
 	// Backoff spaces reconnection attempts.
-	Backoff session.Backoff
+	Backoff reconnect.Backoff
 	// Logger receives the client's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -77,10 +77,10 @@ const gridStep = 100
 type Game struct {
 	cfg Config
 	log *slog.Logger
-	mgr *session.Manager[*session.NetSource]
+	mgr *reconnect.Manager[*reconnect.NetSource]
 
 	// Owned by Ebiten's goroutine (Update and Draw).
-	frame    session.Frame
+	frame    reconnect.Frame
 	showNet  bool
 	w, h     int
 	camX     float64
@@ -90,7 +90,7 @@ type Game struct {
 	sendErrs int
 
 	statsMu sync.Mutex
-	stats   session.NetStats
+	stats   reconnect.NetStats
 	statsAt time.Time
 }
 
@@ -103,10 +103,10 @@ func New(cfg Config) *Game {
 	if g.log == nil {
 		g.log = slog.Default()
 	}
-	g.mgr = session.New(session.Config[*session.NetSource]{
+	g.mgr = reconnect.New(reconnect.Config[*reconnect.NetSource]{
 		Backoff: cfg.Backoff,
-		Dial: func(ctx context.Context, resume []byte) (*session.NetSource, error) {
-			return session.Connect(ctx, netclient.Config{
+		Dial: func(ctx context.Context, resume []byte) (*reconnect.NetSource, error) {
+			return reconnect.Connect(ctx, netclient.Config{
 				Server:      cfg.Server,
 				Name:        cfg.Name,
 				ResumeToken: resume,
@@ -118,7 +118,7 @@ func New(cfg Config) *Game {
 				Logger: g.log,
 			})
 		},
-		OnChange: func(s session.Status) {
+		OnChange: func(s reconnect.Status) {
 			g.log.Info("connection", "state", s.State.String(), "attempt", s.Attempt, "reason", s.Reason)
 		},
 	})
@@ -135,7 +135,7 @@ func (g *Game) Start(ctx context.Context) {
 }
 
 // Status is the connection's state.
-func (g *Game) Status() session.Status { return g.mgr.Status() }
+func (g *Game) Status() reconnect.Status { return g.mgr.Status() }
 
 // Run opens the window (or canvas) and plays until it is closed.
 func Run(ctx context.Context, cfg Config) error {
@@ -369,15 +369,15 @@ func (g *Game) drawStatus(screen *ebiten.Image) {
 	st := g.mgr.Status()
 	var msg string
 	switch st.State {
-	case session.Connecting:
+	case reconnect.Connecting:
 		msg = "connecting to " + g.cfg.Server + " ..."
-	case session.Connected:
+	case reconnect.Connected:
 		ebitenutil.DebugPrintAt(screen, "connected as "+g.cfg.Name, 8, 8)
 		return
-	case session.Reconnecting:
+	case reconnect.Reconnecting:
 		wait := max(0, time.Until(st.RetryAt)).Round(100 * time.Millisecond)
 		msg = fmt.Sprintf("reconnecting (attempt %d, next in %v)\n%s", st.Attempt, wait, st.Reason)
-	case session.Disconnected:
+	case reconnect.Disconnected:
 		msg = "disconnected: " + st.Reason
 	}
 	vector.DrawFilledRect(screen, 0, float32(g.h/2-20), float32(g.w), 48, palette.Panel, false)

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickwire/tickwire/client/session"
+	"github.com/tickwire/tickwire/client/reconnect"
 	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/client"
 	"github.com/tickwire/tickwire/netcode/transport"
@@ -19,7 +19,7 @@ import (
 
 // TestKilledServerRestartedUnderReconnectingClientsHasThemPlayingWithin5s
 // SIGKILLs the real server binary under 20 reconnecting clients (the
-// client/session manager, both transports), starts a new one on the same
+// client/reconnect manager, both transports), starts a new one on the same
 // port, and checks that every client is connected and receiving snapshots
 // again within 5 s of the new server listening.
 func TestKilledServerRestartedUnderReconnectingClientsHasThemPlayingWithin5s(t *testing.T) {
@@ -30,7 +30,7 @@ func TestKilledServerRestartedUnderReconnectingClientsHasThemPlayingWithin5s(t *
 
 	const n = 20
 	type player struct {
-		m     *session.Manager[*session.NetSource]
+		m     *reconnect.Manager[*reconnect.NetSource]
 		snaps atomic.Int64
 	}
 	clients := make([]*player, n)
@@ -41,9 +41,9 @@ func TestKilledServerRestartedUnderReconnectingClientsHasThemPlayingWithin5s(t *
 		if i%2 == 1 {
 			kind = transport.WebSocket
 		}
-		c.m = session.New(session.Config[*session.NetSource]{
-			Dial: func(ctx context.Context, resume []byte) (*session.NetSource, error) {
-				return session.Connect(ctx, client.Config{
+		c.m = reconnect.New(reconnect.Config[*reconnect.NetSource]{
+			Dial: func(ctx context.Context, resume []byte) (*reconnect.NetSource, error) {
+				return reconnect.Connect(ctx, client.Config{
 					Server: p.url, Name: fmt.Sprintf("bot%d", i), ResumeToken: resume,
 					Dial:       transport.DialOptions{Transport: kind, TrustServerCertHash: true},
 					OnSnapshot: func(*game.Snapshot, *wire.SnapshotHeader) { c.snaps.Add(1) },
@@ -57,7 +57,7 @@ func TestKilledServerRestartedUnderReconnectingClientsHasThemPlayingWithin5s(t *
 	playing := func(since []int64) func() bool {
 		return func() bool {
 			for i, c := range clients {
-				if c.m.Status().State != session.Connected || c.snaps.Load() <= since[i] {
+				if c.m.Status().State != reconnect.Connected || c.snaps.Load() <= since[i] {
 					return false
 				}
 			}
@@ -84,7 +84,7 @@ func TestKilledServerRestartedUnderReconnectingClientsHasThemPlayingWithin5s(t *
 	backAt := make([]time.Duration, n)
 	waitUntil(t, 30*time.Second, "every client playing on the restarted server", func() bool {
 		for i, c := range clients {
-			if backAt[i] == 0 && c.m.Status().State == session.Connected && c.snaps.Load() > since[i] {
+			if backAt[i] == 0 && c.m.Status().State == reconnect.Connected && c.snaps.Load() > since[i] {
 				backAt[i] = time.Since(ready)
 			}
 		}

@@ -1,4 +1,4 @@
-package session
+package reconnect
 
 // NetSource is the game's view of one client.Client: the client netcode
 // (clock sync, interpolation, prediction, input pacing) lives in netcode,

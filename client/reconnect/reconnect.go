@@ -1,9 +1,9 @@
-// Package session keeps a client connected: it dials, reports the
+// Package reconnect keeps a client connected: it dials, reports the
 // connection's state for the screen, and after a drop reconnects with
 // capped exponential backoff and jitter, offering the server the resume
 // token of the session it lost. It owns no netcode logic and draws
 // nothing.
-package session
+package reconnect
 
 import (
 	"context"

@@ -1,6 +1,6 @@
 //go:build !js
 
-package session
+package reconnect
 
 import (
 	"context"
