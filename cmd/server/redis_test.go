@@ -5,69 +5,28 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/client"
 	"github.com/tickwire/tickwire/netcode/server"
 	"github.com/tickwire/tickwire/netcode/server/directory/redisdir"
+	"github.com/tickwire/tickwire/netcode/server/directory/redisdir/redistest"
 	"github.com/tickwire/tickwire/netcode/transport"
 	"github.com/tickwire/tickwire/netcode/wire"
 )
-
-// startRedis runs a throwaway redis-server on a free loopback port with
-// no persistence. Without the binary the test is skipped, unless CI=true.
-func startRedis(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server not installed (scripts/test.sh installs the Debian package redis-server)")
-		}
-		t.Skip("redis-server not installed")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", t.TempDir(),
-		"--save", "", "--appendonly", "no", "--protected-mode", "yes")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	url := "redis://127.0.0.1:" + strconv.Itoa(port) + "/0"
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port)})
-	defer rdb.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for rdb.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("redis-server did not answer within 10 s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return url
-}
 
 // TestTwoProcessesShareRoomsThroughRedis runs two real server binaries on
 // one real Redis: a client asks A's lobby for a room that lives on B, is
 // sent to B, joins and moves; when B is killed (SIGKILL: no goodbye), its
 // record and rooms vanish from the directory within the TTL.
 func TestTwoProcessesShareRoomsThroughRedis(t *testing.T) {
-	redisURL := startRedis(t)
+	redisURL := "redis://" + redistest.Start(t) + "/0"
 	const ttl = 2 * time.Second
 	common := []string{"-redis", redisURL, "-directory-ttl", ttl.String(), "-drain-timeout", "0s"}
 	env := []string{"TICKWIRE_TOKEN_SECRET=shared-secret-of-the-two-processes"}

@@ -91,8 +91,8 @@ func newConnCore(cfg ConnConfig) connCore {
 	}
 }
 
-// receive implements Conn.Receive.
-func (c *connCore) receive(ctx context.Context) ([]byte, bool, error) {
+// Receive implements Conn.Receive for both native Conns.
+func (c *connCore) Receive(ctx context.Context) ([]byte, bool, error) {
 	if c.closedLocally() {
 		return nil, false, ErrClosed
 	}
@@ -198,7 +198,8 @@ func (c *connCore) waitReaderThenKill(readerDone <-chan struct{}, grace time.Dur
 	c.stopReading()
 }
 
-func (c *connCore) stats() ConnStats {
+// Stats returns the connection's drop counters (see StatsOf).
+func (c *connCore) Stats() ConnStats {
 	return ConnStats{
 		DatagramsDroppedOut: c.droppedOut.Load(),
 		DatagramsDroppedIn:  c.droppedIn.Load(),

@@ -4,7 +4,6 @@ package transport
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -65,10 +64,8 @@ func newWSConn(ws *websocket.Conn, cfg ConnConfig, readLimit int) *wsConn {
 	return c
 }
 
-func (c *wsConn) Kind() Kind                                        { return WebSocket }
-func (c *wsConn) RemoteAddr() net.Addr                              { return c.ws.RemoteAddr() }
-func (c *wsConn) Stats() ConnStats                                  { return c.stats() }
-func (c *wsConn) Receive(ctx context.Context) ([]byte, bool, error) { return c.receive(ctx) }
+func (c *wsConn) Kind() Kind           { return WebSocket }
+func (c *wsConn) RemoteAddr() net.Addr { return c.ws.RemoteAddr() }
 
 // SendDatagram queues p without waiting; ErrDropped when the queue is
 // full (the peer or the network is not keeping up).

@@ -96,10 +96,8 @@ func newWTConn(sess *webtransport.Session, str *webtransport.Stream, qconn *quic
 	return c
 }
 
-func (c *wtConn) Kind() Kind                                        { return WebTransport }
-func (c *wtConn) RemoteAddr() net.Addr                              { return c.sess.RemoteAddr() }
-func (c *wtConn) Stats() ConnStats                                  { return c.stats() }
-func (c *wtConn) Receive(ctx context.Context) ([]byte, bool, error) { return c.receive(ctx) }
+func (c *wtConn) Kind() Kind           { return WebTransport }
+func (c *wtConn) RemoteAddr() net.Addr { return c.sess.RemoteAddr() }
 
 // SendDatagram queues p for the datagram writer. quic-go's own
 // SendDatagram blocks while its 32-datagram queue is full (v0.64.1,
