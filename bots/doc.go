@@ -1,17 +1,18 @@
 // Package bots is the load-testing swarm: many headless Tickwire clients
-// in one process, each a real client session (package netcode's Client,
-// the code the game uses) playing ARENA.md's benchmark bot (game.Bot),
-// and the report of what they measured.
+// in one process, each a real client session (client.Client of package
+// netcode/client, the code the game uses) playing the benchmark bot of
+// docs/GAME.md (game.Bot), and the report of what they measured.
 //
 // Run runs one swarm: it connects Config.Bots bots over the ramp, lets
 // them play through a warm-up, measures for Config.Duration and returns a
-// Report with every figure ARENA.md asks of a benchmark: application and
-// wire bytes per client per second each way, input-to-acknowledgement
-// latency, snapshots received against expected, interpolation health and
-// corrections (from the client netcode), connect failures by reason, the
-// server's tick duration and missed ticks (scraped from its /metrics), the
-// server's CPU and memory (given its process id) and the swarm's own CPU
-// per bot. Report.Check gates a run on Thresholds.
+// Report with every figure docs/GAME.md defines for a benchmark:
+// application and wire bytes per client per second each way,
+// input-to-acknowledgement latency, snapshots received against expected,
+// interpolation health and corrections (from the client netcode), connect
+// failures by reason, the server's tick duration and missed ticks
+// (scraped from its /metrics), the server's CPU and memory (given its
+// process id) and the swarm's own CPU per bot. Report.Check gates a run
+// on Thresholds.
 //
 // The swarm is cheap by construction: a few scheduler goroutines (one by
 // default) drive every bot's inputs from one ticker; there is no
@@ -19,7 +20,9 @@
 // Input-to-ack latency is measured from a 128-entry ring per bot filled
 // by the scheduler and read in the session's snapshot callback.
 //
-// session.go is the package's only contact with the client netcode (the
-// adapter of shared/client-api.md). The package never touches the server:
-// it reads only what a server publishes (/metrics, /proc).
+// session.go adapts the client netcode to a bot: it connects a
+// client.Client (its connection wrapped in a linksim.Link when the link
+// is impaired), and the swarm sends inputs, counts frames and reads
+// figures through it. The package never touches the server: it reads
+// only what a server publishes (/metrics, /proc).
 package bots

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// Server metric names (shared/metrics.md).
+// Server metric names (docs/HOSTING.md, "Metrics").
 const (
 	metricTickDuration = "tickwire_tick_duration_seconds"
 	metricTickMax      = "tickwire_tick_duration_max_seconds"

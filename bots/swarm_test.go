@@ -155,8 +155,10 @@ func TestWireCounters(t *testing.T) {
 func TestLinkFlagsReachTheSessionOrSayWhyNot(t *testing.T) {
 	c := Config{Server: "http://127.0.0.1:1", Up: Link{Loss: 0.05}, Down: Link{Latency: 75 * time.Millisecond}}
 	err := c.applyDefaults()
-	// Until the client netcode's LinkSim is merged the swarm refuses
-	// impairment up front instead of running unimpaired.
+	// An impaired link is a valid configuration: each bot's connection is
+	// wrapped in a linksim.Link (session.go). A swarm that could not
+	// impair its links would have to refuse here, with this error, rather
+	// than run unimpaired.
 	if err != nil && !strings.Contains(err.Error(), "link impairment needs the client netcode") {
 		t.Fatalf("impaired config: %v", err)
 	}

@@ -7,17 +7,17 @@ import (
 	"time"
 )
 
-// benchPlayers are the room sizes of the benchmarks: the ARENA.md default
-// and the large room.
+// benchPlayers are the room sizes of the benchmarks: the default arena's
+// 100 players (docs/GAME.md) and the large room.
 var benchPlayers = []int{100, 1000}
 
 // warmupTicks lets projectiles, deaths and respawns reach their steady
 // state (and every buffer its final size) before timing: 10 s at 30 Hz.
 const warmupTicks = 300
 
-// BenchmarkWorldStep is one tick of the ARENA.md workload at 30 Hz: every
-// player a bot (held random directions, about half of them firing at the
-// cooldown rate), in the arena sized for the room.
+// BenchmarkWorldStep is one tick of the benchmark workload of docs/GAME.md
+// at 30 Hz: every player a bot (held random directions, about half of
+// them firing at the cooldown rate), in the arena sized for the room.
 func BenchmarkWorldStep(b *testing.B) {
 	for _, n := range benchPlayers {
 		b.Run(fmt.Sprintf("players=%d", n), func(b *testing.B) {

@@ -2,11 +2,12 @@ package game
 
 import "math"
 
-// Bot is ARENA.md's benchmark bot: it picks a random move direction and
-// holds it for a random 1 to 3 seconds, aims at a random angle changed
-// with the direction, and at each change decides with probability 1/2
-// whether to hold fire until the next change (the world fires at the
-// cooldown rate while fire is held, so about 2 shots a second on average).
+// Bot is the benchmark bot of docs/GAME.md: it picks a random move
+// direction and holds it for a random 1 to 3 seconds, aims at a random
+// angle changed with the direction, and at each change decides with
+// probability 1/2 whether to hold fire until the next change (the world
+// fires at the cooldown rate while fire is held, so about 2 shots a
+// second on average).
 //
 // A Bot is seeded and deterministic: the same seed and tick rate give the
 // same decisions, on every platform and Go version (PCG and the game's own

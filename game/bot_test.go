@@ -20,9 +20,10 @@ func TestBotSameSeedSameDecisions(t *testing.T) {
 	}
 }
 
-// TestBotHoldsDirectionOneToThreeSeconds checks ARENA.md's behaviour over
-// many changes: each decision lasts 1 to 3 s, the move is a unit vector,
-// the aim changes with it, and fire is held about half of the time.
+// TestBotHoldsDirectionOneToThreeSeconds checks the benchmark bot's
+// behaviour (docs/GAME.md) over many changes: each decision lasts 1 to
+// 3 s, the move is a unit vector, the aim changes with it, and fire is
+// held about half of the time.
 func TestBotHoldsDirectionOneToThreeSeconds(t *testing.T) {
 	const rate = 30
 	bot := NewBot(1, rate)

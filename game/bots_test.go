@@ -5,12 +5,12 @@ import (
 	"math/rand/v2"
 )
 
-// botSwarm drives players the way ARENA.md's benchmark bots do: a random
-// move direction held for 1 to 3 s, a random aim changed with it, and at
-// each change a coin toss whether to hold fire until the next. Seeded, so
-// the same seed gives the same inputs; it draws from PCG directly and
-// quantizes with AngleSinCos, so the inputs are the same on every platform
-// and Go version (the golden hash depends on it).
+// botSwarm drives players the way the benchmark bots of docs/GAME.md do:
+// a random move direction held for 1 to 3 s, a random aim changed with
+// it, and at each change a coin toss whether to hold fire until the next.
+// Seeded, so the same seed gives the same inputs; it draws from PCG
+// directly and quantizes with AngleSinCos, so the inputs are the same on
+// every platform and Go version (the golden hash depends on it).
 type botSwarm struct {
 	rng  testRand
 	rate int

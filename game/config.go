@@ -19,8 +19,8 @@ const (
 	maxTicks = 1 << 16
 )
 
-// Config configures a World. The zero value is the ARENA.md benchmark
-// arena: 30 Hz, 100 players, 2000 units, seed 0.
+// Config configures a World. The zero value is the benchmark arena of
+// docs/GAME.md: 30 Hz, 100 players, 2000 units, seed 0.
 type Config struct {
 	// TickRate is the simulation rate in Hz: 20, 30 or 60. Zero means 30.
 	// Validate rejects any other value.
@@ -35,8 +35,9 @@ type Config struct {
 	Seed uint64
 }
 
-// ArenaSize is the ARENA.md arena side for n players: 2000 units up to 100
-// players, then 200·√n so that the density of players stays the same.
+// ArenaSize is the arena side for n players (docs/GAME.md): 2000 units up
+// to 100 players, then 200·√n so that the density of players stays the
+// same.
 func ArenaSize(n int) float64 {
 	if n <= 100 {
 		return 2000

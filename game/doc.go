@@ -1,4 +1,4 @@
-// Package game is the arena of shared/ARENA.md as a deterministic, pure
+// Package game is the arena of docs/GAME.md as a deterministic, pure
 // simulation, and the room loop that runs it at a fixed rate.
 //
 // The simulation (World, Params, the state types) owns the rules: players

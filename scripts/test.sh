@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ensure_go
-ensure_debs redis-server # the room directory's integration test (cmd/server)
+ensure_debs redis-server # the Redis directory's tests (cmd/server, netcode/server/directory/redisdir)
 # The client's end-to-end tests: Xvfb + xwd (desktop screenshots), Chromium, Ebiten's cgo packages.
 ensure_debs xvfb xauth x11-apps chromium libc6-dev libgl1-mesa-dev libxcursor-dev libxi-dev libxinerama-dev libxrandr-dev libxxf86vm-dev libasound2-dev pkg-config
 export GOFLAGS="${GOFLAGS:-} -mod=readonly"

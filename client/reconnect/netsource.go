@@ -1,8 +1,9 @@
 package reconnect
 
 // NetSource is the game's view of one client.Client: the client netcode
-// (clock sync, interpolation, prediction, input pacing) lives in netcode,
-// shared with the bots; this file only adds the roster's names.
+// (clock sync, interpolation, prediction, input pacing) lives in
+// netcode/client, shared with the bots; this file only adds the roster's
+// names.
 
 import (
 	"context"

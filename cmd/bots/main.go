@@ -5,8 +5,9 @@
 //	go run ./cmd/bots -server URL -n 50 -duration 10s -max-ack-p99 100ms -min-snapshot-ratio 0.99
 //
 // Each bot is a real client session (the netcode client the game uses)
-// playing ARENA.md's benchmark bot. A progress line goes to stderr every
-// second; the report to stdout as a table and, with -json, to a file.
+// playing the benchmark bot of docs/GAME.md. A progress line goes to
+// stderr every second; the report to stdout as a table and, with -json,
+// to a file.
 //
 // Exit status: 0 when every threshold held, 1 when one broke (named on
 // stderr), 2 when the run could not happen.

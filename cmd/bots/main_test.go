@@ -131,8 +131,7 @@ func runBots(t *testing.T, bin string, stdout, stderr io.Writer, args ...string)
 // and half over WebSocket, measured for 10 s. The thresholds are generous
 // for a loaded host but fail if snapshots stop arriving, input latency
 // blows up to seconds or bots cannot connect. The server's missed ticks
-// are checked when it serves /metrics (issue 7); until then they are
-// reported as not checked.
+// are read from its /metrics and checked (-require-server-metrics).
 func TestSwarmOf50MixedBotsHoldsCIThresholds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a 10 s swarm")
@@ -193,10 +192,11 @@ func TestImpossibleThresholdExitsNonZeroNamingIt(t *testing.T) {
 	}
 }
 
-// TestScrapedServerMetricsGateTheRun serves the metrics of
-// shared/metrics.md from an in-process server's room counters, so that
+// TestScrapedServerMetricsGateTheRun runs the swarm against an
+// in-process server's /metrics (the metrics of docs/HOSTING.md), so that
 // the scrape, the window deltas and -max-missed-ticks are exercised end
-// to end before the real server serves them.
+// to end; then against an address that serves no metrics, where
+// -require-server-metrics fails a threshold it cannot check.
 func TestScrapedServerMetricsGateTheRun(t *testing.T) {
 	url := startServer(t, 100)
 	var stdout, stderr bytes.Buffer

@@ -610,9 +610,11 @@ func (c *Client) handlePacket(raw []byte, now time.Time) error {
 		}
 		c.mu.Unlock()
 	case wire.KindRoster:
-		// A roster names every player and comes at every join and leave:
-		// decoding it for nobody costs a crowd of sessions in one process
-		// (bots) O(players²) per join, enough to stall their readers.
+		// A roster names every player; the server sends one to every
+		// session after joins and leaves, coalesced to at most one per
+		// room per second (rosterEvery, netcode/server/room_roster.go).
+		// Decoding it for nobody would still cost a crowd of sessions in
+		// one process (bots) O(players²) per roster.
 		if c.cfg.OnRoster == nil {
 			c.stats.rostersSkipped.Add(1)
 			return nil

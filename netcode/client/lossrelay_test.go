@@ -158,8 +158,9 @@ type received struct {
 	baseline uint32
 }
 
-// driveBot sends an ARENA.md-like bot's inputs once per tick until ctx
-// ends: a direction held for a while, fire held half of the time.
+// driveBot sends inputs like those of the benchmark bot (docs/GAME.md)
+// once per tick until ctx ends: a direction held for a while, fire held
+// half of the time.
 func driveBot(ctx context.Context, c *client.Client, seed uint64, period time.Duration) {
 	rng := rand.New(rand.NewPCG(seed, 3))
 	t := time.NewTicker(period)

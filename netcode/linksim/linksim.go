@@ -59,7 +59,7 @@ func (l Link) Wrap(c transport.Conn) transport.Conn {
 	return s
 }
 
-// simConn is a Conn seen through a LinkSim on the real clock.
+// simConn is a Conn seen through a Link on the real clock.
 type simConn struct {
 	inner transport.Conn
 

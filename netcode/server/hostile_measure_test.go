@@ -26,7 +26,7 @@ import (
 // players' snapshot delivery for each phase. A measurement, not a unit
 // test: run it on a quiet machine with
 //
-//	TICKWIRE_MEASURE=1 go test -run TestMeasureTickCostOfHostileClients -v ./netcode/
+//	TICKWIRE_MEASURE=1 go test -run TestMeasureTickCostOfHostileClients -v ./netcode/server/
 func TestMeasureTickCostOfHostileClients(t *testing.T) {
 	if os.Getenv("TICKWIRE_MEASURE") == "" {
 		t.Skip("set TICKWIRE_MEASURE=1 to measure")

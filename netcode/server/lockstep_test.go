@@ -23,10 +23,11 @@ import (
 
 // The tests here run whole sessions on simulated time: a real game.Room
 // on a game.ManualClock, the server's real session and snapshot code,
-// and real Clients, joined by in-memory links that linksim.Link's scheduler
-// impairs on the same clock. One goroutine drives everything in time
-// order (the room's goroutine runs in lockstep through Room.WaitTick), so
-// a run is deterministic: the same seed gives the same figures.
+// and real clients (client.Lockstep), joined by in-memory links that
+// linksim.Queue impairs on the same clock. One goroutine drives
+// everything in time order (the room's goroutine runs in lockstep through
+// Room.WaitTick), so a run is deterministic: the same seed gives the same
+// figures.
 
 // simLink is one direction of an in-memory link: a linksim.Queue on the
 // simulation's clock.
@@ -73,8 +74,9 @@ func (c memConn) Close() error         { return nil }
 func (c memConn) Kind() transport.Kind { return transport.WebTransport }
 func (c memConn) RemoteAddr() net.Addr { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)} }
 
-// simClient is one player: a Client, its two links, its server session,
-// and a seeded bot that decides its inputs as ARENA.md's bots do.
+// simClient is one player: a client.Lockstep, its two links, its server
+// session, and a seeded bot that decides its inputs as the benchmark
+// bots of docs/GAME.md do.
 type simClient struct {
 	c         *client.Lockstep
 	name      string

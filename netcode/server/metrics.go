@@ -23,7 +23,7 @@ import (
 //	tickwire_sessions{transport}               gauge      sessions by transport ("webtransport", "websocket")
 //	tickwire_inputs_total{room,result}         counter    inputs: applied, late, duplicate, dropped (buffer full), future
 //	tickwire_datagrams_total{direction,transport}  counter  datagrams in/out (input, ping, pong in; snapshot, ping, pong out)
-//	tickwire_messages_total{direction,transport}   counter  reliable messages in/out (hello, welcome, disconnect)
+//	tickwire_messages_total{direction,transport}   counter  reliable messages in/out (hello, welcome, roster, disconnect)
 //	tickwire_bytes_total{direction,transport}      counter  payload bytes of both
 //	tickwire_dropped_total{reason}             counter    packets dropped: send_queue_full, malformed, rate_limited
 //	tickwire_snapshot_bytes{transport}         histogram  size of each snapshot datagram sent to a client

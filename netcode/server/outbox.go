@@ -149,8 +149,8 @@ type snapshotFanout struct {
 	packet  []byte
 	indexes [game.DefaultHistoryTicks]snapshot.AOIIndex // with AOI: by tick, mod 64
 
-	// observe, when set (by tests, before the room runs), sees every
-	// tick's snapshot before anything is sent.
+	// observe is Server.OnTick, set when the room is made: when not nil
+	// it sees every tick's snapshot before anything is sent.
 	observe func(cur *game.Snapshot)
 }
 

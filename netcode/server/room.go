@@ -22,7 +22,7 @@ type RoomOptions struct {
 	// ID names the room (ValidRoomID). Empty means a random ID.
 	ID string
 	// Game configures its arena (tick rate, max players, seed); the zero
-	// value is ARENA.md's.
+	// value is the default arena of docs/GAME.md.
 	Game game.Config
 	// AOIRadius, when positive, sends each client only the entities
 	// within this distance of its player.
@@ -47,7 +47,7 @@ type room struct {
 
 	mu        sync.Mutex
 	sessions  []*session    // snapshot order; replaced, never mutated in place
-	rosterRev atomic.Uint64 // see roster.go
+	rosterRev atomic.Uint64 // see sendRoster (room_roster.go)
 
 	rosterMu      sync.Mutex
 	rosterSentAt  time.Time // clock time of the last roster sent

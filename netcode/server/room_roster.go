@@ -8,7 +8,8 @@ import (
 	"github.com/tickwire/tickwire/netcode/wire"
 )
 
-// The room's side of the roster (roster.go): when it goes out, and to whom.
+// The room's side of the roster (the message itself is wire.Roster): when
+// it goes out, and to whom.
 
 // rosterEvery bounds how often a room sends its roster: joins and leaves
 // within it are coalesced into one roster, so a burst of N joins costs

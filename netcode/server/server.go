@@ -39,7 +39,8 @@ type Server struct {
 	// "localhost:4433"; "localhost" listens on 127.0.0.1 and ::1.
 	Addr string
 	// Game configures the default room's arena, and is the template of
-	// rooms created through the lobby. The zero value is ARENA.md's.
+	// rooms created through the lobby. The zero value is the default arena
+	// of docs/GAME.md.
 	Game game.Config
 	// AOIRadius, when positive, sends each client of the default room only
 	// the entities within this distance of its player. Zero sends the

@@ -22,7 +22,7 @@ const maxMalformedPackets = 32
 
 // session is one connected client on the server. Its fields are split by
 // owner: the read goroutine (handleConn), the room goroutine (snapshot
-// sending, see server.OnTick) and atomics shared by both.
+// sending, see room.OnTick) and atomics shared by both.
 type session struct {
 	id     uint64
 	entity game.EntityID

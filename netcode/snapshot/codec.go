@@ -30,8 +30,9 @@ const (
 )
 
 // Orders of the Exp-Golomb codes (bits.go) of the small fields, from the
-// values measured on the ARENA.md workload. The order of a position
-// residual follows the step length instead (geometry.residualK).
+// values measured on the benchmark workload of docs/GAME.md. The order of
+// a position residual follows the step length instead
+// (geometry.residualK).
 const (
 	aimDeltaK = 3 // aim change, when smaller than a raw angle
 	originK   = 0 // projectile origin residual: almost always exactly 0
@@ -48,8 +49,8 @@ const (
 	changedBits = 5
 )
 
-// paramsOrDefault is p, or ARENA.md's arena when p is the zero value, so
-// that the zero encoder and decoder work.
+// paramsOrDefault is p, or the default arena (game.Config{}.Params()) when
+// p is the zero value, so that the zero encoder and decoder work.
 func paramsOrDefault(p *game.Params) game.Params {
 	if *p == (game.Params{}) {
 		return game.Config{}.Params()
@@ -183,7 +184,8 @@ type Encoder struct {
 	// Params are the rules of the arena (game.Config.Params), which set
 	// the width of positions and the prediction. The decoder must use
 	// equal Params: a client's come from the welcome message, exact in
-	// its float32 fields. The zero value means ARENA.md's arena.
+	// its float32 fields. The zero value means the default arena
+	// (game.Config{}.Params()).
 	Params game.Params
 	// AOIRadius, when positive, limits every snapshot to what the viewer
 	// sees (VisibleSet with this radius), on the current tick and on the
@@ -646,7 +648,8 @@ func indexBits(n int) uint {
 // decodes the default arena.
 type Decoder struct {
 	// Params are the rules of the arena, equal to the encoder's (see
-	// Encoder.Params). The zero value means ARENA.md's arena.
+	// Encoder.Params). The zero value means the default arena
+	// (game.Config{}.Params()).
 	Params game.Params
 
 	g       geometry

@@ -216,8 +216,8 @@ func TestPredictionStopsAtTheWall(t *testing.T) {
 }
 
 // TestMovingPlayersCostFewBits checks the size goal of the codec: at
-// N = 100 with ARENA.md bots and a baseline 3 ticks old, at most 24 bits
-// per moving player on average.
+// N = 100 with the benchmark bots of docs/GAME.md and a baseline 3 ticks
+// old, at most 24 bits per moving player on average.
 func TestMovingPlayersCostFewBits(t *testing.T) {
 	bits, bytes := measureDeltaSize(t, 100, 0, 3)
 	t.Logf("%.2f bits per moving player, %.0f bytes per snapshot", bits, bytes)

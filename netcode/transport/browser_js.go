@@ -24,8 +24,12 @@ import (
 )
 
 // DialOptions.RootCAs and Header have no use here: the browser verifies
-// the server and sets the headers itself. Placeholder types keep
-// crypto/x509 and net/http out of the wasm (see dial_native.go).
+// the server and sets the headers itself. Placeholder types keep this
+// package's browser build from importing crypto/x509 and net/http (see
+// dial_native.go). The game's wasm links both anyway, through Ebiten's
+// ebitenutil; what the browser build does keep out is quic-go,
+// gorilla/websocket, prometheus and the server packages
+// (TestBrowserBuildLeavesOutServerAndNativeTransports).
 type (
 	certPool = struct{}
 	header   = map[string][]string

@@ -2,7 +2,7 @@ package transport
 
 // The /cert-hash document and the hash parsing both ends share: the
 // server serves it (cert.go), clients pin what it lists (dial_native.go,
-// jsconn_js.go).
+// browser_js.go).
 
 import (
 	"crypto/sha256"
@@ -49,8 +49,8 @@ func ParseCertHashDoc(b []byte) ([][sha256.Size]byte, error) {
 	return CertHashesBytes(doc.Hashes)
 }
 
-// CertHashesBytes decodes base64 SHA-256 hashes (CertHashDoc.Hashes,
-// JoinResponse.CertHashes) for DialOptions.CertHashes.
+// CertHashesBytes decodes base64 SHA-256 hashes (CertHashDoc.Hashes, the
+// lobby's server.JoinResponse.CertHashes) for DialOptions.CertHashes.
 func CertHashesBytes(hashes []string) ([][sha256.Size]byte, error) {
 	out := make([][sha256.Size]byte, 0, len(hashes))
 	for _, h := range hashes {

@@ -56,7 +56,7 @@ type DialOptions struct {
 // WebTransport does not come up within FallbackTimeout, unless
 // opts.Transport forces one. Natively it dials with quic-go and gorilla
 // (dial_native.go); in a browser (js/wasm), where Go's net package cannot
-// dial, with the page's own WebTransport and WebSocket (jsconn_js.go).
+// dial, with the page's own WebTransport and WebSocket (browser_js.go).
 func Dial(ctx context.Context, serverURL string, opts DialOptions) (Conn, error) {
 	return dialPlatform(ctx, serverURL, opts)
 }
@@ -74,8 +74,8 @@ func parseServerURL(s string) (*url.URL, error) {
 }
 
 // endpointURL is the address of one of the server's endpoints (path) on
-// base's host, asking for room (the "room" query parameter of /wt and
-// /ws; empty: the server's default room).
+// base's host, carrying query (DialOptions.Query) on /wt and /ws, never
+// on /cert-hash.
 func endpointURL(base *url.URL, scheme, path string, query url.Values) string {
 	u := &url.URL{Scheme: scheme, Host: base.Host, Path: path}
 	if len(query) > 0 && path != PathCertHash {

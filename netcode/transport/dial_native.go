@@ -22,16 +22,17 @@ import (
 )
 
 // The types of DialOptions.RootCAs and Header. The browser build gives
-// them placeholders (jsconn_js.go): a type that a DialOptions mentions is
-// linked with all its methods, and *x509.CertPool's alone would add a
-// megabyte of certificate parsing to the wasm.
+// them placeholders (browser_js.go), since a type that a DialOptions
+// mentions is linked with all its methods: the package's browser build
+// imports neither crypto/x509 nor net/http. (The game's wasm links both
+// anyway, through Ebiten's ebitenutil.)
 type (
 	certPool = x509.CertPool
 	header   = http.Header
 )
 
 // dialPlatform is Dial with Go's own network stack: quic-go's
-// WebTransport, gorilla's WebSocket. (In a browser, jsconn_js.go.)
+// WebTransport, gorilla's WebSocket. (In a browser, browser_js.go.)
 func dialPlatform(ctx context.Context, serverURL string, opts DialOptions) (Conn, error) {
 	d, err := newDialer(serverURL, opts)
 	if err != nil {

@@ -28,7 +28,7 @@ import (
 // Handler, plus /ws and /cert-hash) and UDP for HTTP/3 with WebTransport
 // at /wt. Each accepted connection is handed to OnConn.
 //
-//	ep := &netcode.Endpoint{Addr: "localhost:4433", OnConn: serve}
+//	ep := &transport.Endpoint{Addr: "localhost:4433", OnConn: serve}
 //	if err := ep.Listen(); err != nil { ... }
 //	log.Println("listening on", ep.URL())
 //	err := ep.Serve(ctx) // until ctx is done
@@ -62,9 +62,12 @@ type Endpoint struct {
 	// /healthz or the web client). Nil answers 404.
 	Handler http.Handler
 	// OnConn is called, each time in its own goroutine, with every
-	// accepted connection. ctx is cancelled when the endpoint shuts down;
-	// OnConn should then say goodbye and return. The endpoint closes c
-	// when OnConn returns. Required.
+	// accepted connection and r, the request that opened it (the
+	// WebSocket upgrade or the WebTransport CONNECT), from which the
+	// caller reads what it needs (Tickwire's server: the room asked for).
+	// ctx is cancelled when the endpoint shuts down; OnConn should then
+	// say goodbye and return. The endpoint closes c when OnConn returns.
+	// Required.
 	OnConn func(ctx context.Context, c Conn, r *http.Request)
 	// HandshakeTimeout bounds the WebSocket upgrade and the time a
 	// WebTransport client has, once its session is up, to open its control

@@ -384,7 +384,8 @@ func DecodePing(body []byte, p *Ping) error {
 
 // The control messages are rare; they use the generated code.
 
-// MarshalControl encodes a control packet (hello, welcome, disconnect).
+// MarshalControl encodes a control packet (hello, welcome, disconnect,
+// roster).
 func MarshalControl(p *pb.Packet) []byte {
 	b, err := proto.Marshal(p)
 	if err != nil {

@@ -186,7 +186,7 @@ func (w *World) Snapshot() *game.Snapshot {
 	return s
 }
 
-// snapshotDiff describes the first difference between two snapshots, or
+// Diff describes the first difference between two snapshots, or
 // returns "" when they are equal field for field.
 func Diff(got, want *game.Snapshot) string {
 	if got.Tick != want.Tick {
