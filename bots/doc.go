@@ -20,7 +20,7 @@
 // Input-to-ack latency is measured from a 128-entry ring per bot filled
 // by the scheduler and read in the session's snapshot callback.
 //
-// session.go adapts the client netcode to a bot: it connects a
+// botclient.go adapts the client netcode to a bot: it connects a
 // client.Client (its connection wrapped in a linksim.Link when the link
 // is impaired), and the swarm sends inputs, counts frames and reads
 // figures through it. The package never touches the server: it reads

@@ -180,7 +180,7 @@ type bot struct {
 	id        int
 	transport transport.Kind
 	brain     *game.Bot
-	sess      *session // set once connected
+	sess      *botClient // set once connected
 	nextFrame time.Time
 	wake      time.Time // when its scheduler next visits it
 	sendErrs  atomic.Int64
@@ -190,7 +190,7 @@ type bot struct {
 	ring  [ackRing]sentInput
 	acked uint32
 
-	start    sessionStats // at the window's start
+	start    botClientStats // at the window's start
 	inWindow bool
 }
 
@@ -424,7 +424,7 @@ func (s *swarm) connectAll(ctx context.Context) {
 func (s *swarm) connect(ctx context.Context, i int) {
 	seed := botSeed(s.cfg.Seed, i)
 	b := &bot{id: i, transport: s.cfg.transportOf(i), brain: game.NewBot(seed, 0)}
-	sess, err := dialSession(ctx, sessionConfig{
+	sess, err := dialBotClient(ctx, botClientConfig{
 		Server:     s.cfg.Server,
 		Name:       fmt.Sprintf("bot-%d", i),
 		Transport:  b.transport,

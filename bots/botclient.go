@@ -21,7 +21,7 @@ import (
 // before it gives up on its session.
 const botServerTimeout = 10 * time.Second
 
-type sessionConfig struct {
+type botClientConfig struct {
 	Server    string
 	Name      string
 	Transport transport.Kind
@@ -36,11 +36,13 @@ type sessionConfig struct {
 	Logger *slog.Logger
 }
 
-type session struct {
+type botClient struct {
 	c *client.Client
 }
 
-func dialSession(ctx context.Context, cfg sessionConfig) (*session, error) {
+// clientConfig is the client session a bot with cfg runs: its link
+// impaired as cfg.Up and cfg.Down say (linksim), if at all.
+func (cfg botClientConfig) clientConfig() client.Config {
 	ccfg := client.Config{
 		Server: cfg.Server,
 		Name:   cfg.Name,
@@ -67,24 +69,28 @@ func dialSession(ctx context.Context, cfg sessionConfig) (*session, error) {
 	if cfg.Up.active() || cfg.Down.active() {
 		ccfg.WrapConn = linksim.Link{Up: linksim.Config(cfg.Up), Down: linksim.Config(cfg.Down), Seed: cfg.Seed}.Wrap
 	}
-	c, err := client.Connect(ctx, ccfg)
+	return ccfg
+}
+
+func dialBotClient(ctx context.Context, cfg botClientConfig) (*botClient, error) {
+	c, err := client.Connect(ctx, cfg.clientConfig())
 	if err != nil {
 		return nil, err
 	}
-	return &session{c: c}, nil
+	return &botClient{c: c}, nil
 }
 
-func (s *session) InputsDue(now time.Time) int { return s.c.InputsDue(now) }
+func (s *botClient) InputsDue(now time.Time) int { return s.c.InputsDue(now) }
 
-func (s *session) NextInputAt(now time.Time) time.Time { return s.c.NextInputAt(now) }
+func (s *botClient) NextInputAt(now time.Time) time.Time { return s.c.NextInputAt(now) }
 
-func (s *session) SendInput(in game.Input) (game.Input, error) { return s.c.SendInput(in.Controls()) }
+func (s *botClient) SendInput(in game.Input) (game.Input, error) { return s.c.SendInput(in.Controls()) }
 
 // Frame does a display frame's interpolation bookkeeping: a bot draws
 // nothing, so no entity is placed.
-func (s *session) Frame(now time.Time) { s.c.CountFrame(now) }
+func (s *botClient) Frame(now time.Time) { s.c.CountFrame(now) }
 
-type sessionStats struct {
+type botClientStats struct {
 	BytesIn, BytesOut   int64
 	SnapshotsReceived   int64
 	HasFrames           bool
@@ -96,17 +102,17 @@ type sessionStats struct {
 	DatagramsDroppedOut int64
 }
 
-func (s *session) Stats() sessionStats {
+func (s *botClient) Stats() botClientStats {
 	st, ns := s.c.Stats(), s.c.NetStats()
-	return sessionStats{
+	return botClientStats{
 		BytesIn: st.BytesIn, BytesOut: st.BytesOut, SnapshotsReceived: st.SnapshotsReceived,
 		HasFrames: true, FramesInterpolated: ns.FramesInterpolated, FramesExtrapolated: ns.FramesExtrapolated,
 		FramesHeld: ns.FramesHeld, HasCorrections: true, Corrections: ns.Corrections,
 	}
 }
 
-func (s *session) TickRate() int         { return s.c.Params().TickRate }
-func (s *session) RTT() time.Duration    { return s.c.RTT() }
-func (s *session) Done() <-chan struct{} { return s.c.Done() }
-func (s *session) Err() error            { return s.c.Err() }
-func (s *session) Close() error          { return s.c.Close() }
+func (s *botClient) TickRate() int         { return s.c.Params().TickRate }
+func (s *botClient) RTT() time.Duration    { return s.c.RTT() }
+func (s *botClient) Done() <-chan struct{} { return s.c.Done() }
+func (s *botClient) Err() error            { return s.c.Err() }
+func (s *botClient) Close() error          { return s.c.Close() }
