@@ -160,10 +160,10 @@ func TestLinkFlagsReachTheClientSession(t *testing.T) {
 	if err := c.applyDefaults(); err != nil {
 		t.Fatalf("impaired config refused: %v", err)
 	}
-	if botClientConfig{Up: c.Up, Down: c.Down}.clientConfig().WrapConn == nil {
+	if (botClientConfig{Up: c.Up, Down: c.Down}).clientConfig().WrapConn == nil {
 		t.Error("an impaired bot's connection is not wrapped in a simulated link")
 	}
-	if botClientConfig{}.clientConfig().WrapConn != nil {
+	if (botClientConfig{}).clientConfig().WrapConn != nil {
 		t.Error("an unimpaired bot's connection is wrapped")
 	}
 }
