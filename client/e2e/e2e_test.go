@@ -1,5 +1,3 @@
-//go:build !js
-
 // Package e2e runs the real client against a real server: the desktop
 // binary under Xvfb and the browser build in headless Chromium. The tests
 // skip when Xvfb, xwd or Chromium is missing, unless CI=true (then they

@@ -1,5 +1,3 @@
-//go:build !js
-
 // Command server runs a dedicated Tickwire arena server.
 //
 //	go run ./cmd/server                      # localhost:4433, 30 Hz, self-signed cert
