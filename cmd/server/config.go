@@ -70,7 +70,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.Float64Var(&c.AOI, "aoi", 0, "send each client only entities within this `radius` of its player (0: everything)")
 	fs.StringVar(&c.Cert, "cert", "", "TLS certificate `file` (default: self-signed, rotated)")
 	fs.StringVar(&c.Key, "key", "", "TLS key `file`")
-	fs.StringVar(&c.Origins, "origins", "", "comma-separated browser `origins` allowed to connect (default: the server's own)")
+	fs.StringVar(&c.Origins, "origins", "", "comma-separated `origins` of pages hosted elsewhere allowed to connect and to use the lobby (the pages this server serves are always allowed, at any host)")
 	fs.StringVar(&c.Web, "web", "", "serve the browser client at / from `dir` (client.wasm and wasm_exec.js; scripts/serve.sh builds it)")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn, error")
 	fs.IntVar(&c.MaxRooms, "max-rooms", 64, "most rooms open at once, the default room included")

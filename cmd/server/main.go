@@ -20,8 +20,12 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -113,10 +117,15 @@ func run() error {
 		return err
 	case <-srv.Ready():
 	}
+	players := srv.Endpoint().PlayerURLs()
 	logger.Info("tickwire server listening",
-		"url", srv.URL(), "webtransport", srv.URL()+"/wt", "websocket", srv.URL()+"/ws",
+		"url", srv.URL(), "players", strings.Join(players, " "), "webtransport", srv.URL()+"/wt", "websocket", srv.URL()+"/ws",
 		"lobby", srv.URL()+server.PathRooms, "metrics", srv.URL()+server.PathMetrics,
 		"tick_rate", srv.Room().Params().TickRate, "process", srv.ProcessID, "agones", lifecycle != nil)
+	if srv.Endpoint().CertManager().SelfSigned() && slices.ContainsFunc(players, offLoopback) {
+		logger.Info("players on other machines open the page over plain http, which browsers do not treat as a secure context off localhost: " +
+			"they play over WebSocket; for WebTransport give the server a certificate browsers trust (-cert and -key)")
+	}
 	err = <-errc
 	close(drained)
 	if lifecycle != nil {
@@ -133,4 +142,18 @@ func run() error {
 		logger.Info("server stopped")
 	}
 	return err
+}
+
+// offLoopback reports whether a player URL names a host other than this
+// machine's loopback: a player who opens it is on another machine.
+func offLoopback(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	h := p.Hostname()
+	if ip, err := netip.ParseAddr(h); err == nil {
+		return !ip.IsLoopback()
+	}
+	return !strings.EqualFold(h, "localhost")
 }

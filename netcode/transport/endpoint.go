@@ -52,11 +52,14 @@ type Endpoint struct {
 	// KeyFile (for instance one with a short validity, in tests). The
 	// endpoint runs its rotation while serving.
 	Certs *CertManager
-	// AllowedOrigins lists the browser origins ("https://game.example",
-	// "http://localhost:8080") allowed to open /ws and /wt. Empty means
-	// the server's own origins: http and https on localhost, 127.0.0.1,
-	// [::1] and the listen host, at the listen port. Requests without an
-	// Origin header (native clients) are always allowed; "*" is refused.
+	// AllowedOrigins lists browser origins ("https://mygame.example",
+	// "http://localhost:8080") allowed to open /ws and /wt and to read
+	// every other route across origins (CORS), in addition to the
+	// endpoint's own: a page it serves, at whatever host it is reached
+	// (the request's Origin is its own scheme://host:port), and pages on
+	// localhost, 127.0.0.1 and [::1] at the listen port. Requests without
+	// an Origin header (native clients) are always allowed; "*" is
+	// refused.
 	AllowedOrigins []string
 	// Handler serves every other path on the TCP side (for example
 	// /healthz or the web client). Nil answers 404.
@@ -283,26 +286,19 @@ func addrList(ls []net.Listener) []string {
 // setupOrigins builds the allowlist of normalised origins.
 func (e *Endpoint) setupOrigins() error {
 	e.origins = make(map[string]bool)
-	if len(e.AllowedOrigins) > 0 {
-		for _, o := range e.AllowedOrigins {
-			o = strings.TrimSpace(o)
-			if o == "*" {
-				return errors.New("netcode: AllowedOrigins may not contain \"*\": list the origins")
-			}
-			n, ok := normalizeOrigin(o)
-			if !ok {
-				return fmt.Errorf("netcode: AllowedOrigins: %q is not an origin like https://host:port", o)
-			}
-			e.origins[n] = true
+	for _, o := range e.AllowedOrigins {
+		o = strings.TrimSpace(o)
+		if o == "*" {
+			return errors.New("netcode: AllowedOrigins may not contain \"*\": list the origins")
 		}
-		return nil
-	}
-	hosts := []string{"localhost", "127.0.0.1", "::1"}
-	if h := e.host; h != "" && !isLocalhost(h) && h != "0.0.0.0" && h != "::" {
-		hosts = append(hosts, h)
+		n, ok := normalizeOrigin(o)
+		if !ok {
+			return fmt.Errorf("netcode: AllowedOrigins: %q is not an origin like https://host:port", o)
+		}
+		e.origins[n] = true
 	}
 	for _, scheme := range []string{"http", "https"} {
-		for _, h := range hosts {
+		for _, h := range []string{"localhost", "127.0.0.1", "::1"} {
 			n, _ := normalizeOrigin(scheme + "://" + net.JoinHostPort(h, strconv.Itoa(e.port)))
 			e.origins[n] = true
 		}
@@ -331,15 +327,37 @@ func normalizeOrigin(o string) (string, bool) {
 	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port), true
 }
 
-// originAllowed implements the allowlist: no Origin header (a native
-// client) passes; anything else must be listed.
+// originAllowed implements the origin check: no Origin header (a native
+// client) passes; a browser's page passes when the endpoint served it (at
+// whatever name or address the player reached it: the Origin is the
+// origin of the endpoint's own pages at the host the request was
+// addressed to, which a page on another site cannot claim) or when it is
+// listed.
 func (e *Endpoint) originAllowed(r *http.Request) bool {
 	o := r.Header.Get("Origin")
 	if o == "" {
 		return true
 	}
 	n, ok := normalizeOrigin(o)
-	return ok && e.origins[n]
+	if !ok {
+		return false
+	}
+	if e.origins[n] {
+		return true
+	}
+	own, ok := normalizeOrigin(e.pageScheme() + "://" + r.Host)
+	return ok && n == own
+}
+
+// pageScheme is the scheme of the pages the endpoint serves on TCP:
+// plain http with the self-signed certificate (browsers pin it for
+// WebTransport only), https with a certificate they trust. A WebTransport
+// session (always https) comes from such a page too.
+func (e *Endpoint) pageScheme() string {
+	if e.certs.SelfSigned() {
+		return "http"
+	}
+	return "https"
 }
 
 func (e *Endpoint) setupServers() {
@@ -348,7 +366,7 @@ func (e *Endpoint) setupServers() {
 	mux.HandleFunc(PathWebSocket, e.serveWS)
 	mux.Handle(PathCertHash, e.withCORS(e.certs.Handler()))
 	if e.Handler != nil {
-		mux.Handle("/", e.Handler)
+		mux.Handle("/", e.withCORS(e.Handler))
 	}
 	e.httpSrv = &http.Server{
 		Handler:           mux,
@@ -405,12 +423,25 @@ func (e *Endpoint) quicConfig() *quic.Config {
 	}
 }
 
-// withCORS lets pages on allowed origins read /cert-hash.
+// withCORS lets pages on allowed origins use h across origins: /cert-hash
+// and the server's routes (the lobby) from a game page hosted elsewhere.
+// It answers their preflight requests itself; other origins get no CORS
+// headers, so their pages cannot read the answers.
 func (e *Endpoint) withCORS(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Vary", "Origin")
-		if o := r.Header.Get("Origin"); o != "" && e.originAllowed(r) {
-			w.Header().Set("Access-Control-Allow-Origin", o)
+		o := r.Header.Get("Origin")
+		if o == "" || !e.originAllowed(r) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Access-Control-Allow-Origin", o)
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			w.Header().Set("Access-Control-Allow-Methods", "GET, POST")
+			w.Header().Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
+			w.Header().Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
 		}
 		h.ServeHTTP(w, r)
 	})
@@ -717,15 +748,43 @@ func (e *Endpoint) Addrs() []net.Addr {
 // "http://host:port" with the self-signed certificate, "https://..." with
 // configured files. A wildcard listen host becomes localhost.
 func (e *Endpoint) URL() string {
-	scheme := "http"
-	if !e.certs.SelfSigned() {
-		scheme = "https"
-	}
+	scheme := e.pageScheme()
 	host := e.host
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "localhost"
 	}
 	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(e.port))
+}
+
+// PlayerURLs are the addresses a player can open the endpoint's pages at:
+// its URL, and for a wildcard listen host one for every address of the
+// machine's interfaces that are up (loopback last), since a player on
+// another machine needs one of those.
+func (e *Endpoint) PlayerURLs() []string {
+	if e.host != "" && e.host != "0.0.0.0" && e.host != "::" {
+		return []string{e.URL()}
+	}
+	var remote, local []string
+	ifaces, _ := net.Interfaces()
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok || ipn.IP.IsLinkLocalUnicast() || (e.host == "0.0.0.0" && ipn.IP.To4() == nil) {
+				continue
+			}
+			u := e.pageScheme() + "://" + net.JoinHostPort(ipn.IP.String(), strconv.Itoa(e.port))
+			if ipn.IP.IsLoopback() {
+				local = append(local, u)
+			} else {
+				remote = append(remote, u)
+			}
+		}
+	}
+	return append(append(remote, e.URL()), local...)
 }
 
 // CertManager is the certificate the endpoint serves (valid after Listen).

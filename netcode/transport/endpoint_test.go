@@ -11,6 +11,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -93,18 +94,20 @@ func TestDisallowedOriginIsRefusedOnBothTransports(t *testing.T) {
 	}
 }
 
-func TestConfiguredOriginsReplaceTheDefault(t *testing.T) {
+func TestConfiguredOriginsAddToTheDefault(t *testing.T) {
 	te := serveTestEndpoint(t, &Endpoint{AllowedOrigins: []string{"https://Game.Example"}})
 	for _, kind := range bothKinds {
-		cli, srv := te.dialWith(t, DialOptions{Transport: kind, TrustServerCertHash: true,
-			Header: http.Header{"Origin": {"https://game.example:443"}}})
-		exchange(t, cli, srv, "listed")
+		for _, origin := range []string{"https://game.example:443", "http://localhost:" + strconv.Itoa(te.Port())} {
+			cli, srv := te.dialWith(t, DialOptions{Transport: kind, TrustServerCertHash: true,
+				Header: http.Header{"Origin": {origin}}})
+			exchange(t, cli, srv, origin)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_, err := Dial(ctx, te.URL(), DialOptions{Transport: kind, TrustServerCertHash: true,
-			Header: http.Header{"Origin": {"http://localhost:" + strconv.Itoa(te.Port())}}})
+			Header: http.Header{"Origin": {"https://other.example"}}})
 		cancel()
-		if err == nil {
-			t.Fatalf("%s: an unlisted origin was let in", kind)
+		if err == nil || !strings.Contains(err.Error(), "403") {
+			t.Fatalf("%s: an unlisted origin: %v, want a 403", kind, err)
 		}
 	}
 
@@ -113,6 +116,97 @@ func TestConfiguredOriginsReplaceTheDefault(t *testing.T) {
 		if err := ep.Listen(); err == nil {
 			ep.Shutdown(context.Background())
 			t.Errorf("AllowedOrigins %q accepted", bad)
+		}
+	}
+}
+
+// TestOriginRules: a page the endpoint served passes at whatever host it
+// was reached (a server on 0.0.0.0 reached as 10.1.2.3 or play.example),
+// on WebSocket and on WebTransport (whose CONNECT is https, from an http
+// page when the certificate is self-signed); a page on another origin,
+// or claiming another scheme or port, does not.
+func TestOriginRules(t *testing.T) {
+	te := serveTestEndpoint(t, &Endpoint{})
+	port := strconv.Itoa(te.Port())
+	for _, tc := range []struct {
+		name, host, origin string
+		http3, want        bool
+	}{
+		{"page reached by address", "10.1.2.3:" + port, "http://10.1.2.3:" + port, false, true},
+		{"page reached by name", "Play.Example:" + port, "http://play.example:" + port, false, true},
+		{"webtransport from that page", "play.example:" + port, "http://play.example:" + port, true, true},
+		{"loopback page, other host asked", "10.1.2.3:" + port, "http://127.0.0.1:" + port, false, true},
+		{"another site", "play.example:" + port, "http://evil.example:" + port, false, false},
+		{"another port", "play.example:" + port, "http://play.example:1", false, false},
+		{"https claimed, http served", "play.example:" + port, "https://play.example:" + port, false, false},
+		{"opaque origin", "play.example:" + port, "null", false, false},
+		{"no origin (native client)", "play.example:" + port, "", false, true},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "http://"+tc.host+PathWebSocket, nil)
+		if tc.origin != "" {
+			r.Header.Set("Origin", tc.origin)
+		}
+		if tc.http3 {
+			r.ProtoMajor, r.ProtoMinor = 3, 0
+		}
+		if got := te.originAllowed(r); got != tc.want {
+			t.Errorf("%s: Origin %q to %s allowed = %v, want %v", tc.name, tc.origin, tc.host, got, tc.want)
+		}
+	}
+}
+
+// TestPageReachedByAnyNameConnects: over a real socket, a WebSocket
+// upgrade addressed to a name the endpoint was not told about, from the
+// page at that name, is let in; the same upgrade from another site's page
+// gets 403.
+func TestPageReachedByAnyNameConnects(t *testing.T) {
+	te := serveTestEndpoint(t, &Endpoint{})
+	host := "play.example:" + strconv.Itoa(te.Port())
+	cli, srv := te.dialWith(t, DialOptions{Transport: WebSocket,
+		Header: http.Header{"Host": {host}, "Origin": {"http://" + host}}})
+	exchange(t, cli, srv, "page at "+host)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := Dial(ctx, te.URL(), DialOptions{Transport: WebSocket,
+		Header: http.Header{"Host": {host}, "Origin": {"http://evil.example"}}})
+	if err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("another site's page: %v, want a 403", err)
+	}
+}
+
+// TestCORSAnswersAllowedOriginsOnly: a page hosted elsewhere but listed
+// gets its preflight answered and may read the server's routes; an
+// unlisted one gets no CORS headers (its page cannot read the answer).
+func TestCORSAnswersAllowedOriginsOnly(t *testing.T) {
+	te := serveTestEndpoint(t, &Endpoint{AllowedOrigins: []string{"https://mygame.example"},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("rooms")) })})
+	do := func(method, origin string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, te.URL()+"/rooms", nil)
+		req.Header.Set("Origin", origin)
+		if method == http.MethodOptions {
+			req.Header.Set("Access-Control-Request-Method", "POST")
+			req.Header.Set("Access-Control-Request-Headers", "content-type")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	pre := do(http.MethodOptions, "https://mygame.example")
+	if pre.StatusCode != http.StatusNoContent || pre.Header.Get("Access-Control-Allow-Origin") != "https://mygame.example" ||
+		!strings.Contains(pre.Header.Get("Access-Control-Allow-Methods"), "POST") ||
+		!strings.Contains(strings.ToLower(pre.Header.Get("Access-Control-Allow-Headers")), "content-type") {
+		t.Errorf("preflight from a listed origin: %s %v", pre.Status, pre.Header)
+	}
+	if got := do(http.MethodGet, "https://mygame.example"); got.Header.Get("Access-Control-Allow-Origin") != "https://mygame.example" {
+		t.Errorf("GET from a listed origin: %v", got.Header)
+	}
+	for _, m := range []string{http.MethodOptions, http.MethodGet} {
+		if got := do(m, "https://evil.example"); got.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("%s from an unlisted origin got %q", m, got.Header.Get("Access-Control-Allow-Origin"))
 		}
 	}
 }
