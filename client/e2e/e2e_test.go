@@ -359,27 +359,7 @@ func TestBrowserClientPlaysOverWebTransportAndWebSocket(t *testing.T) {
 	srv := startServer(t, true)
 	startBots(t, srv, 1)
 
-	opts := append([]chromedp.ExecAllocatorOption{},
-		chromedp.ExecPath(chromiumPath()),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1024, 768),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("enable-unsafe-swiftshader", true),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-	if err := chromedp.Do(browserCtx); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
+	browserCtx := startBrowser(t, chromiumPath())
 
 	for _, tc := range []struct {
 		name, player, query string
@@ -404,37 +384,10 @@ func TestBrowserClientPlaysOverWebTransportAndWebSocket(t *testing.T) {
 			if sess.Transport != tc.want {
 				t.Fatalf("browser joined over %s, want %s", sess.Transport, tc.want)
 			}
-			before, ok := srv.Room().Player(sess.Entity)
-			if !ok {
-				t.Fatal("the browser's player is not in the world")
-			}
-			key, code, vk, sign := "d", "KeyD", int64(68), 1.0
-			if before.X > arenaSize/2 {
-				key, code, vk, sign = "a", "KeyA", 65, -1
-			}
-			// Focus the canvas, then hold the key until the server sees the
-			// player walk (bounded).
-			if err := chromedp.Do(ctx, chromedp.MouseClickXY(5, 5)); err != nil {
-				t.Fatalf("clicking the page: %v", err)
-			}
-			if err := chromedp.Do(ctx, keyEvent(input.DispatchKeyEventTypeKeyDown, key, code, vk)); err != nil {
-				t.Fatalf("pressing %s: %v", key, err)
-			}
-			moved := 0.0
-			deadline := time.Now().Add(20 * time.Second)
-			for moved < 40 && time.Now().Before(deadline) {
-				time.Sleep(100 * time.Millisecond) // polling the world; the key stays held
-				now, _ := srv.Room().Player(sess.Entity)
-				moved = (now.X - before.X) * sign
-			}
-			_ = chromedp.Do(ctx, keyEvent(input.DispatchKeyEventTypeKeyUp, key, code, vk))
-			if moved < 40 {
-				t.Fatalf("holding %q moved the player %.1f units (want 40 or more)", key, moved)
-			}
-			t.Logf("holding %q moved the player %.1f units over %s", key, moved, sess.Transport)
+			walk(t, ctx, srv, sess)
 
 			var last pixelCounts
-			deadline = time.Now().Add(20 * time.Second)
+			deadline := time.Now().Add(20 * time.Second)
 			for {
 				shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 				if err != nil {
@@ -458,6 +411,69 @@ func TestBrowserClientPlaysOverWebTransportAndWebSocket(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startBrowser starts headless Chromium (exec: the binary, or a wrapper
+// that runs it elsewhere) for the test's life and returns its context.
+func startBrowser(t *testing.T, exec string) context.Context {
+	t.Helper()
+	opts := append([]chromedp.ExecAllocatorOption{},
+		chromedp.ExecPath(exec),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1024, 768),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("enable-unsafe-swiftshader", true),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(browserCtx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return browserCtx
+}
+
+// walk holds a movement key in the page until the server sees the
+// browser's player walk at least 40 units (bounded), toward the middle of
+// the arena.
+func walk(t *testing.T, ctx context.Context, srv *server.Server, sess server.SessionInfo) {
+	t.Helper()
+	before, ok := srv.Room().Player(sess.Entity)
+	if !ok {
+		t.Fatal("the browser's player is not in the world")
+	}
+	key, code, vk, sign := "d", "KeyD", int64(68), 1.0
+	if before.X > srv.Room().Params().Size/2 {
+		key, code, vk, sign = "a", "KeyA", 65, -1
+	}
+	// Focus the canvas, then hold the key until the server sees the
+	// player walk (bounded).
+	if err := chromedp.Do(ctx, chromedp.MouseClickXY(5, 5)); err != nil {
+		t.Fatalf("clicking the page: %v", err)
+	}
+	if err := chromedp.Do(ctx, keyEvent(input.DispatchKeyEventTypeKeyDown, key, code, vk)); err != nil {
+		t.Fatalf("pressing %s: %v", key, err)
+	}
+	moved := 0.0
+	deadline := time.Now().Add(20 * time.Second)
+	for moved < 40 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond) // polling the world; the key stays held
+		now, _ := srv.Room().Player(sess.Entity)
+		moved = (now.X - before.X) * sign
+	}
+	_ = chromedp.Do(ctx, keyEvent(input.DispatchKeyEventTypeKeyUp, key, code, vk))
+	if moved < 40 {
+		t.Fatalf("holding %q moved the player %.1f units (want 40 or more)", key, moved)
+	}
+	t.Logf("holding %q moved the player %.1f units over %s", key, moved, sess.Transport)
 }
 
 // keyEvent presses or releases one key as a keyboard would (held keys

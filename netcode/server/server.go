@@ -171,6 +171,7 @@ type SessionInfo struct {
 	Name      string
 	PlayerID  string
 	Transport transport.Kind
+	Remote    string // the player's network address
 }
 
 func (s *Server) init() error {
@@ -421,7 +422,7 @@ func (s *Server) Sessions() []SessionInfo {
 	var out []SessionInfo
 	for _, r := range s.roomList() {
 		for _, ss := range r.currentSessions() {
-			out = append(out, SessionInfo{ID: ss.id, Room: r.id, Entity: ss.entity, Name: ss.name, PlayerID: ss.playerID, Transport: ss.conn.Kind()})
+			out = append(out, SessionInfo{ID: ss.id, Room: r.id, Entity: ss.entity, Name: ss.name, PlayerID: ss.playerID, Transport: ss.conn.Kind(), Remote: ss.conn.RemoteAddr().String()})
 		}
 	}
 	return out
