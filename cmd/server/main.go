@@ -84,6 +84,21 @@ func run() error {
 		srv.StopNow()
 	}()
 
+	// SIGHUP reads -cert and -key again now (they are also reloaded when
+	// they change); with the self-signed default it rotates the
+	// certificate. Open sessions keep theirs.
+	hups := make(chan os.Signal, 1)
+	signal.Notify(hups, syscall.SIGHUP)
+	defer signal.Stop(hups)
+	go func() {
+		for range hups {
+			<-srv.Ready()
+			if err := srv.Endpoint().CertManager().Rotate(); err != nil {
+				logger.Error("SIGHUP: certificate not replaced", "err", err)
+			}
+		}
+	}()
+
 	drained := make(chan struct{})
 	var lifecycle *agones.Lifecycle
 	agonesDone := make(chan error, 1)

@@ -20,6 +20,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,8 +42,14 @@ const (
 type CertOptions struct {
 	// CertFile and KeyFile name a PEM certificate (chain) and key. Both
 	// empty means a self-signed certificate, generated in memory and
-	// rotated before it expires. Files are read once and not rotated.
+	// rotated before it expires. Files are read again when they change
+	// (Run looks every FileCheckInterval) and on Rotate (the server binary
+	// calls it on SIGHUP): renewing a certificate on disk needs no
+	// restart, and open sessions keep the one they started with.
 	CertFile, KeyFile string
+	// FileCheckInterval is how often Run looks at CertFile and KeyFile
+	// for a change. Default 5 seconds.
+	FileCheckInterval time.Duration
 	// Hosts are extra names or IP addresses the self-signed certificate
 	// covers, besides localhost, 127.0.0.1 and ::1.
 	Hosts []string
@@ -74,6 +81,15 @@ type CertManager struct {
 	state   atomic.Pointer[certState]
 	rotMu   sync.Mutex // one rotation at a time
 	running atomic.Bool
+
+	filesSeen fileStamp // of CertFile and KeyFile when last read; Run's
+}
+
+// fileStamp identifies the contents of the certificate files cheaply:
+// replacing or rewriting a file changes its size or modification time.
+type fileStamp struct {
+	certMod, keyMod   time.Time
+	certSize, keySize int64
 }
 
 type certState struct {
@@ -102,6 +118,9 @@ func NewCertManager(opts CertOptions) (*CertManager, error) {
 	if opts.CheckInterval <= 0 {
 		opts.CheckInterval = time.Hour
 	}
+	if opts.FileCheckInterval <= 0 {
+		opts.FileCheckInterval = 5 * time.Second
+	}
 	if opts.Validity+certBackdate > maxPinnedValidity {
 		return nil, fmt.Errorf("netcode: certificate: validity %v exceeds the browsers' limit of %v", opts.Validity, maxPinnedValidity-certBackdate)
 	}
@@ -116,6 +135,7 @@ func NewCertManager(opts CertOptions) (*CertManager, error) {
 	}
 	m.hosts = certHosts(opts.Hosts)
 	if m.files {
+		m.filesSeen = m.statFiles()
 		e, err := loadCert(opts.CertFile, opts.KeyFile)
 		if err != nil {
 			return nil, err
@@ -241,14 +261,17 @@ func (m *CertManager) Hashes() [][sha256.Size]byte {
 // NotAfter is when the current certificate expires.
 func (m *CertManager) NotAfter() time.Time { return m.state.Load().cur.notAfter }
 
-// Rotate replaces a self-signed certificate with a fresh one now. With
-// configured files it does nothing.
+// Rotate replaces a self-signed certificate with a fresh one now, or
+// reads the configured files again. New connections get the new
+// certificate; open ones keep theirs. A file that cannot be read or does
+// not hold a certificate and its key is an error, and the current
+// certificate stays.
 func (m *CertManager) Rotate() error {
-	if m.files {
-		return nil
-	}
 	m.rotMu.Lock()
 	defer m.rotMu.Unlock()
+	if m.files {
+		return m.reloadFiles()
+	}
 	e, err := selfSigned(m.hosts, m.opts.Validity)
 	if err != nil {
 		return err
@@ -260,17 +283,68 @@ func (m *CertManager) Rotate() error {
 	return nil
 }
 
-// Run rotates a self-signed certificate RenewBefore its expiry until ctx
-// is done. It returns at once for configured files, and refuses to run
-// twice at the same time.
-func (m *CertManager) Run(ctx context.Context) error {
-	if m.files {
+// reloadFiles reads the configured files; rotMu is held.
+func (m *CertManager) reloadFiles() error {
+	e, err := loadCert(m.opts.CertFile, m.opts.KeyFile)
+	if err != nil {
+		return fmt.Errorf("netcode: reloading certificate: %w", err)
+	}
+	old := m.state.Load()
+	if e.hash == old.cur.hash {
 		return nil
 	}
+	m.state.Store(&certState{cur: e, prev: old.cur})
+	m.log.Info("reloaded certificate files", "cert", m.opts.CertFile,
+		"sha256", hex.EncodeToString(e.hash[:]), "not_after", e.notAfter.Format(time.RFC3339))
+	return nil
+}
+
+func (m *CertManager) statFiles() fileStamp {
+	var st fileStamp
+	if fi, err := os.Stat(m.opts.CertFile); err == nil {
+		st.certMod, st.certSize = fi.ModTime(), fi.Size()
+	}
+	if fi, err := os.Stat(m.opts.KeyFile); err == nil {
+		st.keyMod, st.keySize = fi.ModTime(), fi.Size()
+	}
+	return st
+}
+
+// watchFiles reloads the configured files whenever they change, until
+// ctx is done. A change that does not load (a certificate written before
+// its key, say) is tried again at the next change.
+func (m *CertManager) watchFiles(ctx context.Context) {
+	t := time.NewTicker(m.opts.FileCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st := m.statFiles()
+		if st == m.filesSeen {
+			continue
+		}
+		m.filesSeen = st
+		if err := m.Rotate(); err != nil {
+			m.log.Warn("certificate files changed but do not load; still serving the previous certificate", "err", err)
+		}
+	}
+}
+
+// Run keeps the certificate current until ctx is done: it rotates a
+// self-signed certificate RenewBefore its expiry, or reloads configured
+// files when they change. It refuses to run twice at the same time.
+func (m *CertManager) Run(ctx context.Context) error {
 	if !m.running.CompareAndSwap(false, true) {
 		return errors.New("netcode: CertManager.Run is already running")
 	}
 	defer m.running.Store(false)
+	if m.files {
+		m.watchFiles(ctx)
+		return nil
+	}
 	retry := time.Minute
 	for {
 		due := m.NotAfter().Add(-m.opts.RenewBefore)
