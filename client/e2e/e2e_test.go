@@ -95,7 +95,7 @@ func build(t *testing.T, name string, f func() (string, error)) string {
 }
 
 func goBuild(t *testing.T, env []string, out, pkg string) error {
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
 	cmd.Dir = repoRoot(t)
 	cmd.Env = append(os.Environ(), env...)
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -130,7 +130,18 @@ func webDist(t *testing.T) string {
 		if err != nil {
 			return "", err
 		}
-		return dir, os.WriteFile(filepath.Join(dir, web.WasmExecFile), src, 0o644)
+		if err := os.WriteFile(filepath.Join(dir, web.WasmExecFile), src, 0o644); err != nil {
+			return "", err
+		}
+		// As scripts/serve.sh does: brotli and gzip forms beside them
+		// (in a process of its own: under the race detector it would
+		// take many minutes).
+		cmd := exec.Command("go", "run", "./cmd/webcompress", dir)
+		cmd.Dir = repoRoot(t)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("webcompress: %v\n%s", err, b)
+		}
+		return dir, nil
 	})
 }
 
@@ -380,6 +391,7 @@ func TestBrowserClientPlaysOverWebTransportAndWebSocket(t *testing.T) {
 			if err := chromedp.Do(ctx, chromedp.Navigate(page)); err != nil {
 				t.Fatalf("opening %s: %v", page, err)
 			}
+			logStartTime(t, ctx)
 			sess := waitSession(t, srv, name, 60*time.Second)
 			if sess.Transport != tc.want {
 				t.Fatalf("browser joined over %s, want %s", sess.Transport, tc.want)
@@ -474,6 +486,17 @@ func walk(t *testing.T, ctx context.Context, srv *server.Server, sess server.Ses
 		t.Fatalf("holding %q moved the player %.1f units (want 40 or more)", key, moved)
 	}
 	t.Logf("holding %q moved the player %.1f units over %s", key, moved, sess.Transport)
+}
+
+// logStartTime logs how long the page took from navigation to running
+// the wasm (downloaded, compiled, started): window.tickwireStarted.
+func logStartTime(t *testing.T, ctx context.Context) {
+	t.Helper()
+	ms, err := chromedp.Run(ctx, chromedp.Poll[float64]("window.tickwireStarted"))
+	if err != nil {
+		t.Fatalf("the page never started the wasm: %v", err)
+	}
+	t.Logf("page to running wasm: %.0f ms", ms)
 }
 
 // keyEvent presses or releases one key as a keyboard would (held keys

@@ -138,6 +138,7 @@ func playFromPlayerHost(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(page)); err != nil {
 		t.Fatalf("opening %s: %v", page, err)
 	}
+	logStartTime(t, ctx)
 	sess := waitSession(t, srv, "far", 60*time.Second)
 	if host, _, _ := strings.Cut(sess.Remote, ":"); host != playerHostIP {
 		t.Errorf("the session comes from %s, want the player host %s", sess.Remote, playerHostIP)
