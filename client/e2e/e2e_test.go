@@ -427,9 +427,9 @@ func TestBrowserClientPlaysOverWebTransportAndWebSocket(t *testing.T) {
 
 // startBrowser starts headless Chromium (exec: the binary, or a wrapper
 // that runs it elsewhere) for the test's life and returns its context.
-func startBrowser(t *testing.T, exec string) context.Context {
+func startBrowser(t *testing.T, exec string, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
-	opts := append([]chromedp.ExecAllocatorOption{},
+	opts := append(extra,
 		chromedp.ExecPath(exec),
 		chromedp.Headless,
 		chromedp.NoSandbox,

@@ -40,13 +40,21 @@ const (
 //
 // The test makes the two namespaces, then runs itself again inside the
 // server host (so that the server it starts in-process listens there),
-// and that run starts Chromium inside the player host. It needs root and
-// iproute2.
+// and that run starts Chromium inside the player host. It needs root,
+// iproute2 and Chromium.
 func TestBrowserOnAnotherHostPlaysWithDefaultSettings(t *testing.T) {
 	if os.Getenv(hostRoleEnv) == "server" {
 		playFromPlayerHost(t)
 		return
 	}
+	srvNS, cliNS := twoHosts(t)
+	runOnServerHost(t, srvNS, "TICKWIRE_E2E_WEB="+webDist(t), "TICKWIRE_E2E_PLAYER_NS="+cliNS)
+}
+
+// needHosts skips (or, under CI, fails) a test that makes network
+// namespaces where it cannot: it needs root, iproute2 and Chromium.
+func needHosts(t *testing.T) {
+	t.Helper()
 	need(t, "ip")
 	if _, err := exec.LookPath(chromiumPath()); err != nil {
 		need(t, "chromium")
@@ -57,13 +65,17 @@ func TestBrowserOnAnotherHostPlaysWithDefaultSettings(t *testing.T) {
 		}
 		t.Skip("network namespaces need root")
 	}
-	webDir := webDist(t)
-	srvNS, cliNS := twoHosts(t)
+}
+
+// runOnServerHost runs the test again inside the server namespace, with
+// env added, and fails if that run does.
+func runOnServerHost(t *testing.T, srvNS string, env ...string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", srvNS, os.Args[0],
 		"-test.run", "^"+t.Name()+"$", "-test.v", "-test.timeout", "3m")
-	cmd.Env = append(os.Environ(), hostRoleEnv+"=server", "TICKWIRE_E2E_WEB="+webDir, "TICKWIRE_E2E_PLAYER_NS="+cliNS)
+	cmd.Env = append(append(os.Environ(), hostRoleEnv+"=server"), env...)
 	out, err := cmd.CombinedOutput()
 	t.Logf("on the server host:\n%s", out)
 	if err != nil {
@@ -78,6 +90,7 @@ func TestBrowserOnAnotherHostPlaysWithDefaultSettings(t *testing.T) {
 // and removes them when the test ends.
 func twoHosts(t *testing.T) (srvNS, cliNS string) {
 	t.Helper()
+	needHosts(t)
 	id := strconv.Itoa(os.Getpid())
 	srvNS, cliNS = "tw-srv-"+id, "tw-cli-"+id
 	vs, vc := "tws"+id, "twc"+id // interface names: at most 15 bytes
@@ -126,12 +139,7 @@ func playFromPlayerHost(t *testing.T) {
 
 	// Chromium runs on the player host: the wrapper enters its namespace;
 	// chromedp talks to it through inherited pipes, not the network.
-	wrapper := filepath.Join(t.TempDir(), "chromium-on-player-host")
-	script := fmt.Sprintf("#!/bin/sh\nexec ip netns exec %s %s \"$@\"\n", os.Getenv("TICKWIRE_E2E_PLAYER_NS"), chromiumPath())
-	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	browserCtx := startBrowser(t, wrapper)
+	browserCtx := startBrowser(t, chromiumOnPlayerHost(t, ""))
 	ctx, cancel := context.WithTimeout(browserCtx, 2*time.Minute)
 	defer cancel()
 	page := base + "/?name=far"
@@ -147,4 +155,22 @@ func playFromPlayerHost(t *testing.T) {
 		t.Errorf("the page on plain http joined over %s; off localhost it is not a secure context, so WebSocket", sess.Transport)
 	}
 	walk(t, ctx, srv, sess)
+}
+
+// chromiumOnPlayerHost writes a wrapper that runs Chromium in the player
+// namespace (with HOME set to home, for its certificate store, when not
+// empty) and returns its path. chromedp talks to the browser through
+// inherited pipes, which cross namespaces, not through the network.
+func chromiumOnPlayerHost(t *testing.T, home string) string {
+	t.Helper()
+	env := ""
+	if home != "" {
+		env = "env HOME=" + home + " "
+	}
+	wrapper := filepath.Join(t.TempDir(), "chromium-on-player-host")
+	script := fmt.Sprintf("#!/bin/sh\nexec ip netns exec %s %s%s \"$@\"\n", os.Getenv("TICKWIRE_E2E_PLAYER_NS"), env, chromiumPath())
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return wrapper
 }

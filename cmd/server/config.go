@@ -18,6 +18,7 @@ import (
 	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/jointoken"
 	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/transport"
 	"github.com/tickwire/tickwire/netcode/wire"
 )
 
@@ -37,6 +38,11 @@ type config struct {
 	Seed          uint64
 	AOI           float64
 	Cert, Key     string
+	Domain        string
+	ACMEDirectory string
+	ACMECache     string
+	ACMEEmail     string
+	HTTPAddr      string
 	Origins       string
 	Web           string
 	LogLevel      slog.Level
@@ -70,6 +76,11 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.Float64Var(&c.AOI, "aoi", 0, "send each client only entities within this `radius` of its player (0: everything)")
 	fs.StringVar(&c.Cert, "cert", "", "TLS certificate `file` (default: self-signed, rotated)")
 	fs.StringVar(&c.Key, "key", "", "TLS key `file`")
+	fs.StringVar(&c.Domain, "domain", "", "comma-separated DNS `names` to get a certificate for from an ACME CA (Let's Encrypt by default): the CA checks them on TCP port 443, or on -http-addr :80")
+	fs.StringVar(&c.ACMEDirectory, "acme-directory", "", "ACME directory `URL` (default Let's Encrypt's)")
+	fs.StringVar(&c.ACMECache, "acme-cache", "", "`dir` the ACME account and certificates are kept in (default tickwire/acme in the user cache directory)")
+	fs.StringVar(&c.ACMEEmail, "acme-email", "", "contact `address` given to the ACME CA (optional)")
+	fs.StringVar(&c.HTTPAddr, "http-addr", "", "plain-HTTP listen `host:port` (usually :80) that answers the ACME CA's HTTP-01 checks and redirects everything else to https")
 	fs.StringVar(&c.Origins, "origins", "", "comma-separated `origins` of pages hosted elsewhere allowed to connect and to use the lobby (the pages this server serves are always allowed, at any host)")
 	fs.StringVar(&c.Web, "web", "", "serve the browser client at / from `dir` (client.wasm and wasm_exec.js; scripts/serve.sh builds it)")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn, error")
@@ -231,6 +242,12 @@ func (c *config) validate() error {
 	if (c.Cert == "") != (c.Key == "") {
 		bad("cert", "-cert and -key go together")
 	}
+	if c.Domain != "" && c.Cert != "" {
+		bad("domain", "-domain (ACME) and -cert/-key are alternatives")
+	}
+	if c.HTTPAddr != "" && c.Domain == "" && c.Cert == "" {
+		bad("http-addr", "redirects to https, which needs -domain or -cert/-key")
+	}
 	if c.Web != "" {
 		if err := web.Check(c.Web); err != nil {
 			bad("web", "%v (scripts/serve.sh builds it)", err)
@@ -306,6 +323,7 @@ func (c *config) server(logger *slog.Logger) *server.Server {
 		DrainTimeout:  c.DrainTimeout,
 		CertFile:      c.Cert,
 		KeyFile:       c.Key,
+		ACME:          transport.ACME{Directory: c.ACMEDirectory, Cache: c.ACMECache, Email: c.ACMEEmail},
 		Logger:        logger,
 	}
 	if c.TokenSecret != "" {
@@ -313,6 +331,9 @@ func (c *config) server(logger *slog.Logger) *server.Server {
 	}
 	if c.Origins != "" {
 		srv.AllowedOrigins = strings.Split(c.Origins, ",")
+	}
+	if c.Domain != "" {
+		srv.ACME.Domains = strings.Split(c.Domain, ",")
 	}
 	if c.Web != "" {
 		srv.Handler = web.Handler(c.Web)

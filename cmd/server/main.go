@@ -20,11 +20,14 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -32,6 +35,7 @@ import (
 	"github.com/tickwire/tickwire/netcode/server"
 	"github.com/tickwire/tickwire/netcode/server/agones"
 	"github.com/tickwire/tickwire/netcode/server/directory/redisdir"
+	"github.com/tickwire/tickwire/netcode/transport"
 )
 
 func main() {
@@ -132,6 +136,15 @@ func run() error {
 		return err
 	case <-srv.Ready():
 	}
+	if cfg.HTTPAddr != "" {
+		stopRedirect, err := serveRedirect(cfg.HTTPAddr, srv.Endpoint(), logger)
+		if err != nil {
+			srv.StopNow()
+			<-errc
+			return err
+		}
+		defer stopRedirect()
+	}
 	players := srv.Endpoint().PlayerURLs()
 	logger.Info("tickwire server listening",
 		"url", srv.URL(), "players", strings.Join(players, " "), "webtransport", srv.URL()+"/wt", "websocket", srv.URL()+"/ws",
@@ -171,4 +184,37 @@ func offLoopback(u string) bool {
 		return !ip.IsLoopback()
 	}
 	return !strings.EqualFold(h, "localhost")
+}
+
+// serveRedirect listens on addr (usually :80) for plain HTTP: the ACME
+// CA's HTTP-01 checks are answered there, and every other request is
+// sent to the same path over https on the endpoint's port.
+func serveRedirect(addr string, ep *transport.Endpoint, logger *slog.Logger) (stop func(), err error) {
+	port := strconv.Itoa(ep.Port())
+	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.Host)
+		if err != nil {
+			host = r.Host
+		}
+		if port != "443" {
+			host = net.JoinHostPort(host, port)
+		}
+		http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusMovedPermanently)
+	})
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("-http-addr: %w", err)
+	}
+	hs := &http.Server{Handler: ep.CertManager().HTTPHandler(redirect), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("http-addr listener", "err", err)
+		}
+	}()
+	logger.Info("plain http redirecting to https", "addr", l.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = hs.Shutdown(ctx)
+	}, nil
 }

@@ -99,11 +99,15 @@ type Server struct {
 	// modify the snapshot or keep it past the call. For recorders and
 	// tests that compare what clients see with the truth.
 	OnTick func(cur *game.Snapshot)
-	// CertFile and KeyFile name a TLS certificate. Empty means a
-	// self-signed certificate, rotated before it expires.
+	// CertFile and KeyFile name a TLS certificate, reloaded when the
+	// files change. Empty means a self-signed certificate, rotated before
+	// it expires, unless ACME names domains.
 	CertFile, KeyFile string
-	// AllowedOrigins lists the browser origins allowed to connect. Empty
-	// means the server's own origins.
+	// ACME, when it names domains, obtains the certificate from an ACME
+	// CA, Let's Encrypt by default (see transport.ACME).
+	ACME transport.ACME
+	// AllowedOrigins lists the origins of pages hosted elsewhere that may
+	// connect, besides the pages the server serves (transport.Endpoint).
 	AllowedOrigins []string
 	// HandshakeTimeout bounds the time from connection to hello. Default 5s.
 	HandshakeTimeout time.Duration
@@ -251,6 +255,7 @@ func (s *Server) Run(ctx context.Context) error {
 		Addr:           s.Addr,
 		CertFile:       s.CertFile,
 		KeyFile:        s.KeyFile,
+		ACME:           s.ACME,
 		AllowedOrigins: s.AllowedOrigins,
 		IPLimits:       s.IPLimits,
 		Handler:        s.routes(),

@@ -50,6 +50,9 @@ type CertOptions struct {
 	// FileCheckInterval is how often Run looks at CertFile and KeyFile
 	// for a change. Default 5 seconds.
 	FileCheckInterval time.Duration
+	// ACME, when it names domains, obtains the certificate from an ACME
+	// CA instead of the files or the self-signed one.
+	ACME ACME
 	// Hosts are extra names or IP addresses the self-signed certificate
 	// covers, besides localhost, 127.0.0.1 and ::1.
 	Hosts []string
@@ -83,6 +86,8 @@ type CertManager struct {
 	running atomic.Bool
 
 	filesSeen fileStamp // of CertFile and KeyFile when last read; Run's
+
+	acme *acmeCerts // with Domains; then state holds the last certificate served
 }
 
 // fileStamp identifies the contents of the certificate files cheaply:
@@ -108,6 +113,12 @@ type certEntry struct {
 func NewCertManager(opts CertOptions) (*CertManager, error) {
 	if (opts.CertFile == "") != (opts.KeyFile == "") {
 		return nil, errors.New("netcode: certificate: CertFile and KeyFile go together")
+	}
+	if len(opts.ACME.Domains) > 0 {
+		if opts.CertFile != "" {
+			return nil, errors.New("netcode: certificate: Domains (ACME) and CertFile/KeyFile are alternatives")
+		}
+		return newACMEManager(opts)
 	}
 	if opts.Validity == 0 {
 		opts.Validity = 13 * 24 * time.Hour
@@ -231,18 +242,26 @@ func selfSigned(hosts []string, validity time.Duration) (*certEntry, error) {
 
 // SelfSigned reports whether the certificate is generated (and rotated)
 // rather than loaded from files.
-func (m *CertManager) SelfSigned() bool { return !m.files }
+func (m *CertManager) SelfSigned() bool { return !m.files && m.acme == nil }
 
 // GetCertificate returns the current certificate; use it as
 // tls.Config.GetCertificate.
-func (m *CertManager) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+func (m *CertManager) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if m.acme != nil {
+		return m.acme.getCertificate(m, hello)
+	}
 	return m.state.Load().cur.cert, nil
 }
 
 // TLSConfig returns a server TLS configuration that always presents the
 // current certificate.
 func (m *CertManager) TLSConfig() *tls.Config {
-	return &tls.Config{GetCertificate: m.GetCertificate, MinVersion: tls.VersionTLS12}
+	c := &tls.Config{GetCertificate: m.GetCertificate, MinVersion: tls.VersionTLS12}
+	if m.acme != nil {
+		// The CA's TLS-ALPN-01 check comes in on this listener.
+		c.NextProtos = []string{"h2", "http/1.1", acmeALPN}
+	}
+	return c
 }
 
 // Hashes returns the SHA-256 of the current certificate's DER and, after
@@ -251,6 +270,9 @@ func (m *CertManager) TLSConfig() *tls.Config {
 // The current certificate comes first.
 func (m *CertManager) Hashes() [][sha256.Size]byte {
 	s := m.state.Load()
+	if s == nil {
+		return nil // ACME: nothing issued yet
+	}
 	out := [][sha256.Size]byte{s.cur.hash}
 	if s.prev != nil && time.Now().Before(s.prev.notAfter) {
 		out = append(out, s.prev.hash)
@@ -259,7 +281,12 @@ func (m *CertManager) Hashes() [][sha256.Size]byte {
 }
 
 // NotAfter is when the current certificate expires.
-func (m *CertManager) NotAfter() time.Time { return m.state.Load().cur.notAfter }
+func (m *CertManager) NotAfter() time.Time {
+	if s := m.state.Load(); s != nil {
+		return s.cur.notAfter
+	}
+	return time.Time{}
+}
 
 // Rotate replaces a self-signed certificate with a fresh one now, or
 // reads the configured files again. New connections get the new
@@ -267,6 +294,9 @@ func (m *CertManager) NotAfter() time.Time { return m.state.Load().cur.notAfter 
 // not hold a certificate and its key is an error, and the current
 // certificate stays.
 func (m *CertManager) Rotate() error {
+	if m.acme != nil {
+		return nil // the ACME client renews on its own schedule
+	}
 	m.rotMu.Lock()
 	defer m.rotMu.Unlock()
 	if m.files {
@@ -334,8 +364,10 @@ func (m *CertManager) watchFiles(ctx context.Context) {
 }
 
 // Run keeps the certificate current until ctx is done: it rotates a
-// self-signed certificate RenewBefore its expiry, or reloads configured
-// files when they change. It refuses to run twice at the same time.
+// self-signed certificate RenewBefore its expiry, reloads configured
+// files when they change, or obtains the ACME certificates at once
+// (rather than at a player's first handshake) and retries until the CA
+// issues them. It refuses to run twice at the same time.
 func (m *CertManager) Run(ctx context.Context) error {
 	if !m.running.CompareAndSwap(false, true) {
 		return errors.New("netcode: CertManager.Run is already running")
@@ -343,6 +375,10 @@ func (m *CertManager) Run(ctx context.Context) error {
 	defer m.running.Store(false)
 	if m.files {
 		m.watchFiles(ctx)
+		return nil
+	}
+	if m.acme != nil {
+		m.acme.obtain(ctx, m)
 		return nil
 	}
 	retry := time.Minute

@@ -48,6 +48,9 @@ type Endpoint struct {
 	// self-signed certificate valid for 13 days, rotated 2 days before it
 	// expires.
 	CertFile, KeyFile string
+	// ACME, when it names domains, obtains the certificate from an ACME
+	// CA (see ACME) instead of CertFile and KeyFile.
+	ACME ACME
 	// Certs, if set, supplies the certificate instead of CertFile and
 	// KeyFile (for instance one with a short validity, in tests). The
 	// endpoint runs its rotation while serving.
@@ -196,13 +199,13 @@ func splitListenAddr(addr string) (string, int, error) {
 
 func (e *Endpoint) setupCerts() error {
 	if e.Certs != nil {
-		if e.CertFile != "" || e.KeyFile != "" {
-			return errors.New("netcode: set either Endpoint.Certs or CertFile/KeyFile, not both")
+		if e.CertFile != "" || e.KeyFile != "" || len(e.ACME.Domains) > 0 {
+			return errors.New("netcode: set either Endpoint.Certs or CertFile/KeyFile or ACME, not two")
 		}
 		e.certs = e.Certs
 		return nil
 	}
-	m, err := NewCertManager(CertOptions{CertFile: e.CertFile, KeyFile: e.KeyFile, Hosts: []string{e.host}, Logger: e.log})
+	m, err := NewCertManager(CertOptions{CertFile: e.CertFile, KeyFile: e.KeyFile, ACME: e.ACME, Hosts: []string{e.host}, Logger: e.log})
 	if err != nil {
 		return err
 	}
@@ -748,6 +751,9 @@ func (e *Endpoint) Addrs() []net.Addr {
 // "http://host:port" with the self-signed certificate, "https://..." with
 // configured files. A wildcard listen host becomes localhost.
 func (e *Endpoint) URL() string {
+	if len(e.ACME.Domains) > 0 {
+		return "https://" + net.JoinHostPort(strings.TrimSpace(e.ACME.Domains[0]), strconv.Itoa(e.port))
+	}
 	scheme := e.pageScheme()
 	host := e.host
 	if host == "" || host == "0.0.0.0" || host == "::" {
@@ -757,10 +763,18 @@ func (e *Endpoint) URL() string {
 }
 
 // PlayerURLs are the addresses a player can open the endpoint's pages at:
-// its URL, and for a wildcard listen host one for every address of the
-// machine's interfaces that are up (loopback last), since a player on
-// another machine needs one of those.
+// with ACME, https at each domain; otherwise its URL, and for a wildcard
+// listen host one for every address of the machine's interfaces that are
+// up (loopback last), since a player on another machine needs one of
+// those.
 func (e *Endpoint) PlayerURLs() []string {
+	if len(e.ACME.Domains) > 0 {
+		var urls []string
+		for _, d := range e.ACME.Domains {
+			urls = append(urls, "https://"+net.JoinHostPort(strings.TrimSpace(d), strconv.Itoa(e.port)))
+		}
+		return urls
+	}
 	if e.host != "" && e.host != "0.0.0.0" && e.host != "::" {
 		return []string{e.URL()}
 	}

@@ -1,0 +1,194 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/tickwire/tickwire/client/web"
+	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/server/servertest"
+	"github.com/tickwire/tickwire/netcode/transport"
+)
+
+// Pebble is Let's Encrypt's test CA; the test builds it from the module
+// proxy and runs it on the server host.
+const (
+	pebbleModule  = "github.com/letsencrypt/pebble/v2"
+	pebbleVersion = "v2.10.3"
+	// testDomain is the server's name; only the test's hosts resolve it.
+	testDomain = "play.test"
+	// pebbleTLSPort is where Pebble checks TLS-ALPN-01 (its config): the
+	// server listens there, as a public server listens on 443.
+	pebbleTLSPort = "5001"
+)
+
+// TestBrowserOnAnotherHostPlaysOverWebTransportWithAnACMECertificate:
+// the server, started with only a domain and the CA's directory, gets
+// its certificate from a real ACME CA (Pebble, proving the domain by
+// TLS-ALPN-01 on the server's own TLS port); a browser on another host
+// that trusts the CA opens https://play.test:PORT/ and plays over
+// WebTransport, with no certificate pinning, from the player host's
+// address, and its player walks.
+func TestBrowserOnAnotherHostPlaysOverWebTransportWithAnACMECertificate(t *testing.T) {
+	if os.Getenv(hostRoleEnv) == "server" {
+		playWithACMECertificate(t)
+		return
+	}
+	need(t, "certutil")
+	srvNS, cliNS := twoHosts(t)
+	pebble, pebbleDir := buildPebble(t)
+
+	// The server host resolves the domain to itself, for Pebble's check.
+	hosts := filepath.Join("/etc/netns", srvNS)
+	if err := os.MkdirAll(hosts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(hosts) })
+	if err := os.WriteFile(filepath.Join(hosts, "hosts"),
+		[]byte("127.0.0.1 localhost\n"+serverHostIP+" "+testDomain+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ca := exec.CommandContext(ctx, "ip", "netns", "exec", srvNS, pebble, "-config", "test/config/pebble-config.json")
+	ca.Dir = pebbleDir
+	ca.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1")
+	var caLog strings.Builder
+	ca.Stdout, ca.Stderr = &caLog, &caLog
+	if err := ca.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = ca.Wait()
+		t.Logf("pebble:\n%s", caLog.String())
+	})
+	runOnServerHost(t, srvNS, "TICKWIRE_E2E_WEB="+webDist(t), "TICKWIRE_E2E_PLAYER_NS="+cliNS,
+		// The ACME client trusts Pebble's own HTTPS certificate.
+		"SSL_CERT_FILE="+filepath.Join(pebbleDir, "test", "certs", "pebble.minica.pem"))
+}
+
+// buildPebble installs Pebble into a temporary directory and returns the
+// binary and the module's directory (its config and certificates).
+func buildPebble(t *testing.T) (bin, dir string) {
+	t.Helper()
+	gobin := t.TempDir()
+	cmd := exec.Command("go", "install", pebbleModule+"/cmd/pebble@"+pebbleVersion)
+	cmd.Env = append(os.Environ(), "GOBIN="+gobin, "GOFLAGS=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building pebble: %v\n%s", err, out)
+	}
+	modcache, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(gobin, "pebble"), filepath.Join(strings.TrimSpace(string(modcache)), pebbleModule+"@"+pebbleVersion)
+}
+
+// playWithACMECertificate is the test's run on the server host.
+func playWithACMECertificate(t *testing.T) {
+	const directory = "https://localhost:14000/dir"
+	waitHTTPS(t, directory)
+	srv := servertest.Start(t, &server.Server{
+		Addr:    "0.0.0.0:" + pebbleTLSPort,
+		ACME:    transport.ACME{Domains: []string{testDomain}, Directory: directory, Cache: t.TempDir()},
+		Handler: web.Handler(os.Getenv("TICKWIRE_E2E_WEB")),
+	})
+	base := "https://" + testDomain + ":" + pebbleTLSPort
+	if got := srv.URL(); got != base {
+		t.Errorf("URL() = %s, want %s", got, base)
+	}
+	certs := srv.Endpoint().CertManager()
+	deadline := time.Now().Add(90 * time.Second)
+	for len(certs.Hashes()) == 0 { // issued by Run, in the background
+		if time.Now().After(deadline) {
+			t.Fatal("no certificate from the CA within 90 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// The player host trusts the CA's root (which Pebble makes at start).
+	home := t.TempDir()
+	root := filepath.Join(home, "pebble-root.pem")
+	if err := os.WriteFile(root, httpsGet(t, "https://localhost:15000/roots/0"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nssdb := "sql:" + filepath.Join(home, ".pki", "nssdb")
+	if err := os.MkdirAll(filepath.Join(home, ".pki", "nssdb"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"-d", nssdb, "-N", "--empty-password"},
+		{"-d", nssdb, "-A", "-t", "C,,", "-n", "pebble-root", "-i", root},
+	} {
+		if out, err := exec.Command("certutil", args...).CombinedOutput(); err != nil {
+			t.Fatalf("certutil %v: %v\n%s", args, err, out)
+		}
+	}
+	browserCtx := startBrowser(t, chromiumOnPlayerHost(t, home),
+		chromedp.Flag("host-resolver-rules", "MAP "+testDomain+" "+serverHostIP),
+		// WebTransport to a root that is not a public one needs this
+		// (TCP TLS takes the NSS store alone).
+		chromedp.Flag("webtransport-developer-mode", true),
+	)
+	ctx, cancel := context.WithTimeout(browserCtx, 2*time.Minute)
+	defer cancel()
+	page := base + "/?name=acme"
+	if err := chromedp.Do(ctx, chromedp.Navigate(page)); err != nil {
+		t.Fatalf("opening %s: %v", page, err)
+	}
+	logStartTime(t, ctx)
+	sess := waitSession(t, srv, "acme", 60*time.Second)
+	if host, _, _ := strings.Cut(sess.Remote, ":"); host != playerHostIP {
+		t.Errorf("the session comes from %s, want the player host %s", sess.Remote, playerHostIP)
+	}
+	if sess.Transport != transport.WebTransport {
+		t.Errorf("the page on https with a trusted certificate joined over %s, want WebTransport", sess.Transport)
+	}
+	walk(t, ctx, srv, sess)
+}
+
+// waitHTTPS waits for url to answer 200 (the CA starting; it says
+// nothing when ready).
+func waitHTTPS(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not answering within 30 s: %v", url, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func httpsGet(t *testing.T, url string) []byte {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{}}}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %v", url, resp.Status, err)
+	}
+	return b
+}
