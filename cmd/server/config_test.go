@@ -80,6 +80,8 @@ func TestConfigErrorsNameTheBadFieldAndItsSource(t *testing.T) {
 		{"redis url", nil, map[string]string{"TICKWIRE_REDIS": "localhost:6379"}, "", "-redis (from TICKWIRE_REDIS)"},
 		{"agones mode", []string{"-agones", "yes"}, nil, "", `-agones: "yes": want auto, on or off`},
 		{"stray argument", []string{"serve"}, nil, "", `unexpected argument "serve"`},
+		{"domain and files", []string{"-domain", "play.example", "-cert", "c.pem", "-key", "k.pem"}, nil, "", "-domain: -domain (ACME) and -cert/-key are alternatives"},
+		{"redirect without https", []string{"-http-addr", ":80"}, nil, "", "-http-addr: redirects to https"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -137,7 +137,7 @@ func run() error {
 	case <-srv.Ready():
 	}
 	if cfg.HTTPAddr != "" {
-		stopRedirect, err := serveRedirect(cfg.HTTPAddr, srv.Endpoint(), logger)
+		_, stopRedirect, err := serveRedirect(cfg.HTTPAddr, srv.Endpoint(), logger)
 		if err != nil {
 			srv.StopNow()
 			<-errc
@@ -189,7 +189,7 @@ func offLoopback(u string) bool {
 // serveRedirect listens on addr (usually :80) for plain HTTP: the ACME
 // CA's HTTP-01 checks are answered there, and every other request is
 // sent to the same path over https on the endpoint's port.
-func serveRedirect(addr string, ep *transport.Endpoint, logger *slog.Logger) (stop func(), err error) {
+func serveRedirect(addr string, ep *transport.Endpoint, logger *slog.Logger) (bound net.Addr, stop func(), err error) {
 	port := strconv.Itoa(ep.Port())
 	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, err := net.SplitHostPort(r.Host)
@@ -203,7 +203,7 @@ func serveRedirect(addr string, ep *transport.Endpoint, logger *slog.Logger) (st
 	})
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("-http-addr: %w", err)
+		return nil, nil, fmt.Errorf("-http-addr: %w", err)
 	}
 	hs := &http.Server{Handler: ep.CertManager().HTTPHandler(redirect), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -212,7 +212,7 @@ func serveRedirect(addr string, ep *transport.Endpoint, logger *slog.Logger) (st
 		}
 	}()
 	logger.Info("plain http redirecting to https", "addr", l.Addr().String())
-	return func() {
+	return l.Addr(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = hs.Shutdown(ctx)

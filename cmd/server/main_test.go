@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +21,8 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/netcode/client"
+	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/server/servertest"
 	"github.com/tickwire/tickwire/netcode/transport"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
@@ -234,4 +237,27 @@ func get(t *testing.T, url string) string {
 		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
 	}
 	return string(b)
+}
+
+// TestHTTPAddrRedirectsToHTTPSOnTheGamePort: the plain listener sends a
+// browser to the same host and path over https on the game's port.
+func TestHTTPAddrRedirectsToHTTPSOnTheGamePort(t *testing.T) {
+	srv := servertest.Start(t, &server.Server{})
+	addr, stop, err := serveRedirect("127.0.0.1:0", srv.Endpoint(), quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr.String()+"/rooms?x=1", nil)
+	req.Host = "play.example"
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	want := "https://play.example:" + strconv.Itoa(srv.Endpoint().Port()) + "/rooms?x=1"
+	if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != want {
+		t.Fatalf("%s, Location %q; want 301 to %s", resp.Status, resp.Header.Get("Location"), want)
+	}
 }
