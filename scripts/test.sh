@@ -7,8 +7,8 @@ source scripts/lib.sh
 
 ensure_go
 ensure_debs redis-server # the Redis directory's tests (cmd/server, netcode/server/directory/redisdir)
-# The client's end-to-end tests: Xvfb + xwd (desktop screenshots), Chromium and certutil (to trust a test CA), Ebiten's cgo packages.
-ensure_debs xvfb xauth x11-apps chromium libnss3-tools libc6-dev libgl1-mesa-dev libxcursor-dev libxi-dev libxinerama-dev libxrandr-dev libxxf86vm-dev libasound2-dev pkg-config
+# The client's end-to-end tests: Xvfb + xwd (desktop screenshots), Chromium, certutil (to trust a test CA) and nft (to drop a test host's UDP), Ebiten's cgo packages.
+ensure_debs xvfb xauth x11-apps chromium libnss3-tools nftables libc6-dev libgl1-mesa-dev libxcursor-dev libxi-dev libxinerama-dev libxrandr-dev libxxf86vm-dev libasound2-dev pkg-config
 export GOFLAGS="${GOFLAGS:-} -mod=readonly"
 
 step "gofmt"

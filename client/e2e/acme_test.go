@@ -38,13 +38,14 @@ const (
 // TLS-ALPN-01 on the server's own TLS port); a browser on another host
 // that trusts the CA opens https://play.test:PORT/ and plays over
 // WebTransport, with no certificate pinning, from the player host's
-// address, and its player walks.
+// address, and its player walks. With the player host's UDP dropped
+// the same page falls back to WebSocket and plays.
 func TestBrowserOnAnotherHostPlaysOverWebTransportWithAnACMECertificate(t *testing.T) {
 	if os.Getenv(hostRoleEnv) == "server" {
 		playWithACMECertificate(t)
 		return
 	}
-	need(t, "certutil")
+	need(t, "certutil", "nft")
 	srvNS, cliNS := twoHosts(t)
 	pebble, pebbleDir := buildPebble(t)
 
@@ -156,6 +157,32 @@ func playWithACMECertificate(t *testing.T) {
 		t.Errorf("the page on https with a trusted certificate joined over %s, want WebTransport", sess.Transport)
 	}
 	walk(t, ctx, srv, sess)
+
+	// The same page from the player host with its UDP dropped (a network
+	// that blocks QUIC): WebTransport cannot come up, the page falls back
+	// to WebSocket and plays.
+	ns := os.Getenv("TICKWIRE_E2E_PLAYER_NS")
+	for _, rule := range [][]string{
+		{"add", "table", "inet", "tickwire_e2e"},
+		{"add", "chain", "inet", "tickwire_e2e", "out", "{ type filter hook output priority 0 ; }"},
+		{"add", "rule", "inet", "tickwire_e2e", "out", "meta l4proto udp drop"},
+	} {
+		if out, err := exec.Command("ip", append([]string{"netns", "exec", ns, "nft"}, rule...)...).CombinedOutput(); err != nil {
+			t.Fatalf("nft %v: %v\n%s", rule, err, out)
+		}
+	}
+	tabCtx, cancelTab := chromedp.NewContext(browserCtx)
+	defer cancelTab()
+	ctx2, cancel2 := context.WithTimeout(tabCtx, 2*time.Minute)
+	defer cancel2()
+	if err := chromedp.Do(ctx2, chromedp.Navigate(base+"/?name=noudp")); err != nil {
+		t.Fatalf("opening the page without UDP: %v", err)
+	}
+	sess = waitSession(t, srv, "noudp", 60*time.Second)
+	if sess.Transport != transport.WebSocket {
+		t.Errorf("with UDP dropped the page joined over %s, want WebSocket", sess.Transport)
+	}
+	walk(t, ctx2, srv, sess)
 }
 
 // waitHTTPS waits for url to answer 200 (the CA starting; it says
