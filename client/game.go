@@ -89,9 +89,10 @@ type Game struct {
 	ownID    game.EntityID
 	sendErrs int
 
-	statsMu sync.Mutex
-	stats   reconnect.NetStats
-	statsAt time.Time
+	statsMu  sync.Mutex
+	stats    reconnect.NetStats
+	fallback string // why the last dial fell back to WebSocket; "" if it did not
+	statsAt  time.Time
 }
 
 // New builds a game for cfg; nothing connects until Start.
@@ -114,6 +115,11 @@ func New(cfg Config) *Game {
 					Transport:           cfg.Transport,
 					TrustServerCertHash: cfg.TrustCertHash,
 					Logger:              g.log,
+					OnFallback: func(reason error) {
+						g.statsMu.Lock()
+						g.fallback = reason.Error()
+						g.statsMu.Unlock()
+					},
 				},
 				Logger: g.log,
 			})
@@ -344,7 +350,7 @@ func (g *Game) drawScoreboard(screen *ebiten.Image) {
 
 func (g *Game) drawNetGraph(screen *ebiten.Image) {
 	g.statsMu.Lock()
-	s := g.stats
+	s, fallback := g.stats, g.fallback
 	g.statsMu.Unlock()
 	lines := []string{
 		fmt.Sprintf("transport  %s", s.Transport),
@@ -356,6 +362,15 @@ func (g *Game) drawNetGraph(screen *ebiten.Image) {
 		fmt.Sprintf("frames     extrap %d  held %d  (of %d)", s.FramesExtrapolated, s.FramesHeld, s.FramesInterpolated+s.FramesExtrapolated+s.FramesHeld),
 		fmt.Sprintf("corrections %d", s.Corrections),
 		fmt.Sprintf("fps %.0f  tps %.0f  (F3 hides)", ebiten.ActualFPS(), ebiten.ActualTPS()),
+	}
+	if fallback != "" && s.Transport == transport.WebSocket {
+		// Why not WebTransport, wrapped to the panel's width.
+		lines = append(lines, "why not webtransport:")
+		for len(fallback) > 0 {
+			n := min(len(fallback), 36)
+			lines = append(lines, "  "+fallback[:n])
+			fallback = fallback[n:]
+		}
 	}
 	h := 8 + 16*len(lines)
 	y := g.h - h - 8

@@ -52,6 +52,9 @@ func dialPlatform(ctx context.Context, serverURL string, opts DialOptions) (Conn
 		return nil, fmt.Errorf("netcode: unknown transport %q", opts.Transport)
 	}
 	if js.Global().Get("WebTransport").IsUndefined() {
+		if opts.OnFallback != nil {
+			opts.OnFallback(ErrNoWebTransport)
+		}
 		return dialBrowserWS(ctx, base, opts.Query, cfg)
 	}
 	// A browser reports a refused WebTransport at once ("Opening
@@ -71,6 +74,9 @@ func dialPlatform(ctx context.Context, serverURL string, opts DialOptions) (Conn
 		return nil, wtErr
 	}
 	logger(opts).Info("webtransport unavailable, falling back to websocket", "server", serverURL, "err", wtErr)
+	if opts.OnFallback != nil {
+		opts.OnFallback(wtErr)
+	}
 	c, wsErr := dialBrowserWS(ctx, base, opts.Query, cfg)
 	if wsErr != nil {
 		return nil, fmt.Errorf("%w (after %v)", wsErr, wtErr)

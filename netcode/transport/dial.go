@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -17,8 +18,14 @@ type DialOptions struct {
 	// falls back to WebSocket.
 	Transport Kind
 	// FallbackTimeout is how long WebTransport may take to come up before
-	// Dial falls back to WebSocket (when Transport is empty). Default 2s.
+	// Dial falls back to WebSocket (when Transport is empty). Default 2s
+	// natively, 5s in a browser.
 	FallbackTimeout time.Duration
+	// OnFallback, if set, is told why Dial fell back to WebSocket: no
+	// WebTransport in this browser (ErrNoWebTransport), or the error of
+	// the WebTransport attempt (refused, blocked, or not up in time). A
+	// game shows it, for players whose network blocks UDP.
+	OnFallback func(reason error)
 	// TrustServerCertHash fetches GET /cert-hash from the server's TCP
 	// side and pins the hashes it lists, the way a browser page uses
 	// serverCertificateHashes. This trusts whoever answers that request:
@@ -83,3 +90,8 @@ func endpointURL(base *url.URL, scheme, path string, query url.Values) string {
 	}
 	return u.String()
 }
+
+// ErrNoWebTransport is the fallback reason of a browser without
+// WebTransport, or of a page that is not a secure context (plain http
+// off localhost), where the browser hides it.
+var ErrNoWebTransport = errors.New("this page has no WebTransport (not a secure context, or an old browser)")

@@ -61,6 +61,9 @@ func dialPlatform(ctx context.Context, serverURL string, opts DialOptions) (Conn
 		return nil, wtErr
 	}
 	d.log.Info("webtransport unavailable, falling back to websocket", "server", serverURL, "err", wtErr)
+	if opts.OnFallback != nil {
+		opts.OnFallback(wtErr)
+	}
 	c, wsErr := d.webSocket(ctx)
 	if wsErr != nil {
 		return nil, fmt.Errorf("%w (after %v)", wsErr, wtErr)

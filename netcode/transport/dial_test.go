@@ -14,7 +14,8 @@ import (
 
 func TestDialPrefersWebTransport(t *testing.T) {
 	te := serveTestEndpoint(t, &Endpoint{})
-	cli, srv := te.dialWith(t, DialOptions{TrustServerCertHash: true})
+	cli, srv := te.dialWith(t, DialOptions{TrustServerCertHash: true,
+		OnFallback: func(reason error) { t.Errorf("fell back (%v) with WebTransport available", reason) }})
 	if cli.Kind() != WebTransport {
 		t.Fatalf("Dial chose %s with WebTransport available", cli.Kind())
 	}
@@ -25,11 +26,17 @@ func TestDialFallsBackToWebSocketWhenWebTransportIsUnreachable(t *testing.T) {
 	te := serveTestEndpoint(t, &Endpoint{DisableWebTransport: true}) // nothing on UDP
 	const fallback = 500 * time.Millisecond
 	start := time.Now()
-	cli, srv := te.dialWith(t, DialOptions{TrustServerCertHash: true, FallbackTimeout: fallback})
+	var reasons []error
+	cli, srv := te.dialWith(t, DialOptions{TrustServerCertHash: true, FallbackTimeout: fallback,
+		OnFallback: func(reason error) { reasons = append(reasons, reason) }})
 	took := time.Since(start)
 	if cli.Kind() != WebSocket {
 		t.Fatalf("Dial returned %s", cli.Kind())
 	}
+	if len(reasons) != 1 || reasons[0] == nil {
+		t.Fatalf("OnFallback was told %v, want the WebTransport attempt's error once", reasons)
+	}
+	t.Logf("fallback reason: %v", reasons[0])
 	if took > fallback+time.Second {
 		t.Fatalf("fallback took %v with a %v timeout", took, fallback)
 	}
