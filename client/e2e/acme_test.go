@@ -39,13 +39,14 @@ const (
 // that trusts the CA opens https://play.test:PORT/ and plays over
 // WebTransport, with no certificate pinning, from the player host's
 // address, and its player walks. With the player host's UDP dropped
-// the same page falls back to WebSocket and plays.
+// the same page falls back to WebSocket and plays. The desktop client
+// on the player host, under Xvfb, joins over WebTransport too.
 func TestBrowserOnAnotherHostPlaysOverWebTransportWithAnACMECertificate(t *testing.T) {
 	if os.Getenv(hostRoleEnv) == "server" {
 		playWithACMECertificate(t)
 		return
 	}
-	need(t, "certutil", "nft")
+	need(t, "certutil", "nft", "Xvfb")
 	srvNS, cliNS := twoHosts(t)
 	pebble, pebbleDir := buildPebble(t)
 
@@ -56,6 +57,17 @@ func TestBrowserOnAnotherHostPlaysOverWebTransportWithAnACMECertificate(t *testi
 	}
 	t.Cleanup(func() { os.RemoveAll(hosts) })
 	if err := os.WriteFile(filepath.Join(hosts, "hosts"),
+		[]byte("127.0.0.1 localhost\n"+serverHostIP+" "+testDomain+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// And so does the player host, for the desktop client (Chromium is
+	// told with --host-resolver-rules).
+	playerHosts := filepath.Join("/etc/netns", cliNS)
+	if err := os.MkdirAll(playerHosts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(playerHosts) })
+	if err := os.WriteFile(filepath.Join(playerHosts, "hosts"),
 		[]byte("127.0.0.1 localhost\n"+serverHostIP+" "+testDomain+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -183,6 +195,34 @@ func playWithACMECertificate(t *testing.T) {
 		t.Errorf("with UDP dropped the page joined over %s, want WebSocket", sess.Transport)
 	}
 	walk(t, ctx2, srv, sess)
+	if out, err := exec.Command("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "tickwire_e2e").CombinedOutput(); err != nil {
+		t.Fatalf("nft: %v\n%s", err, out)
+	}
+
+	// The desktop client on the player host, under Xvfb, verifying the
+	// certificate by its chain (the CA's root as the system's, no
+	// pinning), joins over WebTransport.
+	bin := clientBinary(t)
+	display := startXvfb(t)
+	dctx, dcancel := context.WithCancel(context.Background())
+	desk := exec.CommandContext(dctx, "ip", "netns", "exec", ns, "env", "SSL_CERT_FILE="+root, "DISPLAY="+display,
+		bin, "-server", base, "-name", "desk", "-transport", "wt")
+	var deskLog strings.Builder
+	desk.Stdout, desk.Stderr = &deskLog, &deskLog
+	if err := desk.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		dcancel()
+		_ = desk.Wait()
+		if t.Failed() {
+			t.Logf("desktop client:\n%s", deskLog.String())
+		}
+	}()
+	sess = waitSession(t, srv, "desk", 60*time.Second)
+	if host, _, _ := strings.Cut(sess.Remote, ":"); host != playerHostIP || sess.Transport != transport.WebTransport {
+		t.Errorf("the desktop client joined from %s over %s, want %s over WebTransport", sess.Remote, sess.Transport, playerHostIP)
+	}
 }
 
 // waitHTTPS waits for url to answer 200 (the CA starting; it says
