@@ -404,6 +404,17 @@ func (e *Endpoint) setupServers() {
 			},
 			Logger: e.log,
 		},
+		// webtransport-go advertises SETTINGS_WT_MAX_SESSIONS; Safari
+		// (26.4 and later) refuses a server that does not also send the
+		// three WT_INITIAL_MAX_* settings (webtransport-go issue 355), and
+		// sends them only when these are set. A session here uses one
+		// bidirectional stream and no unidirectional one, and carries
+		// little on it (the hello, a goodbye): small limits suffice.
+		Config: &webtransport.Config{
+			MaxIncomingStreams:    4,
+			MaxIncomingUniStreams: 1,
+			MaxIncomingData:       1 << 20,
+		},
 		CheckOrigin: e.originAllowed,
 	}
 }
