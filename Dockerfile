@@ -23,7 +23,8 @@ RUN go mod download
 COPY . .
 RUN mkdir -p /out/web \
  && GOOS=js GOARCH=wasm go build -trimpath -ldflags="-s -w" -o /out/web/client.wasm ./cmd/client \
- && cp "$(go env GOROOT)/lib/wasm/wasm_exec.js" /out/web/
+ && cp "$(go env GOROOT)/lib/wasm/wasm_exec.js" /out/web/ \
+ && go run ./cmd/webcompress /out/web
 
 # 3. The image: no shell, no package manager, user 65532.
 FROM gcr.io/distroless/static-debian12:nonroot
@@ -33,6 +34,7 @@ COPY --from=web /out/web /tickwire/web
 # on SIGTERM (keep terminationGracePeriodSeconds above it).
 ENV TICKWIRE_ADDR=:7777 \
     TICKWIRE_WEB=/tickwire/web \
+    TICKWIRE_ACME_CACHE=/tmp/acme \
     TICKWIRE_DRAIN_TIMEOUT=30s
 EXPOSE 7777/tcp 7777/udp
 USER nonroot:nonroot
