@@ -161,6 +161,9 @@ func playWithACMECertificate(t *testing.T) {
 		t.Fatalf("opening %s: %v", page, err)
 	}
 	logStartTime(t, ctx)
+	if note, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("transport-note").textContent`)); err != nil || note != "" {
+		t.Errorf("an https page with WebTransport shows a transport note: %q (%v)", note, err)
+	}
 	sess := waitSession(t, srv, "acme", 60*time.Second)
 	if host, _, _ := strings.Cut(sess.Remote, ":"); host != playerHostIP {
 		t.Errorf("the session comes from %s, want the player host %s", sess.Remote, playerHostIP)

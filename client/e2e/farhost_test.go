@@ -147,6 +147,10 @@ func playFromPlayerHost(t *testing.T) {
 		t.Fatalf("opening %s: %v", page, err)
 	}
 	logStartTime(t, ctx)
+	note, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("transport-note").textContent`))
+	if err != nil || !strings.Contains(note, "plain http") || !strings.Contains(note, "-domain") {
+		t.Errorf("the page does not say why it plays over WebSocket and how to get WebTransport: %q (%v)", note, err)
+	}
 	sess := waitSession(t, srv, "far", 60*time.Second)
 	if host, _, _ := strings.Cut(sess.Remote, ":"); host != playerHostIP {
 		t.Errorf("the session comes from %s, want the player host %s", sess.Remote, playerHostIP)
