@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -50,27 +48,11 @@ func TestBrowserOnAnotherHostPlaysOverWebTransportWithAnACMECertificate(t *testi
 	srvNS, cliNS := twoHosts(t)
 	pebble, pebbleDir := buildPebble(t)
 
-	// The server host resolves the domain to itself, for Pebble's check.
-	hosts := filepath.Join("/etc/netns", srvNS)
-	if err := os.MkdirAll(hosts, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(hosts) })
-	if err := os.WriteFile(filepath.Join(hosts, "hosts"),
-		[]byte("127.0.0.1 localhost\n"+serverHostIP+" "+testDomain+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// And so does the player host, for the desktop client (Chromium is
-	// told with --host-resolver-rules).
-	playerHosts := filepath.Join("/etc/netns", cliNS)
-	if err := os.MkdirAll(playerHosts, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(playerHosts) })
-	if err := os.WriteFile(filepath.Join(playerHosts, "hosts"),
-		[]byte("127.0.0.1 localhost\n"+serverHostIP+" "+testDomain+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// Both hosts resolve the domain to the server host: Pebble, for its
+	// check; the desktop client (Chromium is told with
+	// --host-resolver-rules).
+	resolveOn(t, srvNS, testDomain, serverHostIP)
+	resolveOn(t, cliNS, testDomain, serverHostIP)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ca := exec.CommandContext(ctx, "ip", "netns", "exec", srvNS, pebble, "-config", "test/config/pebble-config.json")
@@ -89,6 +71,20 @@ func TestBrowserOnAnotherHostPlaysOverWebTransportWithAnACMECertificate(t *testi
 	runOnServerHost(t, srvNS, "TICKWIRE_E2E_WEB="+webDist(t), "TICKWIRE_E2E_PLAYER_NS="+cliNS,
 		// The ACME client trusts Pebble's own HTTPS certificate.
 		"SSL_CERT_FILE="+filepath.Join(pebbleDir, "test", "certs", "pebble.minica.pem"))
+}
+
+// resolveOn makes name resolve to ip on the host of namespace ns (ip
+// netns exec mounts /etc/netns/NS/hosts over /etc/hosts).
+func resolveOn(t *testing.T, ns, name, ip string) {
+	t.Helper()
+	dir := filepath.Join("/etc/netns", ns)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.WriteFile(filepath.Join(dir, "hosts"), []byte("127.0.0.1 localhost\n"+ip+" "+name+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // buildPebble installs Pebble into a temporary directory and returns the
@@ -133,7 +129,7 @@ func playWithACMECertificate(t *testing.T) {
 	// The player host trusts the CA's root (which Pebble makes at start).
 	home := t.TempDir()
 	root := filepath.Join(home, "pebble-root.pem")
-	if err := os.WriteFile(root, httpsGet(t, "https://localhost:15000/roots/0"), 0o644); err != nil {
+	if err := os.WriteFile(root, fetch(t, "https://localhost:15000/roots/0", "").body, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	nssdb := "sql:" + filepath.Join(home, ".pki", "nssdb")
@@ -246,19 +242,4 @@ func waitHTTPS(t *testing.T, url string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func httpsGet(t *testing.T, url string) []byte {
-	t.Helper()
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{}}}
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s %v", url, resp.Status, err)
-	}
-	return b
 }
