@@ -23,6 +23,7 @@ const botServerTimeout = 10 * time.Second
 
 type botClientConfig struct {
 	Server    string
+	Room      string
 	Name      string
 	Transport transport.Kind
 	Up, Down  Link
@@ -45,6 +46,7 @@ type botClient struct {
 func (cfg botClientConfig) clientConfig() client.Config {
 	ccfg := client.Config{
 		Server: cfg.Server,
+		Room:   cfg.Room,
 		Name:   cfg.Name,
 		Dial: transport.DialOptions{
 			Transport:           cfg.Transport,

@@ -44,6 +44,8 @@ const (
 type Config struct {
 	// Server is the server's base URL, e.g. "http://127.0.0.1:4433".
 	Server string
+	// Room is the room every bot joins. Default the server's default room.
+	Room string
 	// Bots is how many bots to run. Default 50.
 	Bots int
 	// Transport is "wt", "ws" or "mixed". Default "wt".
@@ -426,6 +428,7 @@ func (s *swarm) connect(ctx context.Context, i int) {
 	b := &bot{id: i, transport: s.cfg.transportOf(i), brain: game.NewBot(seed, 0)}
 	sess, err := dialBotClient(ctx, botClientConfig{
 		Server:     s.cfg.Server,
+		Room:       s.cfg.Room,
 		Name:       fmt.Sprintf("bot-%d", i),
 		Transport:  b.transport,
 		Up:         s.cfg.Up,

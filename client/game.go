@@ -37,6 +37,8 @@ type Config struct {
 	Server string
 	// Name is the player's name (1 to 32 bytes).
 	Name string
+	// Room is the room to join. Empty: the server's default room.
+	Room string
 	// Transport forces a transport; empty tries WebTransport, then
 	// WebSocket.
 	Transport transport.Kind
@@ -110,6 +112,7 @@ func New(cfg Config) *Game {
 			return reconnect.Connect(ctx, netclient.Config{
 				Server:      cfg.Server,
 				Name:        cfg.Name,
+				Room:        cfg.Room,
 				ResumeToken: resume,
 				Dial: transport.DialOptions{
 					Transport:           cfg.Transport,

@@ -203,9 +203,12 @@ func playWithACMECertificate(t *testing.T) {
 	// pinning), joins over WebTransport.
 	bin := clientBinary(t)
 	display := startXvfb(t)
+	if _, err := srv.CreateRoom(server.RoomOptions{ID: "desk-room"}); err != nil {
+		t.Fatal(err)
+	}
 	dctx, dcancel := context.WithCancel(context.Background())
 	desk := exec.CommandContext(dctx, "ip", "netns", "exec", ns, "env", "SSL_CERT_FILE="+root, "DISPLAY="+display,
-		bin, "-server", base, "-name", "desk", "-transport", "wt")
+		bin, "-server", base, "-name", "desk", "-transport", "wt", "-room", "desk-room")
 	var deskLog strings.Builder
 	desk.Stdout, desk.Stderr = &deskLog, &deskLog
 	if err := desk.Start(); err != nil {
@@ -219,8 +222,8 @@ func playWithACMECertificate(t *testing.T) {
 		}
 	}()
 	sess = waitSession(t, srv, "desk", 60*time.Second)
-	if host, _, _ := strings.Cut(sess.Remote, ":"); host != playerHostIP || sess.Transport != transport.WebTransport {
-		t.Errorf("the desktop client joined from %s over %s, want %s over WebTransport", sess.Remote, sess.Transport, playerHostIP)
+	if host, _, _ := strings.Cut(sess.Remote, ":"); host != playerHostIP || sess.Transport != transport.WebTransport || sess.Room != "desk-room" {
+		t.Errorf("the desktop client joined room %q from %s over %s, want desk-room from %s over WebTransport", sess.Room, sess.Remote, sess.Transport, playerHostIP)
 	}
 }
 

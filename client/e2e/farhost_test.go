@@ -159,6 +159,20 @@ func playFromPlayerHost(t *testing.T) {
 		t.Errorf("the page on plain http joined over %s; off localhost it is not a secure context, so WebSocket", sess.Transport)
 	}
 	walk(t, ctx, srv, sess)
+
+	// ?room= picks the room: one made through the server's API, as the
+	// lobby makes them.
+	if _, err := srv.CreateRoom(server.RoomOptions{ID: "far-room"}); err != nil {
+		t.Fatal(err)
+	}
+	tabCtx, cancelTab := chromedp.NewContext(browserCtx)
+	defer cancelTab()
+	if err := chromedp.Do(tabCtx, chromedp.Navigate(base+"/?name=roomie&room=far-room")); err != nil {
+		t.Fatal(err)
+	}
+	if s := waitSession(t, srv, "roomie", 60*time.Second); s.Room != "far-room" {
+		t.Errorf("the page joined room %q, want the one its URL names, far-room", s.Room)
+	}
 }
 
 // chromiumOnPlayerHost writes a wrapper that runs Chromium in the player

@@ -55,6 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		verbose  bool
 	)
 	fs.StringVar(&cfg.Server, "server", "http://127.0.0.1:4433", "server base `URL`")
+	fs.StringVar(&cfg.Room, "room", "", "`id` of the room every bot joins (default: the server's default room)")
 	fs.IntVar(&cfg.Bots, "n", 50, "number of bots")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measurement window")
 	fs.DurationVar(&cfg.Ramp, "ramp", 0, "spread the connections over this long")

@@ -253,3 +253,38 @@ func TestLinkImpairmentFlagsAreValidated(t *testing.T) {
 		t.Fatalf("-up-loss 1.5: exit %d, stderr %q", code, stderr.String())
 	}
 }
+
+// TestBotsJoinTheRoomTheyAreToldTo: -room sends every bot to that room
+// (one created through the server's API, as the lobby does), not to the
+// default one.
+func TestBotsJoinTheRoomTheyAreToldTo(t *testing.T) {
+	_, botsBin := binaries(t)
+	srv := servertest.Start(t, &server.Server{})
+	if _, err := srv.CreateRoom(server.RoomOptions{ID: "duel"}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan int, 1)
+	var stdout, stderr bytes.Buffer
+	go func() {
+		done <- runBots(t, botsBin, &stdout, &stderr,
+			"-server", srv.URL(), "-room", "duel", "-n", "4", "-warmup", "0s", "-duration", "3s", "-metrics", "-")
+	}()
+	inDuel := 0
+	deadline := time.Now().Add(20 * time.Second)
+	for inDuel < 4 && time.Now().Before(deadline) {
+		inDuel = 0
+		for _, s := range srv.Sessions() {
+			if s.Room != "duel" {
+				t.Fatalf("a bot joined room %q, want duel", s.Room)
+			}
+			inDuel++
+		}
+		time.Sleep(20 * time.Millisecond) // polling the server's sessions; no signal to await
+	}
+	if inDuel != 4 {
+		t.Fatalf("%d bots in room duel, want 4", inDuel)
+	}
+	if code := <-done; code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+}

@@ -4,6 +4,7 @@
 //
 //	go run ./cmd/client                                   # localhost:4433, WebTransport then WebSocket
 //	go run ./cmd/client -server http://host:4433 -name ann -transport ws
+//	go run ./cmd/client -room duel                        # a room made through the lobby
 //
 // Against a self-signed server it pins the hashes the server lists at
 // /cert-hash, but only when told to trust that server: -trust-cert-hash,
@@ -39,6 +40,7 @@ func run() error {
 	)
 	flag.StringVar(&cfg.Server, "server", "http://localhost:4433", "server base `URL`")
 	flag.StringVar(&cfg.Name, "name", "player", "player `name` (1 to 32 bytes)")
+	flag.StringVar(&cfg.Room, "room", "", "`id` of the room to join (default: the server's default room)")
 	flag.StringVar(&via, "transport", "auto", "transport: wt, ws or auto (WebTransport, falling back to WebSocket)")
 	flag.BoolVar(&cfg.TrustCertHash, "trust-cert-hash", false, "pin the certificate hashes the server lists at /cert-hash (default true for loopback servers)")
 	flag.BoolVar(&cfg.Debug, "debug", false, "show the net graph from the start (F3 toggles it)")

@@ -5,6 +5,7 @@ package main
 // The browser build: the page's URL configures the game.
 //
 //	/?name=ann            player name (default "player")
+//	/?room=duel           the room to join (default the server's default room)
 //	/?transport=ws        force WebSocket (wt forces WebTransport)
 //	/?debug=1             net graph on from the start
 //	/?zoom=0.5            screen pixels per world unit
@@ -32,6 +33,7 @@ func main() {
 	cfg := client.Config{
 		Server:        loc.Get("origin").String(),
 		Name:          q.Get("name"),
+		Room:          q.Get("room"),
 		TrustCertHash: loc.Get("protocol").String() == "http:",
 		Debug:         q.Get("debug") == "1" || q.Get("debug") == "true",
 	}
