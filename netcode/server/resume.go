@@ -15,11 +15,12 @@ const DefaultResumeGrace = 30 * time.Second
 // entity stays in the world (idle: no inputs arrive) until it is resumed
 // or its grace runs out.
 type parkedPlayer struct {
-	room   *room
-	Room   string
-	Entity game.EntityID
-	Name   string
-	Until  time.Time
+	room     *room
+	Room     string
+	Entity   game.EntityID
+	Name     string
+	PlayerID string // from the join token that admitted it, if any
+	Until    time.Time
 }
 
 // resumeBook maps resume tokens to parked players. Its zero value is
@@ -66,6 +67,21 @@ func (b *resumeBook) park(token []byte, p parkedPlayer) {
 		b.parked = make(map[string]parkedPlayer)
 	}
 	b.parked[string(token)] = p
+}
+
+// peek returns the player parked under token, if its grace has not run
+// out at now, and leaves it parked.
+func (b *resumeBook) peek(token []byte, now time.Time) (parkedPlayer, bool) {
+	if len(token) == 0 {
+		return parkedPlayer{}, false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p, ok := b.parked[string(token)]
+	if !ok || !now.Before(p.Until) {
+		return parkedPlayer{}, false
+	}
+	return p, true
 }
 
 // take removes and returns the player parked under token, if its grace has

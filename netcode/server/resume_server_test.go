@@ -9,6 +9,7 @@ import (
 
 	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/client"
+	"github.com/tickwire/tickwire/netcode/jointoken"
 	"github.com/tickwire/tickwire/netcode/server"
 	"github.com/tickwire/tickwire/netcode/server/servertest"
 	"github.com/tickwire/tickwire/netcode/transport"
@@ -146,4 +147,76 @@ func TestAHalfOpenSessionIsReplacedByItsResume(t *testing.T) {
 	}
 	// The server registers the new session just after sending its welcome.
 	servertest.WaitFor(t, 10*time.Second, func() bool { return len(srv.Sessions()) == 1 })
+}
+
+// TestResumeTokenBringsBackAPlayerWhoseJoinTokenHasExpired: under
+// RequireTokens, a player admitted by a short-lived join token drops; by
+// the time it comes back the join token has expired, yet its resume token
+// alone brings it back within the grace, to its room, entity and player
+// id. A newcomer with the same expired token is refused, and so is the
+// resume once the grace is over.
+func TestResumeTokenBringsBackAPlayerWhoseJoinTokenHasExpired(t *testing.T) {
+	const grace = 3 * time.Second
+	srv := servertest.Start(t, &server.Server{TokenSecret: testSecret, RequireTokens: true, ResumeGrace: grace})
+	if _, err := srv.CreateRoom(server.RoomOptions{ID: "blue"}); err != nil {
+		t.Fatal(err)
+	}
+	expires := time.Now().Add(time.Second)
+	tok, err := mustSigner(t).Sign(jointoken.Claims{Room: "blue", PlayerID: "p7", PlayerName: "seven", Expires: expires.Unix() + 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := func(resume []byte) (*client.Client, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return client.Connect(ctx, client.Config{Server: srv.URL(), Name: "x", AuthToken: tok, ResumeToken: resume,
+			Dial: transport.DialOptions{Transport: transport.WebSocket}, Logger: servertest.Logger(t)})
+	}
+	var conn transport.Conn
+	first, err := func() (*client.Client, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return client.Connect(ctx, client.Config{Server: srv.URL(), Name: "x", AuthToken: tok,
+			Dial: transport.DialOptions{Transport: transport.WebSocket}, Logger: servertest.Logger(t),
+			WrapConn: func(c transport.Conn) transport.Conn { conn = c; return c }})
+	}()
+	if err != nil {
+		t.Fatalf("joining with a fresh token: %v", err)
+	}
+	entity, resume := first.Entity(), first.Welcome().GetResumeToken()
+	_ = conn.Close() // dropped, no goodbye
+	servertest.WaitFor(t, 10*time.Second, func() bool { return len(srv.Sessions()) == 0 })
+	for time.Now().Before(time.Unix(expires.Unix()+2, 0)) { // the token's expiry is a wall-clock second
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	if _, err := dial(nil); err == nil {
+		t.Fatal("a newcomer with an expired join token was let in")
+	}
+	back, err := dial(resume)
+	if err != nil {
+		t.Fatalf("resuming within the grace with an expired join token: %v", err)
+	}
+	defer back.Close()
+	if back.Entity() != entity {
+		t.Errorf("resumed as entity %d, want %d", back.Entity(), entity)
+	}
+	var sess []server.SessionInfo
+	servertest.WaitFor(t, 5*time.Second, func() bool { sess = srv.Sessions(); return len(sess) == 1 })
+	if s := sess[0]; s.Room != "blue" || s.PlayerID != "p7" || s.Name != "seven" {
+		t.Errorf("resumed session %+v, want room blue, player p7, name seven", s)
+	}
+
+	// Past the grace, the resume token is worth nothing.
+	second := back.Welcome().GetResumeToken()
+	back.Close()
+	servertest.WaitFor(t, 10*time.Second, func() bool { return len(srv.Sessions()) == 0 })
+	late := time.Now().Add(grace + 500*time.Millisecond)
+	for time.Now().Before(late) { // waiting out the grace, a wall-clock span
+		time.Sleep(50 * time.Millisecond)
+	}
+	var de *client.DisconnectError
+	if _, err := dial(second); !errors.As(err, &de) || de.Reason != pb.DisconnectReason_DISCONNECT_REASON_AUTH_FAILED {
+		t.Fatalf("resuming after the grace: %v, want AUTH_FAILED (the expired join token)", err)
+	}
 }

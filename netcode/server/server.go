@@ -672,6 +672,19 @@ func (s *Server) handleConn(ctx context.Context, raw transport.Conn, req *http.R
 // resumeEntity returns the entity parked under token in room r, if any.
 // A session still live under the token (its connection half-open) is
 // ended as REPLACED first, which parks its entity.
+// resumable is the player a resume token would bring back: a session
+// still live under it (a half-open one the resume replaces), or a player
+// parked within its grace.
+func (s *Server) resumable(token []byte) (parkedPlayer, bool) {
+	if len(token) == 0 || s.ResumeGrace < 0 {
+		return parkedPlayer{}, false
+	}
+	if ss := s.resume.live(token); ss != nil {
+		return parkedPlayer{Room: ss.room.id, Name: ss.name, PlayerID: ss.playerID}, true
+	}
+	return s.resume.peek(token, s.clock.Now())
+}
+
 func (s *Server) resumeEntity(ctx context.Context, r *room, token []byte) (game.EntityID, bool) {
 	if len(token) == 0 || s.ResumeGrace < 0 {
 		return 0, false
@@ -705,7 +718,7 @@ func (s *Server) leave(ss *session, resumable bool) {
 	}
 	s.holdRoom(ss.room) // a parked player keeps its room open
 	s.resume.park(ss.token, parkedPlayer{room: ss.room, Room: ss.room.id, Entity: ss.entity, Name: ss.name,
-		Until: s.clock.Now().Add(s.ResumeGrace)})
+		PlayerID: ss.playerID, Until: s.clock.Now().Add(s.ResumeGrace)})
 	ss.log.Info("player parked for resume", "grace", s.ResumeGrace)
 }
 
@@ -731,6 +744,14 @@ func (s *Server) admit(hello *pb.ClientHello, asked string) (*room, jointoken.Cl
 	var claims jointoken.Claims
 	if s.draining.Load() {
 		return nil, claims, &helloError{pb.DisconnectReason_DISCONNECT_REASON_SERVER_SHUTDOWN, "server is draining: not accepting new players"}
+	}
+	if p, ok := s.resumable(hello.GetResumeToken()); ok {
+		// The resume token, which only this server issues, brings its
+		// player back to its room within the grace, however old the join
+		// token that first admitted it is by now.
+		if r := s.acquire(p.Room); r != nil {
+			return r, jointoken.Claims{Room: p.Room, PlayerID: p.PlayerID, PlayerName: p.Name}, nil
+		}
 	}
 	id := asked
 	if tok := hello.GetAuthToken(); s.signer != nil && (tok != "" || s.RequireTokens) {
