@@ -1,8 +1,10 @@
 package bots
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +48,14 @@ type Config struct {
 	Server string
 	// Room is the room every bot joins. Default the server's default room.
 	Room string
+	// Rooms, when positive, spreads the bots over that many rooms named
+	// bots-1 to bots-K (bot i joins bots-(i mod K + 1)), created through
+	// the server's lobby (POST /rooms) where they do not exist yet. It and
+	// Room are alternatives.
+	Rooms int
+	// LobbyKey is the bearer key the lobby asks for (the server's
+	// -lobby-key), to create Rooms.
+	LobbyKey string
 	// Bots is how many bots to run. Default 50.
 	Bots int
 	// Transport is "wt", "ws" or "mixed". Default "wt".
@@ -105,6 +115,9 @@ func (c *Config) applyDefaults() error {
 	}
 	if c.Bots < 0 {
 		return fmt.Errorf("bots: %d bots", c.Bots)
+	}
+	if c.Rooms < 0 || (c.Rooms > 0 && c.Room != "") {
+		return fmt.Errorf("bots: rooms %d with room %q: give one room or a positive number of rooms", c.Rooms, c.Room)
 	}
 	switch c.Transport {
 	case "":
@@ -317,6 +330,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		cancel()
 	}
+	if err := s.cfg.createRooms(runCtx); err != nil {
+		s.shutdown(stop, &wg, progDone)
+		return nil, err
+	}
 	s.connectAll(runCtx)
 	s.phase.Store("warmup")
 	if err := sleepCtx(ctx, cfg.Warmup); err != nil {
@@ -428,7 +445,7 @@ func (s *swarm) connect(ctx context.Context, i int) {
 	b := &bot{id: i, transport: s.cfg.transportOf(i), brain: game.NewBot(seed, 0)}
 	sess, err := dialBotClient(ctx, botClientConfig{
 		Server:     s.cfg.Server,
-		Room:       s.cfg.Room,
+		Room:       s.cfg.roomOf(i),
 		Name:       fmt.Sprintf("bot-%d", i),
 		Transport:  b.transport,
 		Up:         s.cfg.Up,
@@ -826,4 +843,40 @@ func (s *swarm) progress(ctx context.Context) {
 			fmt.Fprintln(s.cfg.Progress, line)
 		}
 	}
+}
+
+// roomOf is the room bot i joins.
+func (c *Config) roomOf(i int) string {
+	if c.Rooms > 0 {
+		return fmt.Sprintf("bots-%d", i%c.Rooms+1)
+	}
+	return c.Room
+}
+
+// createRooms opens the Rooms through the server's lobby; a room that
+// exists already (409) is used as it is.
+func (c *Config) createRooms(ctx context.Context) error {
+	hc := &http.Client{Timeout: 10 * time.Second}
+	for k := range c.Rooms {
+		id := c.roomOf(k)
+		body, _ := json.Marshal(map[string]string{"id": id})
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.Server, "/")+"/rooms", bytes.NewReader(body))
+		if err != nil {
+			return fmt.Errorf("bots: creating room %s: %w", id, err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if c.LobbyKey != "" {
+			req.Header.Set("Authorization", "Bearer "+c.LobbyKey)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return fmt.Errorf("bots: creating room %s: %w", id, err)
+		}
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusConflict {
+			return fmt.Errorf("bots: creating room %s: %s: %s", id, resp.Status, bytes.TrimSpace(msg))
+		}
+	}
+	return nil
 }

@@ -181,3 +181,28 @@ func BenchmarkOnSnapshot(b *testing.B) {
 		s.onSnapshot(bt, &wire.SnapshotHeader{ServerTick: tick, LastInputTick: tick})
 	}
 }
+
+func TestRoomsSpreadBotsRoundRobinAndExcludeRoom(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		ok   bool
+		want []string // rooms of bots 0..3
+	}{
+		{Config{Server: "http://x"}, true, []string{"", "", "", ""}},
+		{Config{Server: "http://x", Room: "duel"}, true, []string{"duel", "duel", "duel", "duel"}},
+		{Config{Server: "http://x", Rooms: 3}, true, []string{"bots-1", "bots-2", "bots-3", "bots-1"}},
+		{Config{Server: "http://x", Rooms: 2, Room: "duel"}, false, nil},
+		{Config{Server: "http://x", Rooms: -1}, false, nil},
+	} {
+		err := tc.cfg.applyDefaults()
+		if (err == nil) != tc.ok {
+			t.Errorf("%+v: applyDefaults = %v, want ok %v", tc.cfg, err, tc.ok)
+			continue
+		}
+		for i, want := range tc.want {
+			if got := tc.cfg.roomOf(i); got != want {
+				t.Errorf("rooms %d room %q: bot %d joins %q, want %q", tc.cfg.Rooms, tc.cfg.Room, i, got, want)
+			}
+		}
+	}
+}

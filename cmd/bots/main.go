@@ -56,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	)
 	fs.StringVar(&cfg.Server, "server", "http://127.0.0.1:4433", "server base `URL`")
 	fs.StringVar(&cfg.Room, "room", "", "`id` of the room every bot joins (default: the server's default room)")
+	fs.IntVar(&cfg.Rooms, "rooms", 0, "spread the bots over `K` rooms, bots-1 to bots-K, created through the server's lobby")
+	fs.StringVar(&cfg.LobbyKey, "lobby-key", "", "bearer `key` of the server's lobby (its -lobby-key), to create -rooms")
 	fs.IntVar(&cfg.Bots, "n", 50, "number of bots")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measurement window")
 	fs.DurationVar(&cfg.Ramp, "ramp", 0, "spread the connections over this long")

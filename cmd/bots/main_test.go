@@ -288,3 +288,40 @@ func TestBotsJoinTheRoomTheyAreToldTo(t *testing.T) {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
 	}
 }
+
+// TestBotsSpreadOverRoomsTheyCreateThroughTheLobby: -rooms 2 creates
+// bots-1 and bots-2 through the lobby (with its key) and sends half the
+// bots to each; without the key the lobby refuses and the run fails,
+// saying so.
+func TestBotsSpreadOverRoomsTheyCreateThroughTheLobby(t *testing.T) {
+	_, botsBin := binaries(t)
+	srv := servertest.Start(t, &server.Server{LobbyKey: "backend-key"})
+	var stdout, stderr bytes.Buffer
+	if code := runBots(t, botsBin, &stdout, &stderr, "-server", srv.URL(), "-rooms", "2", "-n", "2",
+		"-duration", "1s", "-metrics", "-"); code == exitOK || !strings.Contains(stderr.String(), "401") {
+		t.Fatalf("without the lobby key: exit %d, stderr:\n%s", code, stderr.String())
+	}
+
+	done := make(chan int, 1)
+	stdout.Reset()
+	stderr.Reset()
+	go func() {
+		done <- runBots(t, botsBin, &stdout, &stderr, "-server", srv.URL(), "-rooms", "2", "-lobby-key", "backend-key",
+			"-n", "4", "-warmup", "0s", "-duration", "3s", "-metrics", "-")
+	}()
+	perRoom := map[string]int{}
+	deadline := time.Now().Add(20 * time.Second)
+	for perRoom["bots-1"]+perRoom["bots-2"] < 4 && time.Now().Before(deadline) {
+		clear(perRoom)
+		for _, s := range srv.Sessions() {
+			perRoom[s.Room]++
+		}
+		time.Sleep(20 * time.Millisecond) // polling the server's sessions; no signal to await
+	}
+	if perRoom["bots-1"] != 2 || perRoom["bots-2"] != 2 {
+		t.Fatalf("bots per room %v, want 2 in bots-1 and 2 in bots-2", perRoom)
+	}
+	if code := <-done; code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+}
