@@ -315,15 +315,28 @@ func (c *Client) handshake(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("waiting for welcome: %w", err)
 		}
-		kind, _, err := wire.SplitPacket(raw)
-		if err != nil {
-			return fmt.Errorf("waiting for welcome: %w", err)
+		if joined, err := c.awaitWelcome(raw, sent, c.clock.Now()); joined || err != nil {
+			return err
 		}
-		if kind != wire.KindWelcome && kind != wire.KindDisconnect {
-			continue // a snapshot may overtake the welcome; it is useless before it
-		}
-		return c.acceptWelcome(raw, sent, c.clock.Now())
 	}
+}
+
+// awaitWelcome takes a packet that arrived at now while the hello sent
+// at sent is unanswered: the welcome (joined), a refusal (an error), or
+// something else, ignored (a snapshot may overtake the welcome; it is
+// useless before it).
+func (c *Client) awaitWelcome(raw []byte, sent, now time.Time) (joined bool, err error) {
+	kind, _, err := wire.SplitPacket(raw)
+	if err != nil {
+		return false, fmt.Errorf("waiting for welcome: %w", err)
+	}
+	if kind != wire.KindWelcome && kind != wire.KindDisconnect {
+		return false, nil
+	}
+	if err := c.acceptWelcome(raw, sent, now); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // acceptWelcome takes the server's answer to a hello sent at sent.

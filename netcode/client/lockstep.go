@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/netcode/transport"
-	"github.com/tickwire/tickwire/netcode/wire"
 )
 
 // Lockstep is a Client that its caller drives instead of its own
@@ -47,18 +46,9 @@ func (l *Lockstep) Deliver(raw []byte, now time.Time) error {
 	if l.joined {
 		return l.handlePacket(raw, now)
 	}
-	kind, _, err := wire.SplitPacket(raw)
-	if err != nil {
-		return fmt.Errorf("waiting for welcome: %w", err)
-	}
-	if kind != wire.KindWelcome && kind != wire.KindDisconnect {
-		return nil
-	}
-	if err := l.acceptWelcome(raw, l.helloSent, now); err != nil {
-		return err
-	}
-	l.joined = true
-	return nil
+	joined, err := l.awaitWelcome(raw, l.helloSent, now)
+	l.joined = joined
+	return err
 }
 
 // SendPing sends a ping at now (a connected Client pings every

@@ -72,22 +72,17 @@ func (b *resumeBook) park(token []byte, p parkedPlayer) {
 // peek returns the player parked under token, if its grace has not run
 // out at now, and leaves it parked.
 func (b *resumeBook) peek(token []byte, now time.Time) (parkedPlayer, bool) {
-	if len(token) == 0 {
-		return parkedPlayer{}, false
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	p, ok := b.parked[string(token)]
-	if !ok || !now.Before(p.Until) {
-		return parkedPlayer{}, false
-	}
-	return p, true
+	return b.find(token, now, false)
 }
 
 // take removes and returns the player parked under token, if its grace has
 // not run out at now. An expired entry stays for expire to hand back, so
 // its entity is removed exactly once.
 func (b *resumeBook) take(token []byte, now time.Time) (parkedPlayer, bool) {
+	return b.find(token, now, true)
+}
+
+func (b *resumeBook) find(token []byte, now time.Time, remove bool) (parkedPlayer, bool) {
 	if len(token) == 0 {
 		return parkedPlayer{}, false
 	}
@@ -97,7 +92,9 @@ func (b *resumeBook) take(token []byte, now time.Time) (parkedPlayer, bool) {
 	if !ok || !now.Before(p.Until) {
 		return parkedPlayer{}, false
 	}
-	delete(b.parked, string(token))
+	if remove {
+		delete(b.parked, string(token))
+	}
 	return p, true
 }
 

@@ -87,12 +87,12 @@ func newACMEManager(opts CertOptions) (*CertManager, error) {
 // the CA's challenge). A client that names no server (an IP address)
 // gets the first domain's.
 func (a *acmeCerts) getCertificate(m *CertManager, hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-	if hello.ServerName == "" || tls13ECDSA(hello) {
+	if ecdsa13 := tls13ECDSA(hello); hello.ServerName == "" || ecdsa13 {
 		h := *hello
 		if h.ServerName == "" {
 			h.ServerName = a.domains[0]
 		}
-		if tls13ECDSA(hello) {
+		if ecdsa13 {
 			// autocert decides a client takes ECDSA from its TLS 1.2
 			// cipher suites; a TLS 1.3-only hello (QUIC: WebTransport)
 			// lists none and would have it order an RSA certificate
@@ -106,7 +106,7 @@ func (a *acmeCerts) getCertificate(m *CertManager, hello *tls.ClientHelloInfo) (
 	if err != nil {
 		return nil, err
 	}
-	if len(c.Certificate) > 0 && !isChallenge(hello) {
+	if !slices.Contains(hello.SupportedProtos, acmeALPN) { // not the CA's check
 		m.noteServed(c)
 	}
 	return c, nil
@@ -117,15 +117,6 @@ func (a *acmeCerts) getCertificate(m *CertManager, hello *tls.ClientHelloInfo) (
 func tls13ECDSA(hello *tls.ClientHelloInfo) bool {
 	return slices.Contains(hello.SupportedVersions, tls.VersionTLS13) &&
 		slices.Contains(hello.SignatureSchemes, tls.ECDSAWithP256AndSHA256)
-}
-
-func isChallenge(hello *tls.ClientHelloInfo) bool {
-	for _, p := range hello.SupportedProtos {
-		if p == acmeALPN {
-			return true
-		}
-	}
-	return false
 }
 
 // obtain asks for every domain's certificate until the CA has issued
@@ -161,22 +152,29 @@ func (a *acmeCerts) obtain(ctx context.Context, m *CertManager) {
 // noteServed records the certificate handshakes get, for Hashes and
 // NotAfter.
 func (m *CertManager) noteServed(c *tls.Certificate) {
-	h := sha256.Sum256(c.Certificate[0])
-	if s := m.state.Load(); s != nil && s.cur.hash == h {
-		return
+	old := m.state.Load()
+	if old != nil && old.cur.cert == c || len(c.Certificate) == 0 {
+		return // every handshake but the first after a renewal ends here
 	}
-	e := &certEntry{cert: c, hash: h}
+	e := &certEntry{cert: c, hash: sha256.Sum256(c.Certificate[0])}
 	if c.Leaf != nil {
 		e.notAfter = c.Leaf.NotAfter
 	} else if leaf, err := x509.ParseCertificate(c.Certificate[0]); err == nil {
 		e.notAfter = leaf.NotAfter
 	}
-	old := m.state.Load()
 	var prev *certEntry
 	if old != nil {
 		prev = old.cur
 	}
 	m.state.Store(&certState{cur: e, prev: prev})
+}
+
+// Domains are the names of the ACME certificate (normalized), or nil.
+func (m *CertManager) Domains() []string {
+	if m.acme == nil {
+		return nil
+	}
+	return m.acme.domains
 }
 
 // HTTPHandler answers the CA's HTTP-01 checks (with ACME) and hands

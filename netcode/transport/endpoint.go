@@ -762,8 +762,8 @@ func (e *Endpoint) Addrs() []net.Addr {
 // "http://host:port" with the self-signed certificate, "https://..." with
 // configured files. A wildcard listen host becomes localhost.
 func (e *Endpoint) URL() string {
-	if len(e.ACME.Domains) > 0 {
-		return "https://" + net.JoinHostPort(strings.TrimSpace(e.ACME.Domains[0]), strconv.Itoa(e.port))
+	if d := e.certs.Domains(); len(d) > 0 {
+		return "https://" + net.JoinHostPort(d[0], strconv.Itoa(e.port))
 	}
 	scheme := e.pageScheme()
 	host := e.host
@@ -779,10 +779,10 @@ func (e *Endpoint) URL() string {
 // up (loopback last), since a player on another machine needs one of
 // those.
 func (e *Endpoint) PlayerURLs() []string {
-	if len(e.ACME.Domains) > 0 {
+	if domains := e.certs.Domains(); len(domains) > 0 {
 		var urls []string
-		for _, d := range e.ACME.Domains {
-			urls = append(urls, "https://"+net.JoinHostPort(strings.TrimSpace(d), strconv.Itoa(e.port)))
+		for _, d := range domains {
+			urls = append(urls, "https://"+net.JoinHostPort(d, strconv.Itoa(e.port)))
 		}
 		return urls
 	}
