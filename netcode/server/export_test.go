@@ -6,3 +6,6 @@ package server
 // Publish writes s's process record and rooms to the directory now,
 // rather than at the next heartbeat.
 var Publish = (*Server).publish
+
+// ParkedPlayers is how many dropped players wait in the resume book.
+func (s *Server) ParkedPlayers() int { return s.resume.len() }

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"errors"
 	"math"
 	"testing"
@@ -62,9 +61,9 @@ func cutAndWaitParked(t *testing.T, srv *server.Server, p *player) {
 
 func reconnect(t *testing.T, srv *server.Server, token []byte, kind transport.Kind) *client.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := client.Connect(ctx, client.Config{Server: srv.URL(), Name: "shooter", ResumeToken: token,
+	// The session lives as long as the context it connects with, so not a
+	// deadline that ends when this helper returns.
+	c, err := client.Connect(t.Context(), client.Config{Server: srv.URL(), Name: "shooter", ResumeToken: token,
 		Dial: transport.DialOptions{Transport: kind, TrustServerCertHash: true}, Logger: servertest.Logger(t)})
 	if err != nil {
 		t.Fatalf("reconnect over %s: %v", kind, err)
@@ -156,7 +155,9 @@ func TestAHalfOpenSessionIsReplacedByItsResume(t *testing.T) {
 // id. A newcomer with the same expired token is refused, and so is the
 // resume once the grace is over.
 func TestResumeTokenBringsBackAPlayerWhoseJoinTokenHasExpired(t *testing.T) {
-	const grace = 3 * time.Second
+	// The grace must outlast the wall-clock wait for the join token to
+	// expire (up to 3 s: its expiry is a whole second) with room to spare.
+	const grace = 6 * time.Second
 	srv := servertest.Start(t, &server.Server{TokenSecret: testSecret, RequireTokens: true, ResumeGrace: grace})
 	if _, err := srv.CreateRoom(server.RoomOptions{ID: "blue"}); err != nil {
 		t.Fatal(err)
@@ -166,34 +167,30 @@ func TestResumeTokenBringsBackAPlayerWhoseJoinTokenHasExpired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dial := func(resume []byte) (*client.Client, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return client.Connect(ctx, client.Config{Server: srv.URL(), Name: "x", AuthToken: tok, ResumeToken: resume,
-			Dial: transport.DialOptions{Transport: transport.WebSocket}, Logger: servertest.Logger(t)})
-	}
-	var conn transport.Conn
-	first, err := func() (*client.Client, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return client.Connect(ctx, client.Config{Server: srv.URL(), Name: "x", AuthToken: tok,
+	// dial joins with tok and resume; the transport connection lands in
+	// *conn, for the test to drop it. The session lives as long as the
+	// context it connects with: the test's, not a handshake deadline.
+	dial := func(resume []byte, conn *transport.Conn) (*client.Client, error) {
+		return client.Connect(t.Context(), client.Config{Server: srv.URL(), Name: "x", AuthToken: tok, ResumeToken: resume,
 			Dial: transport.DialOptions{Transport: transport.WebSocket}, Logger: servertest.Logger(t),
-			WrapConn: func(c transport.Conn) transport.Conn { conn = c; return c }})
-	}()
+			WrapConn: func(c transport.Conn) transport.Conn { *conn = c; return c }})
+	}
+	var firstConn, backConn, spare transport.Conn
+	first, err := dial(nil, &firstConn)
 	if err != nil {
 		t.Fatalf("joining with a fresh token: %v", err)
 	}
 	entity, resume := first.Entity(), first.Welcome().GetResumeToken()
-	_ = conn.Close() // dropped, no goodbye
+	_ = firstConn.Close() // dropped, no goodbye
 	servertest.WaitFor(t, 10*time.Second, func() bool { return len(srv.Sessions()) == 0 })
 	for time.Now().Before(time.Unix(expires.Unix()+2, 0)) { // the token's expiry is a wall-clock second
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	if _, err := dial(nil); err == nil {
+	if _, err := dial(nil, &spare); err == nil {
 		t.Fatal("a newcomer with an expired join token was let in")
 	}
-	back, err := dial(resume)
+	back, err := dial(resume, &backConn)
 	if err != nil {
 		t.Fatalf("resuming within the grace with an expired join token: %v", err)
 	}
@@ -207,16 +204,14 @@ func TestResumeTokenBringsBackAPlayerWhoseJoinTokenHasExpired(t *testing.T) {
 		t.Errorf("resumed session %+v, want room blue, player p7, name seven", s)
 	}
 
-	// Past the grace, the resume token is worth nothing.
+	// Dropped again, and back only after the grace: the resume token is
+	// worth nothing then, and the expired join token is refused.
 	second := back.Welcome().GetResumeToken()
-	back.Close()
-	servertest.WaitFor(t, 10*time.Second, func() bool { return len(srv.Sessions()) == 0 })
-	late := time.Now().Add(grace + 500*time.Millisecond)
-	for time.Now().Before(late) { // waiting out the grace, a wall-clock span
-		time.Sleep(50 * time.Millisecond)
-	}
+	_ = backConn.Close()
+	servertest.WaitFor(t, 10*time.Second, func() bool { return srv.ParkedPlayers() == 1 })
+	servertest.WaitFor(t, grace+5*time.Second, func() bool { return srv.ParkedPlayers() == 0 })
 	var de *client.DisconnectError
-	if _, err := dial(second); !errors.As(err, &de) || de.Reason != pb.DisconnectReason_DISCONNECT_REASON_AUTH_FAILED {
+	if _, err := dial(second, &spare); !errors.As(err, &de) || de.Reason != pb.DisconnectReason_DISCONNECT_REASON_AUTH_FAILED {
 		t.Fatalf("resuming after the grace: %v, want AUTH_FAILED (the expired join token)", err)
 	}
 }
