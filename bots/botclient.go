@@ -25,6 +25,7 @@ type botClientConfig struct {
 	Server    string
 	Room      string
 	Name      string
+	AuthToken string // the lobby's join token, if any
 	Transport transport.Kind
 	Up, Down  Link
 	Seed      int64
@@ -45,9 +46,10 @@ type botClient struct {
 // impaired as cfg.Up and cfg.Down say (linksim), if at all.
 func (cfg botClientConfig) clientConfig() client.Config {
 	ccfg := client.Config{
-		Server: cfg.Server,
-		Room:   cfg.Room,
-		Name:   cfg.Name,
+		Server:    cfg.Server,
+		Room:      cfg.Room,
+		Name:      cfg.Name,
+		AuthToken: cfg.AuthToken,
 		Dial: transport.DialOptions{
 			Transport:           cfg.Transport,
 			CertHashes:          cfg.CertHashes,

@@ -1,10 +1,8 @@
 package bots
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,8 +17,10 @@ import (
 
 	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/client"
+	"github.com/tickwire/tickwire/netcode/lobby"
 	"github.com/tickwire/tickwire/netcode/transport"
 	"github.com/tickwire/tickwire/netcode/wire"
+	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
 // Link is one direction's simulated impairment; its fields are those of
@@ -53,8 +53,14 @@ type Config struct {
 	// the server's lobby (POST /rooms) where they do not exist yet. It and
 	// Room are alternatives.
 	Rooms int
+	// Quick has every bot quick-play: the lobby picks its room (the
+	// fullest with a seat, on any process) or opens one. A bot refused a
+	// seat (the room filled meanwhile) asks again. It excludes Room and
+	// Rooms.
+	Quick bool
 	// LobbyKey is the bearer key the lobby asks for (the server's
-	// -lobby-key), to create Rooms.
+	// -lobby-key). With it every bot joins through the lobby, which hands
+	// out join tokens (for a server that requires them).
 	LobbyKey string
 	// Bots is how many bots to run. Default 50.
 	Bots int
@@ -116,8 +122,8 @@ func (c *Config) applyDefaults() error {
 	if c.Bots < 0 {
 		return fmt.Errorf("bots: %d bots", c.Bots)
 	}
-	if c.Rooms < 0 || (c.Rooms > 0 && c.Room != "") {
-		return fmt.Errorf("bots: rooms %d with room %q: give one room or a positive number of rooms", c.Rooms, c.Room)
+	if c.Rooms < 0 || (c.Rooms > 0 && c.Room != "") || (c.Quick && (c.Rooms > 0 || c.Room != "")) {
+		return fmt.Errorf("bots: rooms %d, room %q, quick %v: give one room, a positive number of rooms or quick play", c.Rooms, c.Room, c.Quick)
 	}
 	switch c.Transport {
 	case "":
@@ -443,7 +449,7 @@ func (s *swarm) connectAll(ctx context.Context) {
 func (s *swarm) connect(ctx context.Context, i int) {
 	seed := botSeed(s.cfg.Seed, i)
 	b := &bot{id: i, transport: s.cfg.transportOf(i), brain: game.NewBot(seed, 0)}
-	sess, err := dialBotClient(ctx, botClientConfig{
+	sess, err := s.dial(ctx, botClientConfig{
 		Server:     s.cfg.Server,
 		Room:       s.cfg.roomOf(i),
 		Name:       fmt.Sprintf("bot-%d", i),
@@ -853,30 +859,89 @@ func (c *Config) roomOf(i int) string {
 	return c.Room
 }
 
-// createRooms opens the Rooms through the server's lobby; a room that
-// exists already (409) is used as it is.
+// createRooms opens the Rooms through the server's lobby, which places
+// each on the least-loaded process; a room that exists already (409) is
+// used as it is.
 func (c *Config) createRooms(ctx context.Context) error {
-	hc := &http.Client{Timeout: 10 * time.Second}
+	lc := c.lobby()
 	for k := range c.Rooms {
 		id := c.roomOf(k)
-		body, _ := json.Marshal(map[string]string{"id": id})
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.Server, "/")+"/rooms", bytes.NewReader(body))
-		if err != nil {
+		_, err := lc.Create(ctx, lobby.CreateRequest{ID: id})
+		var le *lobby.Error
+		if err != nil && !(errors.As(err, &le) && le.Status == http.StatusConflict) {
 			return fmt.Errorf("bots: creating room %s: %w", id, err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		if c.LobbyKey != "" {
-			req.Header.Set("Authorization", "Bearer "+c.LobbyKey)
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return fmt.Errorf("bots: creating room %s: %w", id, err)
-		}
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusConflict {
-			return fmt.Errorf("bots: creating room %s: %s: %s", id, resp.Status, bytes.TrimSpace(msg))
 		}
 	}
 	return nil
+}
+
+func (c *Config) lobby() *lobby.Client {
+	return &lobby.Client{Base: c.Server, Key: c.LobbyKey, HTTP: &http.Client{Timeout: 10 * time.Second}}
+}
+
+// viaLobby reports whether bots join through the lobby (which tells them
+// the process and gives them a token) rather than dialing Server.
+func (c *Config) viaLobby() bool { return c.Quick || c.Rooms > 0 || c.LobbyKey != "" }
+
+// maxSeatTries bounds how often a quick-playing bot asks again after a
+// room filled between the lobby's answer and its arrival.
+const maxSeatTries = 5
+
+// dial connects one bot: straight to Server, or through the lobby,
+// following its answer to the process that owns the room.
+func (s *swarm) dial(ctx context.Context, cfg botClientConfig) (*botClient, error) {
+	if !s.cfg.viaLobby() {
+		return dialBotClient(ctx, cfg)
+	}
+	lc := s.cfg.lobby()
+	for try := 1; ; try++ {
+		j, err := s.lobbyJoin(ctx, lc, cfg)
+		if err != nil {
+			return nil, err
+		}
+		follow := cfg
+		follow.Server, follow.Room, follow.AuthToken = j.URL, j.Room, j.Token
+		if len(j.CertHashes) > 0 {
+			if follow.CertHashes, err = transport.CertHashesBytes(j.CertHashes); err != nil {
+				return nil, fmt.Errorf("bots: the lobby's answer: %w", err)
+			}
+		} else if j.URL != s.cfg.Server {
+			follow.CertHashes = nil // another process: fetch its own hashes
+		}
+		sess, err := dialBotClient(ctx, follow)
+		var de *client.DisconnectError
+		if s.cfg.Quick && try < maxSeatTries && errors.As(err, &de) && de.Reason == pb.DisconnectReason_DISCONNECT_REASON_SERVER_FULL {
+			continue
+		}
+		return sess, err
+	}
+}
+
+// lobbyJoin asks the lobby for a seat: quick play, or cfg.Room. A lobby
+// that is rate limiting is asked again after the second it asks for.
+func (s *swarm) lobbyJoin(ctx context.Context, lc *lobby.Client, cfg botClientConfig) (lobby.Join, error) {
+	for {
+		var j lobby.Join
+		var err error
+		if s.cfg.Quick {
+			j, err = lc.QuickPlay(ctx, lobby.QuickPlayRequest{PlayerName: cfg.Name, PlayerID: cfg.Name})
+		} else {
+			room := cfg.Room
+			if room == "" {
+				room = "default"
+			}
+			j, err = lc.Join(ctx, room, lobby.JoinRequest{PlayerName: cfg.Name, PlayerID: cfg.Name})
+		}
+		var le *lobby.Error
+		if errors.As(err, &le) && le.Status == http.StatusTooManyRequests {
+			if err := sleepCtx(ctx, time.Second); err != nil {
+				return j, err
+			}
+			continue
+		}
+		if err != nil {
+			return j, fmt.Errorf("bots: asking the lobby for a seat: %w", err)
+		}
+		return j, nil
+	}
 }

@@ -210,6 +210,13 @@ func (r *Room) AddPlayer() (EntityID, error) {
 	return id, nil
 }
 
+// Players is the number of players in the world.
+func (r *Room) Players() int {
+	r.qmu.RLock()
+	defer r.qmu.RUnlock()
+	return len(r.queues)
+}
+
 // RemovePlayer removes a player and its queued inputs. Unknown IDs are
 // ignored.
 func (r *Room) RemovePlayer(id EntityID) {

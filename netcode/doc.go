@@ -13,6 +13,9 @@
 //	            admission. It knows nothing of rooms or packets.
 //	linksim     a seeded simulated link (latency, jitter, loss) around a Conn
 //	jointoken   signed join tokens, minted by a lobby or a game's backend
+//	lobby       the lobby's HTTP API: its bodies, their strict decoders,
+//	            and the Client every game client uses to list, create,
+//	            join and quick-play rooms (natively and in the browser)
 //	client      the client session: Client, clock sync, the snapshot inbox,
 //	            interpolation, prediction, shared decoding for swarms
 //	server      rooms, sessions, the snapshot fan-out, resume, the lobby,

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/netcode/client"
-	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/lobby"
 	"github.com/tickwire/tickwire/netcode/transport"
 )
 
@@ -69,8 +69,8 @@ func TestBinaryUnderAgonesReportsReadyHealthPlayersAndShutdown(t *testing.T) {
 	waitUntil(t, 10*time.Second, "health pings", func() bool { return sc.has("POST /health") })
 	// The lobby hands out the address Agones reports.
 	waitUntil(t, 10*time.Second, "the lobby to use the GameServer's address", func() bool {
-		var join server.JoinResponse
-		postJSON(t, p.url+server.PathRooms+"/default/join", "", &join)
+		var join lobby.Join
+		postJSON(t, p.url+lobby.PathRooms+"/default/join", "", &join)
 		return join.URL == "http://203.0.113.7:7777"
 	})
 	c, err := client.Connect(context.Background(), client.Config{

@@ -56,6 +56,7 @@ type config struct {
 	Redis         string
 	DirectoryTTL  time.Duration
 	ProcessID     string
+	Region        string
 	PublicURL     string
 	Agones        string
 	AgonesHealth  time.Duration
@@ -94,6 +95,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.Redis, "redis", "", "Redis `URL` (redis://host:port/db) of a room directory shared with other processes (default: this process only)")
 	fs.DurationVar(&c.DirectoryTTL, "directory-ttl", 15*time.Second, "lifetime of this process's record in the room directory; republished every third")
 	fs.StringVar(&c.ProcessID, "process-id", "", "this process's name in the room directory (default: random)")
+	fs.StringVar(&c.Region, "region", "", "where this process runs (e.g. eu-west), shown beside its rooms in the lobby")
 	fs.StringVar(&c.PublicURL, "public-url", "", "base `URL` other processes' lobbies send players to (default: the listen URL)")
 	fs.StringVar(&c.Agones, "agones", "auto", "speak to the Agones SDK sidecar: auto (when AGONES_SDK_HTTP_PORT is set), on, off")
 	fs.DurationVar(&c.AgonesHealth, "agones-health", 2*time.Second, "interval of Agones health pings")
@@ -277,6 +279,9 @@ func (c *config) validate() error {
 	if c.Redis != "" && !strings.HasPrefix(c.Redis, "redis://") && !strings.HasPrefix(c.Redis, "rediss://") {
 		bad("redis", "%q is not a redis:// or rediss:// URL", c.Redis)
 	}
+	if len(c.Region) > 64 || strings.ContainsFunc(c.Region, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		bad("region", "%q: want at most 64 printable bytes", c.Region)
+	}
 	if c.ProcessID != "" && !wire.ValidRoomID(c.ProcessID) {
 		bad("process-id", "%q: want 1 to 32 of a-z 0-9 - _", c.ProcessID)
 	}
@@ -319,6 +324,7 @@ func (c *config) server(logger *slog.Logger) *server.Server {
 		LobbyKey:      c.LobbyKey,
 		DirectoryTTL:  c.DirectoryTTL,
 		ProcessID:     c.ProcessID,
+		Region:        c.Region,
 		PublicURL:     c.PublicURL,
 		DrainTimeout:  c.DrainTimeout,
 		CertFile:      c.Cert,

@@ -32,6 +32,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tickwire/tickwire/netcode/lobby"
 	"github.com/tickwire/tickwire/netcode/server"
 	"github.com/tickwire/tickwire/netcode/server/agones"
 	"github.com/tickwire/tickwire/netcode/server/directory/redisdir"
@@ -148,7 +149,7 @@ func run() error {
 	players := srv.Endpoint().PlayerURLs()
 	logger.Info("tickwire server listening",
 		"url", srv.URL(), "players", strings.Join(players, " "), "webtransport", srv.URL()+"/wt", "websocket", srv.URL()+"/ws",
-		"lobby", srv.URL()+server.PathRooms, "metrics", srv.URL()+server.PathMetrics,
+		"lobby", srv.URL()+lobby.PathRooms, "metrics", srv.URL()+server.PathMetrics,
 		"tick_rate", srv.Room().Params().TickRate, "process", srv.ProcessID, "agones", lifecycle != nil)
 	if srv.Endpoint().CertManager().SelfSigned() && slices.ContainsFunc(players, offLoopback) {
 		logger.Info("players on other machines open the page over plain http, which browsers do not treat as a secure context off localhost: " +

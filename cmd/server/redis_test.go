@@ -12,6 +12,7 @@ import (
 
 	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/client"
+	"github.com/tickwire/tickwire/netcode/lobby"
 	"github.com/tickwire/tickwire/netcode/server"
 	"github.com/tickwire/tickwire/netcode/server/directory/redisdir"
 	"github.com/tickwire/tickwire/netcode/server/directory/redisdir/redistest"
@@ -31,7 +32,7 @@ func TestTwoProcessesShareRoomsThroughRedis(t *testing.T) {
 	a := startProc(t, env, append(common, "-process-id", "a")...)
 	b := startProc(t, env, append(common, "-process-id", "b", "-require-tokens")...)
 
-	resp, err := http.Post(b.url+server.PathRooms, "application/json", strings.NewReader(`{"id":"on-b"}`))
+	resp, err := http.Post(b.url+lobby.PathRooms, "application/json", strings.NewReader(`{"id":"on-b"}`))
 	if err != nil || resp.StatusCode != http.StatusCreated {
 		t.Fatalf("creating a room on b: %v %v", resp.Status, err)
 	}
@@ -41,8 +42,8 @@ func TestTwoProcessesShareRoomsThroughRedis(t *testing.T) {
 	waitUntil(t, 10*time.Second, "a's lobby to list on-b", func() bool {
 		return lobbyHas(t, a.url, "on-b", "b")
 	})
-	var join server.JoinResponse
-	postJSON(t, a.url+server.PathRooms+"/on-b/join", `{"player_name":"traveller","player_id":"t1"}`, &join)
+	var join lobby.Join
+	postJSON(t, a.url+lobby.PathRooms+"/on-b/join", `{"player_name":"traveller","player_id":"t1"}`, &join)
 	if join.Process != "b" || join.URL != b.url || join.Token == "" {
 		t.Fatalf("a's join = %+v, want b's URL %s and a token", join, b.url)
 	}
@@ -155,12 +156,12 @@ func TestTwoProcessesShareRoomsThroughRedis(t *testing.T) {
 
 func lobbyHas(t *testing.T, url, room, process string) bool {
 	t.Helper()
-	resp, err := http.Get(url + server.PathRooms)
+	resp, err := http.Get(url + lobby.PathRooms)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var list server.LobbyRooms
+	var list lobby.Rooms
 	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func TestHalfTheClientsDyingAtOnceLeavesTheOthersPlaying(t *testing.T) {
 		players = append(players, connectPlayer(t, srv, "chaos", kind))
 	}
 	for _, p := range players {
-		<-p.gotOne
+		p.waitSeen(t)
 	}
 	var survivors []*player
 	dead := map[game.EntityID]bool{}

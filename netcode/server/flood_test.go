@@ -34,7 +34,7 @@ func TestFloodersAreRateLimitedWhileHonestPlayersKeepTheirSnapshots(t *testing.T
 		connectPlayer(t, srv, "honest-ws", transport.WebSocket),
 	}
 	for _, p := range honest {
-		<-p.gotOne
+		p.waitSeen(t)
 	}
 	for i := 0; i < 2; i++ {
 		neverRead(t, srv)

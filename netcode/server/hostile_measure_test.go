@@ -42,7 +42,7 @@ func TestMeasureTickCostOfHostileClients(t *testing.T) {
 		honest = append(honest, connectPlayer(t, srv, "honest", kind))
 	}
 	for _, p := range honest {
-		<-p.gotOne
+		p.waitSeen(t)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -90,7 +90,7 @@ func TestHostileClientsAreRefusedWithoutDisturbingOthers(t *testing.T) {
 		connectPlayer(t, srv, "honest-ws", transport.WebSocket),
 	}
 	for _, p := range honest {
-		<-p.gotOne
+		p.waitSeen(t)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	randomBytes := func() []byte {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -15,70 +14,20 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/jointoken"
+	"github.com/tickwire/tickwire/netcode/lobby"
 	"github.com/tickwire/tickwire/netcode/server/directory"
 	"github.com/tickwire/tickwire/netcode/transport"
 	"github.com/tickwire/tickwire/netcode/wire"
 )
 
-// Lobby and operations paths on the TCP side.
+// Operations paths on the TCP side (the lobby's are lobby.PathRooms and
+// lobby.PathQuickPlay).
 const (
-	PathRooms   = "/rooms"   // GET: list; POST: create
 	PathMetrics = "/metrics" // Prometheus text format
 	PathHealthz = "/healthz" // 200 while the process runs
 	PathReadyz  = "/readyz"  // 200 while accepting players, 503 starting or draining
 )
-
-// MaxLobbyBodyBytes bounds a lobby request body.
-const MaxLobbyBodyBytes = 4 << 10
-
-// MaxCreatedRoomPlayers bounds max_players of a room created through the
-// lobby.
-const MaxCreatedRoomPlayers = 1000
-
-// LobbyRoom is one room in GET /rooms.
-type LobbyRoom struct {
-	directory.Room
-	// Process names the process that runs the room; URL is its base URL.
-	Process string `json:"process"`
-	URL     string `json:"url"`
-}
-
-// LobbyRooms is the body of GET /rooms.
-type LobbyRooms struct {
-	Rooms []LobbyRoom `json:"rooms"`
-}
-
-// CreateRoomRequest is the body of POST /rooms. Every field is optional;
-// zero means the server's default.
-type CreateRoomRequest struct {
-	ID         string  `json:"id,omitempty"`
-	MaxPlayers int     `json:"max_players,omitempty"`
-	TickRate   int     `json:"tick_rate,omitempty"`
-	AOIRadius  float64 `json:"aoi_radius,omitempty"`
-	Seed       uint64  `json:"seed,omitempty"`
-}
-
-// JoinRequest is the body of POST /rooms/{id}/join; it may be empty.
-type JoinRequest struct {
-	PlayerID   string `json:"player_id,omitempty"`
-	PlayerName string `json:"player_name,omitempty"`
-}
-
-// JoinResponse is everything a client needs to join a room: dial URL (or
-// one of the transport URLs, which name the room), pin CertHashes (when
-// the server's certificate is self-signed) and send Token in the hello.
-type JoinResponse struct {
-	Room            string    `json:"room"`
-	Process         string    `json:"process"`
-	URL             string    `json:"url"`
-	WebTransportURL string    `json:"webtransport_url"`
-	WebSocketURL    string    `json:"websocket_url"`
-	CertHashes      []string  `json:"cert_hashes,omitempty"`
-	Token           string    `json:"token,omitempty"`
-	TokenExpires    time.Time `json:"token_expires,omitzero"`
-}
 
 // routes is the server's TCP-side HTTP handler (the endpoint adds /ws and
 // /cert-hash; Handler, if set, serves everything else).
@@ -100,94 +49,109 @@ func (s *Server) routes() http.Handler {
 		}
 	})
 	mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET "+PathRooms, s.serveListRooms)
-	mux.HandleFunc("POST "+PathRooms, s.lobbyKeyed(s.serveCreateRoom))
-	mux.HandleFunc("POST "+PathRooms+"/{id}/join", s.lobbyKeyed(s.serveJoin))
+	mux.HandleFunc("GET "+lobby.PathRooms, s.serveListRooms)
+	mux.HandleFunc("POST "+lobby.PathRooms, s.lobbyPost(s.serveCreateRoom))
+	mux.HandleFunc("POST "+lobby.PathRooms+"/{id}/join", s.lobbyPost(s.serveJoin))
+	mux.HandleFunc("POST "+lobby.PathQuickPlay, s.lobbyPost(s.serveQuickPlay))
 	if s.Handler != nil {
 		mux.Handle("/", s.Handler)
 	}
 	return mux
 }
 
-// lobbyKeyed requires LobbyKey, when set, as a bearer token.
-func (s *Server) lobbyKeyed(h http.HandlerFunc) http.HandlerFunc {
-	if s.LobbyKey == "" {
-		return h
-	}
+// lobbyPost guards the lobby's POSTs: LobbyKey, when set, is required as
+// a bearer token; callers without it are rate limited per address (a
+// game's backend, which holds the key, speaks for many players).
+func (s *Server) lobbyPost(h http.HandlerFunc) http.HandlerFunc {
 	want := sha256.Sum256([]byte("Bearer " + s.LobbyKey))
 	return func(w http.ResponseWriter, r *http.Request) {
 		got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
-		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+		keyed := s.LobbyKey != "" && subtle.ConstantTimeCompare(got[:], want[:]) == 1
+		if s.LobbyKey != "" && !keyed {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tickwire lobby"`)
 			writeError(w, http.StatusUnauthorized, errors.New("lobby key required (Authorization: Bearer ...)"))
 			return
 		}
+		if !keyed && !s.lobbyLimit.allow(r.RemoteAddr, s.clock.Now()) {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusTooManyRequests, errors.New("too many lobby requests from this address: retry in a second"))
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), keyedRequest{}, keyed))
 		h(w, r)
 	}
 }
 
 func (s *Server) serveListRooms(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, LobbyRooms{Rooms: s.allRooms(r.Context())})
+	rooms := s.allRooms(r.Context())
+	listed := rooms[:0]
+	for _, rm := range rooms {
+		if !rm.Private {
+			listed = append(listed, rm)
+		}
+	}
+	writeJSON(w, http.StatusOK, lobby.Rooms{Rooms: listed})
 }
 
 // allRooms lists this process's rooms (live) and the directory's rooms of
-// the other processes that are not draining.
-func (s *Server) allRooms(ctx context.Context) []LobbyRoom {
-	out := []LobbyRoom{}
-	for _, ri := range s.Rooms() {
-		out = append(out, LobbyRoom{Room: ri, Process: s.ProcessID, URL: s.publicBase()})
+// the other processes that are not draining, private ones included.
+func (s *Server) allRooms(ctx context.Context) []lobby.Room {
+	self := s.processRecord()
+	out := []lobby.Room{}
+	for _, ri := range self.Rooms {
+		out = append(out, lobbyRoom(ri, self))
 	}
 	procs, err := s.dir.Processes(ctx)
 	if err != nil {
 		s.log.Warn("lobby: reading the room directory; listing this process only", "err", err)
-		return out
 	}
 	for _, p := range procs {
 		if p.ID == s.ProcessID || p.Draining {
 			continue
 		}
 		for _, ri := range p.Rooms {
-			out = append(out, LobbyRoom{Room: ri, Process: p.ID, URL: p.URL})
+			out = append(out, lobbyRoom(ri, p))
 		}
 	}
 	return out
 }
 
+func lobbyRoom(ri directory.Room, p directory.Process) lobby.Room {
+	return lobby.Room{RoomState: ri, Process: p.ID, Region: p.Region, URL: p.URL}
+}
+
+// keyedRequest marks a request's context: true when it carried the
+// lobby key.
+type keyedRequest struct{}
+
 func (s *Server) serveCreateRoom(w http.ResponseWriter, r *http.Request) {
-	body, err := readLobbyBody(w, r)
-	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, err)
+	req, ok := decodeBody(w, r, lobby.DecodeCreate)
+	if !ok {
 		return
 	}
-	req, err := DecodeCreateRoom(body)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	// Rooms are counted against the address of the player who asked,
+	// at the lobby it asked; another process's placement has been.
+	placed := r.Header.Get(placedHeader) != ""
+	if keyed, _ := r.Context().Value(keyedRequest{}).(bool); !keyed && !placed && !s.createLimit.allow(r.RemoteAddr, s.clock.Now()) {
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusTooManyRequests, errors.New("too many rooms opened from this address: retry in a few seconds"))
 		return
 	}
-	opts := RoomOptions{ID: req.ID, Game: s.Game, AOIRadius: s.AOIRadius}
-	if req.MaxPlayers != 0 {
-		opts.Game.MaxPlayers, opts.Game.Size = req.MaxPlayers, 0
+	var (
+		room   lobby.Room
+		status int
+		err    error
+	)
+	if placed { // another process's lobby chose this one
+		room, status, err = s.createHere(req)
+	} else {
+		room, status, err = s.place(r.Context(), req, r.Header.Get("Authorization"))
 	}
-	if req.TickRate != 0 {
-		opts.Game.TickRate = req.TickRate
+	if err != nil {
+		writeError(w, status, err)
+		return
 	}
-	if req.AOIRadius != 0 {
-		opts.AOIRadius = req.AOIRadius
-	}
-	if req.Seed != 0 {
-		opts.Game.Seed = req.Seed
-	}
-	info, err := s.CreateRoom(opts)
-	switch {
-	case errors.Is(err, ErrRoomExists):
-		writeError(w, http.StatusConflict, err)
-	case errors.Is(err, ErrTooManyRooms), errors.Is(err, ErrDraining):
-		writeError(w, http.StatusServiceUnavailable, err)
-	case err != nil:
-		writeError(w, http.StatusBadRequest, err)
-	default:
-		writeJSON(w, http.StatusCreated, LobbyRoom{Room: info, Process: s.ProcessID, URL: s.publicBase()})
-	}
+	writeJSON(w, http.StatusCreated, room)
 }
 
 func (s *Server) serveJoin(w http.ResponseWriter, r *http.Request) {
@@ -196,21 +160,11 @@ func (s *Server) serveJoin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errors.New("room id must be 1 to 32 of a-z 0-9 - _"))
 		return
 	}
-	body, err := readLobbyBody(w, r)
-	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, err)
+	req, ok := decodeBody(w, r, lobby.DecodeJoin)
+	if !ok {
 		return
 	}
-	req, err := DecodeJoinRequest(body)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
-		return
-	}
-	if s.draining.Load() {
-		writeError(w, http.StatusServiceUnavailable, ErrDraining)
-		return
-	}
-	resp, status, err := s.join(r.Context(), id, req)
+	resp, status, err := s.join(r.Context(), id, req, r.Header.Get("Authorization"), r.Header.Get(placedHeader) != "")
 	if err != nil {
 		writeError(w, status, err)
 		return
@@ -218,49 +172,102 @@ func (s *Server) serveJoin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// join finds room id here or, through the directory, on another process,
-// and issues the join.
-func (s *Server) join(ctx context.Context, id string, req JoinRequest) (JoinResponse, int, error) {
-	var proc directory.Process
-	var found *directory.Room
+func (s *Server) serveQuickPlay(w http.ResponseWriter, r *http.Request) {
+	req, ok := decodeBody(w, r, lobby.DecodeQuickPlay)
+	if !ok {
+		return
+	}
+	resp, status, err := s.quickPlay(r.Context(), req, r.Header.Get("Authorization"))
+	if err != nil {
+		writeError(w, status, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// decodeBody reads and decodes a lobby request body, answering the
+// request itself when it is too large or invalid.
+func decodeBody[T any](w http.ResponseWriter, r *http.Request, decode func([]byte) (T, error)) (T, bool) {
+	var zero T
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, lobby.MaxBodyBytes))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("request body: %w", err))
+		return zero, false
+	}
+	v, err := decode(b)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return zero, false
+	}
+	return v, true
+}
+
+// join gives a seat in room id: here, when this process runs it, or on
+// the process that owns it, asked through its lobby (which decides).
+// placed says another process's lobby sent the request: then the room
+// must be here.
+func (s *Server) join(ctx context.Context, id string, req lobby.JoinRequest, auth string, placed bool) (lobby.Join, int, error) {
+	if s.draining.Load() {
+		return lobby.Join{}, http.StatusServiceUnavailable, ErrDraining
+	}
 	if rm := s.lookupRoom(id); rm != nil {
-		ri := rm.info()
-		proc, found = s.processRecord(), &ri
-	} else {
-		procs, err := s.dir.Processes(ctx)
-		if err != nil {
-			return JoinResponse{}, http.StatusServiceUnavailable, fmt.Errorf("room directory: %w", err)
+		return s.seat(rm, req)
+	}
+	if placed {
+		return lobby.Join{}, http.StatusNotFound, fmt.Errorf("no room %q on process %s", id, s.ProcessID)
+	}
+	base, ok := s.findRoom(ctx, id)
+	if !ok {
+		return lobby.Join{}, http.StatusNotFound, fmt.Errorf("no room %q", id)
+	}
+	var out lobby.Join
+	status, err := s.forward(ctx, base, "joining room "+id, auth, func(c *lobby.Client) error {
+		var err error
+		out, err = c.Join(ctx, id, req)
+		return err
+	})
+	return out, status, err
+}
+
+// findRoom is the base URL of the process that runs room id, from the
+// directory or the rooms this lobby placed moments ago.
+func (s *Server) findRoom(ctx context.Context, id string) (string, bool) {
+	procs, err := s.dir.Processes(ctx)
+	if err != nil {
+		s.log.Warn("lobby: reading the room directory", "err", err)
+	}
+	for _, p := range procs {
+		if p.ID == s.ProcessID || p.Draining {
+			continue
 		}
-		for _, p := range procs {
-			if p.ID == s.ProcessID || p.Draining {
-				continue
-			}
-			for i := range p.Rooms {
-				if p.Rooms[i].ID == id && (found == nil || p.Rooms[i].Players < p.Rooms[i].Capacity) {
-					proc, found = p, &p.Rooms[i]
-				}
+		for _, r := range p.Rooms {
+			if r.ID == id {
+				return p.URL, true
 			}
 		}
 	}
-	if found == nil {
-		return JoinResponse{}, http.StatusNotFound, fmt.Errorf("no room %q", id)
+	return s.placed.find(id, s.clock.Now())
+}
+
+// seat holds a seat in rm, here, and issues the join.
+func (s *Server) seat(rm *room, req lobby.JoinRequest) (lobby.Join, int, error) {
+	if !rm.hold(s.clock.Now()) {
+		return lobby.Join{}, http.StatusConflict, fmt.Errorf("room %q is full (%d players)", rm.id, rm.opts.Game.Capacity())
 	}
-	if found.Players >= found.Capacity {
-		return JoinResponse{}, http.StatusConflict, fmt.Errorf("room %q is full (%d players)", id, found.Capacity)
-	}
-	resp := JoinResponse{
-		Room:            id,
+	proc := s.processRecord()
+	resp := lobby.Join{
+		Room:            rm.id,
 		Process:         proc.ID,
 		URL:             proc.URL,
-		WebTransportURL: transportURL(proc.URL, transport.PathWebTransport, id),
-		WebSocketURL:    transportURL(proc.URL, transport.PathWebSocket, id),
+		WebTransportURL: transportURL(proc.URL, transport.PathWebTransport, rm.id),
+		WebSocketURL:    transportURL(proc.URL, transport.PathWebSocket, rm.id),
 		CertHashes:      proc.CertHashes,
 	}
 	if s.signer != nil {
 		exp := time.Now().Add(s.TokenTTL).Truncate(time.Second)
-		tok, err := s.signer.Sign(jointoken.Claims{Room: id, PlayerID: req.PlayerID, PlayerName: req.PlayerName, Expires: exp.Unix()})
+		tok, err := s.signer.Sign(jointoken.Claims{Room: rm.id, PlayerID: req.PlayerID, PlayerName: req.PlayerName, Expires: exp.Unix()})
 		if err != nil {
-			return JoinResponse{}, http.StatusInternalServerError, err
+			return lobby.Join{}, http.StatusInternalServerError, err
 		}
 		resp.Token, resp.TokenExpires = tok, exp.UTC()
 	}
@@ -286,80 +293,8 @@ func transportURL(base, path, room string) string {
 	return u.String()
 }
 
-func readLobbyBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxLobbyBodyBytes))
-	if err != nil {
-		return nil, fmt.Errorf("request body: %w", err)
-	}
-	return b, nil
-}
-
-// DecodeCreateRoom decodes and validates a POST /rooms body (empty means
-// all defaults). Errors name the bad field.
-func DecodeCreateRoom(body []byte) (CreateRoomRequest, error) {
-	var req CreateRoomRequest
-	if err := decodeStrict(body, &req); err != nil {
-		return req, err
-	}
-	if req.ID != "" && !wire.ValidRoomID(req.ID) {
-		return req, errors.New("id: want 1 to 32 of a-z 0-9 - _")
-	}
-	if req.MaxPlayers < 0 || req.MaxPlayers > MaxCreatedRoomPlayers {
-		return req, fmt.Errorf("max_players: %d out of [1, %d]", req.MaxPlayers, MaxCreatedRoomPlayers)
-	}
-	if err := (game.Config{TickRate: req.TickRate}).Validate(); err != nil {
-		return req, fmt.Errorf("tick_rate: %d not 20, 30 or 60", req.TickRate)
-	}
-	if req.AOIRadius < 0 || req.AOIRadius > game.MaxArenaSize || req.AOIRadius != req.AOIRadius {
-		return req, fmt.Errorf("aoi_radius: %v out of [0, %d]", req.AOIRadius, game.MaxArenaSize)
-	}
-	return req, nil
-}
-
-// DecodeJoinRequest decodes and validates a POST /rooms/{id}/join body
-// (empty is allowed).
-func DecodeJoinRequest(body []byte) (JoinRequest, error) {
-	var req JoinRequest
-	if err := decodeStrict(body, &req); err != nil {
-		return req, err
-	}
-	if len(req.PlayerID) > 128 {
-		return req, fmt.Errorf("player_id: %d bytes, at most 128", len(req.PlayerID))
-	}
-	if req.PlayerName != "" {
-		if err := wire.ValidatePlayerName(req.PlayerName); err != nil {
-			return req, fmt.Errorf("player_name: %w", err)
-		}
-	}
-	return req, nil
-}
-
-// decodeStrict decodes one JSON object with no unknown fields; an empty
-// body leaves v as it is.
-func decodeStrict(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil
-	}
-	if len(body) > MaxLobbyBodyBytes {
-		return fmt.Errorf("body: %d bytes, at most %d", len(body), MaxLobbyBodyBytes)
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("body: %w", err)
-	}
-	if dec.More() {
-		return errors.New("body: more than one JSON value")
-	}
-	return nil
-}
-
-type errorBody struct {
-	Error string `json:"error"`
-}
-
 func writeError(w http.ResponseWriter, status int, err error) {
-	writeJSON(w, status, errorBody{Error: err.Error()})
+	writeJSON(w, status, lobby.ErrorBody{Error: err.Error()})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

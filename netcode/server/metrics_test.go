@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/tickwire/tickwire/netcode/client"
+	"github.com/tickwire/tickwire/netcode/lobby"
 	"github.com/tickwire/tickwire/netcode/server"
 	"github.com/tickwire/tickwire/netcode/server/servertest"
 	"github.com/tickwire/tickwire/netcode/transport"
@@ -166,7 +167,7 @@ func TestReadyzIsUnavailableWhileDraining(t *testing.T) {
 	if code, _ := lobbyDo(t, "GET", srv.URL()+server.PathHealthz, ""); code != http.StatusOK {
 		t.Errorf("/healthz = %d while draining", code)
 	}
-	if code, _ := lobbyDo(t, "POST", srv.URL()+server.PathRooms+"/default/join", ""); code != http.StatusServiceUnavailable {
+	if code, _ := lobbyDo(t, "POST", srv.URL()+lobby.PathRooms+"/default/join", ""); code != http.StatusServiceUnavailable {
 		t.Errorf("join = %d while draining", code)
 	}
 	_, err := client.Connect(context.Background(), client.Config{Server: srv.URL(), Name: "late", Logger: servertest.Logger(t),

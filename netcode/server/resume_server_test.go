@@ -78,8 +78,8 @@ func TestResumeWithinGraceKeepsEntityPositionHealthAndScore(t *testing.T) {
 			srv := servertest.Start(t, &server.Server{Game: game.Config{Size: 200, MaxPlayers: 4}})
 			shooter := connectPlayer(t, srv, "shooter", kinds[0])
 			target := connectPlayer(t, srv, "target", kinds[0])
-			<-shooter.gotOne
-			<-target.gotOne
+			shooter.waitSeen(t)
+			target.waitSeen(t)
 			scoreAKill(t, srv, shooter, target)
 
 			token := shooter.Welcome().GetResumeToken()
@@ -107,8 +107,8 @@ func TestResumeAfterGraceJoinsAsANewPlayer(t *testing.T) {
 	srv := servertest.Start(t, &server.Server{Game: game.Config{Size: 200, MaxPlayers: 4}, ResumeGrace: time.Second})
 	shooter := connectPlayer(t, srv, "shooter", transport.WebSocket)
 	target := connectPlayer(t, srv, "target", transport.WebSocket)
-	<-shooter.gotOne
-	<-target.gotOne
+	shooter.waitSeen(t)
+	target.waitSeen(t)
 	scoreAKill(t, srv, shooter, target)
 
 	token := shooter.Welcome().GetResumeToken()
@@ -128,7 +128,7 @@ func TestResumeAfterGraceJoinsAsANewPlayer(t *testing.T) {
 func TestAHalfOpenSessionIsReplacedByItsResume(t *testing.T) {
 	srv := servertest.Start(t, &server.Server{})
 	p := connectPlayer(t, srv, "twice", transport.WebSocket)
-	<-p.gotOne
+	p.waitSeen(t)
 	// The old connection is still open (say its client lost the network
 	// and the server has not noticed); the client comes back on another.
 	c := reconnect(t, srv, p.Welcome().GetResumeToken(), transport.WebTransport)

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/lobby"
 	"github.com/tickwire/tickwire/netcode/server/directory"
 )
 
@@ -27,6 +28,9 @@ type RoomOptions struct {
 	// AOIRadius, when positive, sends each client only the entities
 	// within this distance of its player.
 	AOIRadius float64
+	// Private rooms are joinable by ID but left out of the lobby's list
+	// and of quick play.
+	Private bool
 }
 
 // RoomInfo describes a room, as the lobby lists it.
@@ -47,6 +51,7 @@ type room struct {
 
 	mu        sync.Mutex
 	sessions  []*session    // snapshot order; replaced, never mutated in place
+	holds     []time.Time   // seats the lobby promised, by expiry, oldest first
 	rosterRev atomic.Uint64 // see sendRoster (room_roster.go)
 
 	rosterMu      sync.Mutex
@@ -102,17 +107,63 @@ func (r *room) info() RoomInfo {
 	p := r.game.Params()
 	return RoomInfo{
 		ID:       r.id,
-		Players:  r.players(),
+		Players:  r.seatsTaken(r.srv.clock.Now()),
 		Capacity: r.opts.Game.Capacity(),
 		TickRate: p.TickRate,
 		AOI:      r.opts.AOIRadius > 0,
+		Private:  r.opts.Private,
 	}
 }
 
+// seatsTaken counts the players in the world (playing, or parked for
+// resume) and the seats held for players the lobby sent here.
+func (r *room) seatsTaken(now time.Time) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dropExpiredHolds(now)
+	return r.game.Players() + len(r.holds)
+}
+
+// hold keeps a seat for a player the lobby is sending here, for
+// lobby.SeatHold; false when the room has no seat left. Holding seats is
+// what lets concurrent quick plays, on any process, never overfill a
+// room: each is decided here, by the room's owner.
+func (r *room) hold(now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dropExpiredHolds(now)
+	if r.game.Players()+len(r.holds) >= r.opts.Game.Capacity() {
+		return false
+	}
+	r.holds = append(r.holds, now.Add(lobby.SeatHold))
+	return true
+}
+
+// takeSeat admits an arriving player: sentByLobby uses a held seat when
+// there is one; anyone else needs a seat nobody holds.
+func (r *room) takeSeat(now time.Time, sentByLobby bool) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dropExpiredHolds(now)
+	if sentByLobby && len(r.holds) > 0 {
+		r.holds = r.holds[1:]
+	}
+	return r.game.Players()+len(r.holds) < r.opts.Game.Capacity()
+}
+
+// players counts the sessions playing now.
 func (r *room) players() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.sessions)
+}
+
+func (r *room) dropExpiredHolds(now time.Time) {
+	n := 0
+	for n < len(r.holds) && !now.Before(r.holds[n]) {
+		n++
+	}
+	r.holds = r.holds[n:]
 }
 
 func (r *room) addSession(ss *session) {

@@ -77,6 +77,9 @@ type Server struct {
 	DirectoryTTL time.Duration
 	// ProcessID names this process in the directory. Default random.
 	ProcessID string
+	// Region says where this process runs (say "eu-west" or "Paris"), for
+	// players choosing a room in the lobby. Optional.
+	Region string
 	// PublicURL is the base URL the lobby sends clients to (also those of
 	// other processes' lobbies). Default the endpoint's URL; see also
 	// SetPublicURL.
@@ -152,6 +155,12 @@ type Server struct {
 	roomsCtx context.Context
 
 	resume      resumeBook
+	quickMu     sync.Mutex   // quick plays, one at a time (see quickPlay)
+	placed      placedRooms  // rooms this lobby opened on other processes
+	lobbyLimit  addrLimiter  // lobby requests per client address
+	createLimit addrLimiter  // rooms opened per client address
+	lobbyHTTP   *http.Client // calls to other processes' lobbies
+	publishNow  chan struct{}
 	publicURL   atomic.Pointer[string]
 	nextID      atomic.Uint64
 	malformed   atomic.Int64
@@ -231,6 +240,9 @@ func (s *Server) init() error {
 		s.dir = &directory.Memory{}
 	}
 	s.epoch = time.Now()
+	s.lobbyHTTP = &http.Client{Timeout: forwardTimeout}
+	s.lobbyLimit.limit, s.createLimit.limit = lobbyRequestLimit, roomCreateLimit
+	s.publishNow = make(chan struct{}, 1)
 	s.rooms = make(map[string]*room)
 	s.metrics = newServerMetrics(s.roomList)
 	return nil
@@ -461,10 +473,7 @@ var (
 )
 
 func (s *Server) createRoom(opts RoomOptions) (*room, error) {
-	if opts.ID == "" {
-		opts.ID = randomID(4)
-	}
-	if !wire.ValidRoomID(opts.ID) {
+	if opts.ID != "" && !wire.ValidRoomID(opts.ID) {
 		return nil, fmt.Errorf("netcode: room id %q: want 1 to 32 of a-z 0-9 - _", opts.ID)
 	}
 	if err := opts.Game.Validate(); err != nil {
@@ -473,6 +482,31 @@ func (s *Server) createRoom(opts RoomOptions) (*room, error) {
 	if s.draining.Load() {
 		return nil, ErrDraining
 	}
+	id, err := s.claimRoomID(opts.ID)
+	if err != nil {
+		return nil, err
+	}
+	opts.ID = id
+	r, err := s.openRoom(opts)
+	if err != nil {
+		s.releaseRoomID(id)
+		return nil, err
+	}
+	s.log.Info("room opened", "room", opts.ID, "tick_rate", r.game.Params().TickRate, "capacity", r.opts.Game.Capacity(), "private", opts.Private)
+	s.publishSoon()
+	return r, nil
+}
+
+// publishSoon has the directory record republished now rather than at
+// the next heartbeat: other lobbies see a room open or close at once.
+func (s *Server) publishSoon() {
+	select {
+	case s.publishNow <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Server) openRoom(opts RoomOptions) (*room, error) {
 	s.roomsMu.Lock()
 	defer s.roomsMu.Unlock()
 	if s.rooms[opts.ID] != nil {
@@ -488,8 +522,46 @@ func (s *Server) createRoom(opts RoomOptions) (*room, error) {
 	s.rooms[opts.ID] = r
 	s.metrics.rooms.Set(float64(len(s.rooms)))
 	r.start(s.roomsCtx)
-	s.log.Info("room opened", "room", opts.ID, "tick_rate", r.game.Params().TickRate, "capacity", r.opts.Game.Capacity())
 	return r, nil
+}
+
+// claimRoomID claims id in the directory, so that no other process opens
+// a room of the same ID; an empty id gets a random one. DefaultRoom is
+// every process's own and is not claimed.
+func (s *Server) claimRoomID(id string) (string, error) {
+	if id == DefaultRoom {
+		return id, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
+	defer cancel()
+	for range 4 {
+		want := id
+		if want == "" {
+			want = randomID(4)
+		}
+		owner, err := s.dir.ClaimRoom(ctx, want, s.ProcessID, s.DirectoryTTL)
+		switch {
+		case err != nil:
+			return "", fmt.Errorf("netcode: claiming room id %q: %w", want, err)
+		case owner == s.ProcessID:
+			return want, nil
+		case id != "":
+			return "", fmt.Errorf("%w: %q, on process %s", ErrRoomExists, id, owner)
+		}
+	}
+	return "", errors.New("netcode: no free random room id after 4 tries")
+}
+
+// releaseRoomID gives up this process's claim on a room ID.
+func (s *Server) releaseRoomID(id string) {
+	if id == DefaultRoom {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
+	defer cancel()
+	if err := s.dir.ReleaseRoom(ctx, id, s.ProcessID); err != nil {
+		s.log.Warn("releasing a room id in the directory", "room", id, "err", err)
+	}
 }
 
 // roomList returns the open rooms sorted by ID.
@@ -559,7 +631,11 @@ func (s *Server) closeIdleRooms(now time.Time) {
 	s.roomsMu.Unlock()
 	for _, r := range closing {
 		r.stop()
+		s.releaseRoomID(r.id)
 		s.log.Info("room closed: empty", "room", r.id, "grace", s.RoomGrace)
+	}
+	if len(closing) > 0 {
+		s.publishSoon()
 	}
 }
 
@@ -613,6 +689,13 @@ func (s *Server) handleConn(ctx context.Context, raw transport.Conn, req *http.R
 	defer s.releaseRoom(r)
 	entity, resumed := s.resumeEntity(ctx, r, hello.GetResumeToken())
 	if !resumed {
+		// Lobby joins carry its token, or, in anonymous play, nothing
+		// tells them apart from anyone else.
+		sentByLobby := s.signer == nil || hello.GetAuthToken() != ""
+		if !r.takeSeat(s.clock.Now(), sentByLobby) {
+			s.refuse(log, conn, &helloError{pb.DisconnectReason_DISCONNECT_REASON_SERVER_FULL, fmt.Sprintf("room %q is full", r.id)})
+			return
+		}
 		entity, err = r.game.AddPlayer()
 		if err != nil {
 			s.refuse(log, conn, &helloError{pb.DisconnectReason_DISCONNECT_REASON_SERVER_FULL, fmt.Sprintf("room %q is full", r.id)})
@@ -823,6 +906,9 @@ func (s *Server) housekeeping(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.publishNow:
+			lastPublish = s.clock.Now()
+			s.publish(ctx)
 		case now := <-t.C():
 			nonce++
 			sentUs := uint64(time.Since(s.epoch).Microseconds())
@@ -861,7 +947,8 @@ func (s *Server) notePong(p *wire.Ping) {
 
 // processRecord is what this process publishes in the directory.
 func (s *Server) processRecord() directory.Process {
-	p := directory.Process{ID: s.ProcessID, URL: s.publicBase(), Draining: s.draining.Load(), Rooms: s.Rooms()}
+	p := directory.Process{ID: s.ProcessID, URL: s.publicBase(), Region: s.Region, MaxRooms: s.MaxRooms,
+		Draining: s.draining.Load(), Rooms: s.Rooms()}
 	if cm := s.endpoint.CertManager(); cm.SelfSigned() {
 		for _, h := range cm.Hashes() {
 			p.CertHashes = append(p.CertHashes, base64.StdEncoding.EncodeToString(h[:]))

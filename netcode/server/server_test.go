@@ -58,6 +58,19 @@ func connectPlayer(t testing.TB, srv *server.Server, name string, kind transport
 	return p
 }
 
+// waitSeen waits for the first snapshot that shows p's own player; a
+// session that ends first, or a server that never sends it, fails t.
+func (p *player) waitSeen(t testing.TB) {
+	t.Helper()
+	select {
+	case <-p.gotOne:
+	case <-p.Done():
+		t.Fatalf("session ended before its first snapshot: %v", p.Err())
+	case <-time.After(30 * time.Second):
+		t.Fatal("no snapshot showing the player within 30s")
+	}
+}
+
 func (p *player) observe(s *game.Snapshot, h *wire.SnapshotHeader) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -99,7 +112,7 @@ func TestClientsOnBothTransportsMoveWhereTheyAskAndSeeEachOther(t *testing.T) {
 		players = append(players, connectPlayer(t, srv, "ws", transport.WebSocket))
 	}
 	for _, p := range players {
-		<-p.gotOne
+		p.waitSeen(t)
 	}
 	assertTransports(t, srv, perTransport)
 

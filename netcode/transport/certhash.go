@@ -50,7 +50,7 @@ func ParseCertHashDoc(b []byte) ([][sha256.Size]byte, error) {
 }
 
 // CertHashesBytes decodes base64 SHA-256 hashes (CertHashDoc.Hashes, the
-// lobby's server.JoinResponse.CertHashes) for DialOptions.CertHashes.
+// lobby.Join.CertHashes) for DialOptions.CertHashes.
 func CertHashesBytes(hashes []string) ([][sha256.Size]byte, error) {
 	out := make([][sha256.Size]byte, 0, len(hashes))
 	for _, h := range hashes {

@@ -16,16 +16,12 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tickwire/tickwire/netcode/lobby"
 )
 
 // Room is one room as the directory lists it.
-type Room struct {
-	ID       string `json:"id"`
-	Players  int    `json:"players"`
-	Capacity int    `json:"capacity"`
-	TickRate int    `json:"tick_rate"`
-	AOI      bool   `json:"aoi"`
-}
+type Room = lobby.RoomState
 
 // Process is one server process and its rooms.
 type Process struct {
@@ -37,17 +33,46 @@ type Process struct {
 	// CertHashes are the base64 SHA-256 hashes of its certificates, for
 	// browsers' serverCertificateHashes (self-signed certificates only).
 	CertHashes []string `json:"cert_hashes,omitempty"`
+	// Region says where the process runs, as its operator names it
+	// (for players choosing a room); may be empty.
+	Region string `json:"region,omitempty"`
+	// MaxRooms is how many rooms the process may open; the lobby places
+	// new rooms only where one more fits.
+	MaxRooms int `json:"max_rooms,omitempty"`
 	// Draining is set once the process accepts no new players.
 	Draining bool `json:"draining,omitempty"`
 	// Rooms are its rooms, sorted by ID.
 	Rooms []Room `json:"rooms"`
 }
 
-// Directory is where processes publish themselves. Implementations are
-// safe for concurrent use.
+// Players is the number of players in the process's rooms: its load,
+// by which the lobby places new rooms.
+func (p Process) Players() int {
+	n := 0
+	for _, r := range p.Rooms {
+		n += r.Players
+	}
+	return n
+}
+
+// HasRoomSlot reports whether the process may open one more room.
+func (p Process) HasRoomSlot() bool {
+	return !p.Draining && (p.MaxRooms == 0 || len(p.Rooms) < p.MaxRooms)
+}
+
+// Directory is where processes publish themselves, and where room IDs
+// are claimed so that they are unique across processes. Implementations
+// are safe for concurrent use.
 type Directory interface {
-	// Publish stores p, replacing the previous record of p.ID, for ttl.
+	// Publish stores p, replacing the previous record of p.ID, for ttl,
+	// and extends p.ID's claims on the rooms p lists for as long.
 	Publish(ctx context.Context, p Process, ttl time.Duration) error
+	// ClaimRoom claims room for process for ttl, unless another process
+	// holds it; it returns the process that holds the claim afterwards
+	// (process itself when the claim succeeded or was already its own).
+	ClaimRoom(ctx context.Context, room, process string, ttl time.Duration) (owner string, err error)
+	// ReleaseRoom drops process's claim on room (not another's).
+	ReleaseRoom(ctx context.Context, room, process string) error
 	// Withdraw removes the record of a process (on a clean shutdown).
 	Withdraw(ctx context.Context, processID string) error
 	// Processes lists the records that have not expired, sorted by ID.
@@ -59,8 +84,14 @@ type Memory struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	mu sync.Mutex
-	m  map[string]memEntry
+	mu     sync.Mutex
+	m      map[string]memEntry
+	claims map[string]memClaim
+}
+
+type memClaim struct {
+	owner   string
+	expires time.Time
 }
 
 type memEntry struct {
@@ -85,6 +116,38 @@ func (m *Memory) Publish(_ context.Context, p Process, ttl time.Duration) error 
 	p.Rooms = slices.Clone(p.Rooms)
 	p.CertHashes = slices.Clone(p.CertHashes)
 	m.m[p.ID] = memEntry{p: p, expires: m.now().Add(ttl)}
+	for _, r := range p.Rooms {
+		m.claimLocked(r.ID, p.ID, ttl)
+	}
+	return nil
+}
+
+// ClaimRoom implements Directory.
+func (m *Memory) ClaimRoom(_ context.Context, room, process string, ttl time.Duration) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.claimLocked(room, process, ttl), nil
+}
+
+func (m *Memory) claimLocked(room, process string, ttl time.Duration) string {
+	if m.claims == nil {
+		m.claims = make(map[string]memClaim)
+	}
+	now := m.now()
+	if c, ok := m.claims[room]; ok && c.owner != process && now.Before(c.expires) {
+		return c.owner
+	}
+	m.claims[room] = memClaim{owner: process, expires: now.Add(ttl)}
+	return process
+}
+
+// ReleaseRoom implements Directory.
+func (m *Memory) ReleaseRoom(_ context.Context, room, process string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.claims[room].owner == process {
+		delete(m.claims, room)
+	}
 	return nil
 }
 

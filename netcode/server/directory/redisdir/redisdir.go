@@ -21,8 +21,9 @@ import (
 	"github.com/tickwire/tickwire/netcode/wire"
 )
 
-// DefaultPrefix starts every key the directory writes.
-const DefaultPrefix = "tickwire:process:"
+// DefaultPrefix starts every key the directory writes: process records
+// under PREFIX "process:" ID, room claims under PREFIX "room:" ID.
+const DefaultPrefix = "tickwire:"
 
 // maxRecordBytes bounds a record read back from Redis.
 const maxRecordBytes = 1 << 20
@@ -71,15 +72,77 @@ func (d *Dir) Publish(ctx context.Context, p directory.Process, ttl time.Duratio
 	if err != nil {
 		return fmt.Errorf("redisdir: %w", err)
 	}
-	if err := d.rdb.Set(ctx, d.prefix+p.ID, b, ttl).Err(); err != nil {
+	keys := []string{d.processKey(p.ID)}
+	for _, r := range p.Rooms {
+		keys = append(keys, d.roomKey(r.ID))
+	}
+	if err := publishScript.Run(ctx, d.rdb, keys, b, p.ID, ttl.Milliseconds()).Err(); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("redisdir: publishing %s: %w", p.ID, err)
 	}
 	return nil
 }
 
+// publishScript stores the record (KEYS[1] = ARGV[1]) and extends the
+// process's claims on its rooms (KEYS[2:]): a claim held by another
+// process is left alone.
+var publishScript = redis.NewScript(`
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+for i = 2, #KEYS do
+	local owner = redis.call('GET', KEYS[i])
+	if not owner or owner == ARGV[2] then
+		redis.call('SET', KEYS[i], ARGV[2], 'PX', ARGV[3])
+	end
+end
+return 1
+`)
+
+// releaseScript deletes KEYS[1] if ARGV[1] holds it.
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	return redis.call('DEL', KEYS[1])
+end
+return 0
+`)
+
+// ClaimRoom implements directory.Directory.
+func (d *Dir) ClaimRoom(ctx context.Context, room, process string, ttl time.Duration) (string, error) {
+	for range 3 { // the holder's claim may expire between SET NX and GET
+		ok, err := d.rdb.SetNX(ctx, d.roomKey(room), process, ttl).Result()
+		if err != nil {
+			return "", fmt.Errorf("redisdir: claiming room %s: %w", room, err)
+		}
+		if ok {
+			return process, nil
+		}
+		owner, err := d.rdb.Get(ctx, d.roomKey(room)).Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("redisdir: claiming room %s: %w", room, err)
+		}
+		if owner == process {
+			return owner, d.rdb.PExpire(ctx, d.roomKey(room), ttl).Err()
+		}
+		return owner, nil
+	}
+	return "", fmt.Errorf("redisdir: claiming room %s: its claim keeps changing hands", room)
+}
+
+// ReleaseRoom implements directory.Directory.
+func (d *Dir) ReleaseRoom(ctx context.Context, room, process string) error {
+	if err := releaseScript.Run(ctx, d.rdb, []string{d.roomKey(room)}, process).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("redisdir: releasing room %s: %w", room, err)
+	}
+	return nil
+}
+
+func (d *Dir) processKey(id string) string { return d.prefix + "process:" + id }
+func (d *Dir) roomKey(id string) string    { return d.prefix + "room:" + id }
+
 // Withdraw implements directory.Directory.
 func (d *Dir) Withdraw(ctx context.Context, id string) error {
-	if err := d.rdb.Del(ctx, d.prefix+id).Err(); err != nil {
+	if err := d.rdb.Del(ctx, d.processKey(id)).Err(); err != nil {
 		return fmt.Errorf("redisdir: withdrawing %s: %w", id, err)
 	}
 	return nil
@@ -89,7 +152,7 @@ func (d *Dir) Withdraw(ctx context.Context, id string) error {
 // suits the tens of processes a lobby lists, not thousands.
 func (d *Dir) Processes(ctx context.Context) ([]directory.Process, error) {
 	var keys []string
-	iter := d.rdb.Scan(ctx, 0, d.prefix+"*", 256).Iterator()
+	iter := d.rdb.Scan(ctx, 0, d.processKey("*"), 256).Iterator()
 	for iter.Next(ctx) {
 		keys = append(keys, iter.Val())
 	}
@@ -109,7 +172,7 @@ func (d *Dir) Processes(ctx context.Context) ([]directory.Process, error) {
 		if !ok || len(s) > maxRecordBytes {
 			continue // expired between SCAN and MGET, or not ours
 		}
-		p, err := decodeProcess(strings.TrimPrefix(keys[i], d.prefix), s)
+		p, err := decodeProcess(strings.TrimPrefix(keys[i], d.processKey("")), s)
 		if err != nil {
 			return nil, fmt.Errorf("redisdir: record %s: %w", keys[i], err)
 		}
@@ -146,6 +209,13 @@ func decodeProcess(id, record string) (directory.Process, error) {
 // another rate still lists.
 const maxTickRate = 1000
 
+// Bounds of the rest of a record: a region is a short label; no process
+// runs more rooms than this.
+const (
+	maxRegionBytes = 64
+	maxRooms       = 1 << 16
+)
+
 // checkProcess checks what the lobby relies on when it lists p's rooms
 // and sends players to them:
 //   - the process ID follows the room ID rule that cmd/server's
@@ -165,6 +235,12 @@ const maxTickRate = 1000
 func checkProcess(p directory.Process) error {
 	if !wire.ValidRoomID(p.ID) {
 		return fmt.Errorf("process id %q: want 1 to 32 of a-z 0-9 - _", truncate(p.ID))
+	}
+	if len(p.Region) > maxRegionBytes || strings.ContainsFunc(p.Region, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return fmt.Errorf("region %q: want at most %d printable bytes", truncate(p.Region), maxRegionBytes)
+	}
+	if p.MaxRooms < 0 || p.MaxRooms > maxRooms {
+		return fmt.Errorf("max rooms %d out of [0, %d]", p.MaxRooms, maxRooms)
 	}
 	u, err := url.Parse(p.URL)
 	if err != nil {

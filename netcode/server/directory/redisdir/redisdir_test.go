@@ -222,10 +222,70 @@ func TestPublishRefusesWhatProcessesRejects(t *testing.T) {
 		t.Fatalf("processes = %+v, want only %+v", ps, a)
 	}
 
-	if err := rdb.Set(ctx, DefaultPrefix+"c", `{"id":"c","url":"https://c","rooms":[{"id":"r","capacity":-1,"tick_rate":30}]}`, time.Minute).Err(); err != nil {
+	if err := rdb.Set(ctx, DefaultPrefix+"process:c", `{"id":"c","url":"https://c","rooms":[{"id":"r","capacity":-1,"tick_rate":30}]}`, time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Processes(ctx); err == nil || !strings.Contains(err.Error(), "redisdir: record "+DefaultPrefix+"c: room \"r\": capacity -1") {
+	if _, err := d.Processes(ctx); err == nil || !strings.Contains(err.Error(), "redisdir: record "+DefaultPrefix+"process:c: room \"r\": capacity -1") {
 		t.Errorf("reading a negative capacity: err = %v", err)
+	}
+}
+
+// TestRoomClaimsAreUniqueAcrossProcessesAndLiveWithTheirHeartbeat: the
+// first process to claim a room ID holds it; another is told who does;
+// the holder's heartbeat (Publish listing the room) keeps the claim past
+// its first TTL; a release by another process changes nothing; once
+// released (or expired) the ID is free.
+func TestRoomClaimsAreUniqueAcrossProcessesAndLiveWithTheirHeartbeat(t *testing.T) {
+	rdb := startRedis(t)
+	ctx := context.Background()
+	d := New(rdb, "")
+	claim := func(room, proc string, ttl time.Duration) string {
+		t.Helper()
+		owner, err := d.ClaimRoom(ctx, room, proc, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return owner
+	}
+	if got := claim("duel", "a", time.Minute); got != "a" {
+		t.Fatalf("first claim: owner %q, want a", got)
+	}
+	if got := claim("duel", "b", time.Minute); got != "a" {
+		t.Fatalf("b's claim on a's room: owner %q, want a", got)
+	}
+	if got := claim("duel", "a", time.Minute); got != "a" {
+		t.Fatalf("a claiming its own room again: owner %q", got)
+	}
+	if err := d.ReleaseRoom(ctx, "duel", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim("duel", "b", time.Minute); got != "a" {
+		t.Fatalf("after b's release of a's claim: owner %q, want a", got)
+	}
+	// A heartbeat extends the claims of the rooms the record lists.
+	if err := rdb.PExpire(ctx, DefaultPrefix+"room:duel", 50*time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Publish(ctx, directory.Process{ID: "a", URL: "http://a:1", Rooms: []directory.Room{{ID: "duel", Capacity: 2, TickRate: 30}}}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if ttl := rdb.PTTL(ctx, DefaultPrefix+"room:duel").Val(); ttl < 30*time.Second {
+		t.Fatalf("claim TTL after a heartbeat: %v, want about a minute", ttl)
+	}
+	if err := d.ReleaseRoom(ctx, "duel", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim("duel", "b", time.Minute); got != "b" {
+		t.Fatalf("after a released it: owner %q, want b", got)
+	}
+	// b's heartbeat does not take a room a holds.
+	if got := claim("solo", "a", time.Minute); got != "a" {
+		t.Fatal(got)
+	}
+	if err := d.Publish(ctx, directory.Process{ID: "b", URL: "http://b:1", Rooms: []directory.Room{{ID: "solo", Capacity: 2, TickRate: 30}}}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if got := rdb.Get(ctx, DefaultPrefix+"room:solo").Val(); got != "a" {
+		t.Fatalf("b's heartbeat changed a's claim to %q", got)
 	}
 }
