@@ -34,7 +34,6 @@ import (
 
 	"github.com/tickwire/tickwire/netcode/lobby"
 	"github.com/tickwire/tickwire/netcode/server"
-	"github.com/tickwire/tickwire/netcode/server/agones"
 	"github.com/tickwire/tickwire/netcode/server/directory/redisdir"
 	"github.com/tickwire/tickwire/netcode/transport"
 )
@@ -104,31 +103,7 @@ func run() error {
 		}
 	}()
 
-	drained := make(chan struct{})
-	var lifecycle *agones.Lifecycle
-	agonesDone := make(chan error, 1)
-	if client, inPod := agones.FromEnv(); cfg.agones(inPod) {
-		lifecycle = &agones.Lifecycle{
-			Client: client, HealthInterval: cfg.AgonesHealth, Capacity: int64(cfg.MaxPlayers), Logger: logger,
-		}
-		var lastState, lastAddr string // the watch's goroutine only
-		lifecycle.OnGameServer = func(gs agones.GameServer) {
-			if gs.Status.State != lastState {
-				lastState = gs.Status.State
-				logger.Info("agones: GameServer state", "state", lastState)
-			}
-			// Unless told otherwise, the lobby hands out the pod's public
-			// address (the certificate is pinned by hash, not by name).
-			if addr := gs.PublicAddr(); addr != "" && addr != lastAddr && cfg.PublicURL == "" {
-				lastAddr = addr
-				srv.SetPublicURL(cfg.scheme() + "://" + addr)
-				logger.Info("agones: public address", "url", cfg.scheme()+"://"+addr)
-			}
-		}
-		lifecycle.Init()
-		srv.OnPlayer = func(e server.PlayerEvent) { lifecycle.Player(e.PlayerID, e.Joined) }
-		go func() { agonesDone <- lifecycle.Run(context.Background(), srv.Ready(), drained) }()
-	}
+	lifecycle := startAgones(cfg, srv, logger) // nil unless Agones runs the process (agones.go)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Run(ctx) }()
@@ -156,17 +131,7 @@ func run() error {
 			"they play over WebSocket; for WebTransport give the server a certificate browsers trust (-cert and -key)")
 	}
 	err = <-errc
-	close(drained)
-	if lifecycle != nil {
-		select {
-		case aerr := <-agonesDone:
-			if aerr != nil {
-				logger.Warn("agones: shutdown", "err", aerr)
-			}
-		case <-time.After(5 * time.Second):
-			logger.Warn("agones: sidecar did not answer Shutdown in 5s")
-		}
-	}
+	lifecycle.stop() // Shutdown, once drained
 	if err == nil {
 		logger.Info("server stopped")
 	}

@@ -2,8 +2,14 @@
 // (https://agones.dev/site/docs/guides/client-sdks/rest/) with net/http,
 // since the Agones Go SDK cannot be a dependency here. It covers what a
 // Tickwire server needs: Ready once listening, Health on a ticker, a watch
-// of the GameServer (for Allocated), player tracking (alpha: capacity,
-// connect, disconnect) and Shutdown once drained.
+// of the GameServer (for Allocated), the process's rooms and players as
+// Counters and a List (beta; counts.go), and Shutdown once drained. Player
+// tracking (alpha, which Agones means to remove in favour of Counters and
+// Lists) is still here for callers that use it; cmd/server does not.
+//
+// No real Agones runs on the development machine: the tests (here and in
+// cmd/server) speak to fake sidecars that follow the REST API as the
+// Agones documentation and sdkserver source describe it.
 //
 // The sidecar listens on localhost at AGONES_SDK_HTTP_PORT (default 9358)
 // and may start after the game server, so Ready is retried.
@@ -56,29 +62,47 @@ func FromEnv() (*Client, bool) {
 }
 
 // do sends body as JSON and checks the status. The sidecar's 2xx replies
-// ({} or {"bool":true}) carry nothing Tickwire reads, so they are not
-// decoded: a reply that is ever needed gets its own decode function and
-// fuzz target, like decodeWatchLine.
+// to writes ({}, {"bool":true} or the updated Counter or List) carry
+// nothing Tickwire reads, so they are not decoded: a reply that is read
+// gets its own decode function and fuzz target (decodeWatchLine,
+// decodeCounter, decodeList).
 func (c *Client) do(ctx context.Context, method, path string, body any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return fmt.Errorf("agones: %s %s: encoding: %w", method, path, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(b))
+	_, err = c.call(ctx, method, path, bytes.NewReader(b))
+	return err
+}
+
+// maxReplyBytes bounds a reply the client reads (a List of 1000 values).
+const maxReplyBytes = 1 << 20
+
+// call sends a request (body may be nil) and returns the reply's body
+// if the status is 2xx; a longer reply than maxReplyBytes is an error.
+func (c *Client) call(ctx context.Context, method, path string, body io.Reader) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
-		return fmt.Errorf("agones: %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("agones: %s %s: %w", method, path, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("agones: %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("agones: %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes+1))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("agones: %s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(data))
+		// grpc-gateway's error body: {"code":..,"message":..,"details":[]}.
+		return nil, fmt.Errorf("agones: %s %s: %s: %s", method, path, resp.Status, sidecarError(bytes.TrimSpace(data)))
 	}
-	return nil
+	if err != nil {
+		return nil, fmt.Errorf("agones: %s %s: reading the reply: %w", method, path, err)
+	}
+	if len(data) > maxReplyBytes {
+		return nil, fmt.Errorf("agones: %s %s: reply over %d bytes", method, path, maxReplyBytes)
+	}
+	return data, nil
 }
 
 type empty struct{}
@@ -299,8 +323,20 @@ type Lifecycle struct {
 	// RetryInterval is the time between Ready attempts while the sidecar
 	// is not up. Default 1s.
 	RetryInterval time.Duration
-	// Capacity, if positive, is reported as the player capacity.
+	// Capacity, if positive, is reported as the player capacity (alpha
+	// player tracking; see Player).
 	Capacity int64
+	// Counts, if set, is polled every CountsInterval from its own
+	// goroutine once the GameServer is Ready, and what changed is sent
+	// to the sidecar's Counters and Lists (see RoomCounts). Sidecar
+	// errors are logged and retried on the next poll.
+	Counts func() Counts
+	// CountsInterval is the time between polls of Counts. Default 1s.
+	CountsInterval time.Duration
+	// CountsResync is how often the Counters and Lists are read back from
+	// the sidecar, to undo changes made elsewhere (an allocation's counter
+	// or list actions). Default 30s.
+	CountsResync time.Duration
 	// OnGameServer, if set, is called with every GameServer the watch
 	// reports (Status.State "Allocated" when a matchmaker took this
 	// server; PublicAddr once ports are assigned).
@@ -344,9 +380,11 @@ func (l *Lifecycle) log() *slog.Logger {
 func (l *Lifecycle) Init() { l.players = make(chan playerEvent, 1024) }
 
 // Run waits for listening, marks the server Ready (retrying until the
-// sidecar answers), then pings Health, watches the GameServer and sends
-// player updates until drained is closed; then it sends Shutdown and
-// returns. It returns early only if ctx is done.
+// sidecar answers), then pings Health, watches the GameServer, sends
+// player updates and keeps the Counters and Lists in step with Counts
+// until drained is closed; then it stops the updates, sends Shutdown and
+// returns. It returns early if ctx is done, or (with nil) if drained is
+// closed before the GameServer is Ready.
 func (l *Lifecycle) Run(ctx context.Context, listening, drained <-chan struct{}) error {
 	if l.players == nil {
 		l.Init()
@@ -362,6 +400,12 @@ func (l *Lifecycle) Run(ctx context.Context, listening, drained <-chan struct{})
 	log := l.log()
 	select {
 	case <-listening:
+	case <-drained:
+		select {
+		case <-listening: // both: Ready, then at once Shutdown
+		default:
+			return nil // the server never listened
+		}
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -373,6 +417,8 @@ func (l *Lifecycle) Run(ctx context.Context, listening, drained <-chan struct{})
 		log.Warn("agones: Ready failed; retrying", "err", err, "in", retry)
 		select {
 		case <-time.After(retry):
+		case <-drained:
+			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -395,6 +441,17 @@ func (l *Lifecycle) Run(ctx context.Context, listening, drained <-chan struct{})
 			log.Warn("agones: watching the GameServer", "err", err)
 		}
 	}()
+	cctx, stopCounts := context.WithCancel(ctx)
+	defer stopCounts()
+	countsDone := make(chan struct{})
+	if l.Counts != nil {
+		go func() {
+			defer close(countsDone)
+			l.syncCounts(cctx)
+		}()
+	} else {
+		close(countsDone)
+	}
 	t := time.NewTicker(health)
 	defer t.Stop()
 	for {
@@ -417,6 +474,8 @@ func (l *Lifecycle) Run(ctx context.Context, listening, drained <-chan struct{})
 			}
 		case <-drained:
 			stopWatch()
+			stopCounts()
+			<-countsDone // no update after Shutdown
 			if err := l.Client.Shutdown(ctx); err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -180,6 +181,177 @@ func FuzzDecodeWatchLine(f *testing.F) {
 		}
 		if !reflect.DeepEqual(gs, gs2) {
 			t.Fatalf("round trip: %+v became %+v", gs, gs2)
+		}
+	})
+}
+
+// Counters and Lists as the sidecar answers GET /v1beta1/counters/{key}
+// and /v1beta1/lists/{key} (protojson: int64 as strings, every field).
+const (
+	counterReply = `{"name":"players","count":"3","capacity":"100"}`
+	listReply    = `{"name":"rooms","capacity":"64","values":["default","duel-7"]}`
+)
+
+func TestDecodeAgonesCounter(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       Counter
+		wantErr    string
+	}{
+		{name: "sidecar", body: counterReply, want: Counter{3, 100}},
+		{name: "numbers", body: `{"name":"players","count":3,"capacity":100}`, want: Counter{3, 100}},
+		{name: "fields left out are 0", body: `{"capacity":"5"}`, want: Counter{0, 5}},
+		{name: "null fields are 0", body: `{"name":null,"count":null,"capacity":"5"}`, want: Counter{0, 5}},
+		{name: "unknown fields ignored", body: `{"name":"players","count":"1","capacity":"2","x":{}}`, want: Counter{1, 2}},
+		{name: "largest int64", body: `{"capacity":"9223372036854775807"}`, want: Counter{0, 1<<63 - 1}},
+
+		{name: "another counter", body: `{"name":"rooms","count":"1","capacity":"2"}`, wantErr: `asked for counter "players", got "rooms"`},
+		{name: "negative count", body: `{"count":"-1","capacity":"2"}`, wantErr: "want both at least 0"},
+		{name: "negative capacity", body: `{"capacity":-2}`, wantErr: "want both at least 0"},
+		{name: "int64 overflow", body: `{"capacity":"9223372036854775808"}`, wantErr: "want an int64"},
+		{name: "fraction", body: `{"count":1.5}`, wantErr: "want an int64"},
+		{name: "exponent", body: `{"count":"1e3"}`, wantErr: "want an int64"},
+		{name: "empty string", body: `{"count":""}`, wantErr: "want an int64"},
+		{name: "bool", body: `{"count":true}`, wantErr: "want an int64"},
+		{name: "null", body: `null`, wantErr: "null"},
+		{name: "array", body: `[]`, wantErr: "decoding counter"},
+		{name: "empty", body: ``, wantErr: "decoding counter"},
+		{name: "truncated", body: counterReply[:20], wantErr: "decoding counter"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := decodeCounter("players", []byte(tc.body))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+				}
+				if got != (Counter{}) {
+					t.Errorf("an error came with %+v, want the zero Counter", got)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("decodeCounter = %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecodeAgonesList(t *testing.T) {
+	thousand := `{"capacity":"1000","values":["v"` + strings.Repeat(`,"v"`, 999) + `]}`
+	for _, tc := range []struct {
+		name, body string
+		want       List
+		wantErr    string
+	}{
+		{name: "sidecar", body: listReply, want: List{64, []string{"default", "duel-7"}}},
+		{name: "empty values are nil", body: `{"name":"rooms","capacity":"64","values":[]}`, want: List{64, nil}},
+		{name: "fields left out", body: `{}`, want: List{}},
+		{name: "capacity as number", body: `{"capacity":1000}`, want: List{1000, nil}},
+		{name: "1000 values", body: thousand, want: List{1000, slices.Repeat([]string{"v"}, 1000)}},
+
+		{name: "another list", body: `{"name":"players"}`, wantErr: `asked for list "rooms", got "players"`},
+		{name: "capacity over 1000", body: `{"capacity":"1001"}`, wantErr: "capacity 1001 out of [0, 1000]"},
+		{name: "negative capacity", body: `{"capacity":"-1"}`, wantErr: "out of [0, 1000]"},
+		{name: "1001 values", body: strings.Replace(thousand, `"v"`, `"v","w"`, 1), wantErr: "1001 values"},
+		{name: "value not a string", body: `{"values":[1]}`, wantErr: "decoding list"},
+		{name: "values not an array", body: `{"values":"a"}`, wantErr: "decoding list"},
+		{name: "null", body: `null`, wantErr: "null"},
+		{name: "trailing garbage", body: listReply + "x", wantErr: "decoding list"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := decodeList("rooms", []byte(tc.body))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+				}
+				if !reflect.DeepEqual(got, List{}) {
+					t.Errorf("an error came with %+v, want the zero List", got)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("decodeList = %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzDecodeAgonesCounter feeds decodeCounter, the decoder of the sidecar's
+// answer to GET /v1beta1/counters/{key}.
+func FuzzDecodeAgonesCounter(f *testing.F) {
+	for _, s := range []string{
+		counterReply,
+		`{"name":"players","count":3,"capacity":100}`,
+		`{"count":"-1","capacity":"2"}`,
+		`{"capacity":"9223372036854775808"}`,
+		`{"count":"+7","capacity":"0x10"}`,
+		`{"count":"\u0031"}`,
+		`{"code":5,"message":"counter not found: players"}`,
+		`{"name":"rooms"}`,
+		`{"NAME":"players","Count":"1"}`,
+		`null`, `[]`, ``, `{`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		c, err := decodeCounter("players", body)
+		if err != nil {
+			if c != (Counter{}) {
+				t.Fatalf("error %v came with %+v", err, c)
+			}
+			return
+		}
+		if !json.Valid(body) {
+			t.Fatalf("accepted invalid JSON %q", body)
+		}
+		if c.Count < 0 || c.Capacity < 0 {
+			t.Fatalf("accepted %+v from %q", c, body)
+		}
+		// What is accepted reads the same once written as the sidecar
+		// writes it.
+		again, err := decodeCounter("players", counterJSON("players", c))
+		if err != nil || again != c {
+			t.Fatalf("round trip of %+v: %+v, %v", c, again, err)
+		}
+	})
+}
+
+// FuzzDecodeAgonesList feeds decodeList, the decoder of the sidecar's answer
+// to GET /v1beta1/lists/{key}.
+func FuzzDecodeAgonesList(f *testing.F) {
+	for _, s := range []string{
+		listReply,
+		`{"name":"rooms","capacity":"64","values":[]}`,
+		`{"capacity":1000,"values":null}`,
+		`{"capacity":"1001"}`,
+		`{"values":["a","a","\u00e9","\ud800"]}`,
+		"{\"values\":[\"\xff\"]}",
+		`{"values":[1]}`,
+		`{"name":"players"}`,
+		`null`, `[]`, ``, `{"values":[`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		l, err := decodeList("rooms", body)
+		if err != nil {
+			if !reflect.DeepEqual(l, List{}) {
+				t.Fatalf("error %v came with %+v", err, l)
+			}
+			return
+		}
+		if !json.Valid(body) {
+			t.Fatalf("accepted invalid JSON %q", body)
+		}
+		if l.Capacity < 0 || l.Capacity > MaxListCapacity || len(l.Values) > MaxListCapacity {
+			t.Fatalf("accepted capacity %d with %d values", l.Capacity, len(l.Values))
+		}
+		if l.Values != nil && len(l.Values) == 0 {
+			t.Fatal("empty Values not nil")
+		}
+		again, err := decodeList("rooms", listJSON("rooms", l))
+		if err != nil || !reflect.DeepEqual(again, l) {
+			t.Fatalf("round trip of %+v: %+v, %v", l, again, err)
 		}
 	})
 }
