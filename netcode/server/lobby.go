@@ -264,7 +264,7 @@ func (s *Server) seat(rm *room, req lobby.JoinRequest) (lobby.Join, int, error) 
 		CertHashes:      proc.CertHashes,
 	}
 	if s.signer != nil {
-		exp := time.Now().Add(s.TokenTTL).Truncate(time.Second)
+		exp := s.clock.Now().Add(s.TokenTTL).Truncate(time.Second)
 		tok, err := s.signer.Sign(jointoken.Claims{Room: rm.id, PlayerID: req.PlayerID, PlayerName: req.PlayerName, Expires: exp.Unix()})
 		if err != nil {
 			return lobby.Join{}, http.StatusInternalServerError, err

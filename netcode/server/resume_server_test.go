@@ -3,6 +3,9 @@ package server_test
 import (
 	"errors"
 	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -215,3 +218,100 @@ func TestResumeTokenBringsBackAPlayerWhoseJoinTokenHasExpired(t *testing.T) {
 		t.Fatalf("resuming after the grace: %v, want AUTH_FAILED (the expired join token)", err)
 	}
 }
+
+// TestUnderRequiredTokensAPlayerWhoseTokenExpiredLongAgoResumesWithinTheGrace:
+// a player admitted by a 2-minute join token plays for 7 minutes (on a
+// clock the test moves), scores, drops, and comes back 10 s later: its
+// join token expired 5 minutes ago, yet its resume token brings back its
+// entity and score. Dropped again and back after the 30 s grace, it is
+// refused with a reason that says so.
+func TestUnderRequiredTokensAPlayerWhoseTokenExpiredLongAgoResumesWithinTheGrace(t *testing.T) {
+	clk := &jumpClock{}
+	srv := servertest.Start(t, &server.Server{TokenSecret: testSecret, RequireTokens: true, Clock: clk,
+		IdleTimeout: time.Hour, // the clock's jumps are not silences
+		Game:        game.Config{Size: 200, MaxPlayers: 4}})
+	signer := mustSigner(t)
+	tokenFor := func(name string) string {
+		tok, err := signer.Sign(jointoken.Claims{Room: server.DefaultRoom, PlayerID: name, PlayerName: name, Expires: clk.Now().Add(2 * time.Minute).Unix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	withToken := func(tok string) func(*client.Config) { return func(c *client.Config) { c.AuthToken = tok } }
+	shooterToken := tokenFor("shooter")
+	shooter := connectPlayerWith(t, srv, "shooter", transport.WebSocket, withToken(shooterToken))
+	target := connectPlayerWith(t, srv, "target", transport.WebSocket, withToken(tokenFor("target")))
+	shooter.waitSeen(t)
+	target.waitSeen(t)
+	scoreAKill(t, srv, shooter, target)
+	before, _ := srv.Room().Player(shooter.Entity())
+
+	clk.jump(7*time.Minute - 10*time.Second)
+	_ = shooter.conn.Close() // dropped, no goodbye
+	servertest.WaitFor(t, 10*time.Second, func() bool { return srv.ParkedPlayers() == 1 })
+	clk.jump(10 * time.Second)
+	var backConn transport.Conn
+	back, err := client.Connect(t.Context(), client.Config{Server: srv.URL(), Name: "shooter", AuthToken: shooterToken,
+		ResumeToken: shooter.Welcome().GetResumeToken(), Logger: servertest.Logger(t),
+		Dial:     transport.DialOptions{Transport: transport.WebTransport, TrustServerCertHash: true},
+		WrapConn: func(c transport.Conn) transport.Conn { backConn = c; return c }})
+	if err != nil {
+		t.Fatalf("resuming 10 s after the drop, 5 min after the join token expired: %v", err)
+	}
+	defer back.Close()
+	after, _ := srv.Room().Player(back.Entity())
+	if back.Entity() != shooter.Entity() || after.Score != before.Score || before.Score < 1 {
+		t.Fatalf("resumed as entity %d with score %d; want entity %d with score %d", back.Entity(), after.Score, shooter.Entity(), before.Score)
+	}
+
+	_ = backConn.Close()
+	servertest.WaitFor(t, 10*time.Second, func() bool { return srv.ParkedPlayers() == 1 })
+	clk.jump(server.DefaultResumeGrace + time.Second)
+	servertest.WaitFor(t, 10*time.Second, func() bool { return srv.ParkedPlayers() == 0 })
+	_, err = client.Connect(t.Context(), client.Config{Server: srv.URL(), Name: "shooter", AuthToken: shooterToken,
+		ResumeToken: back.Welcome().GetResumeToken(), Logger: servertest.Logger(t),
+		Dial: transport.DialOptions{Transport: transport.WebSocket}})
+	var de *client.DisconnectError
+	if !errors.As(err, &de) || de.Reason != pb.DisconnectReason_DISCONNECT_REASON_AUTH_FAILED ||
+		!strings.Contains(de.Text, "cannot resume") || !strings.Contains(de.Text, "expired") {
+		t.Fatalf("resuming after the grace: %v; want AUTH_FAILED saying the grace passed and the token expired", err)
+	}
+}
+
+// jumpClock is the real clock moved forward by the test's jumps, tickers
+// included (their ticks carry the jumped time).
+type jumpClock struct{ offset atomic.Int64 }
+
+func (c *jumpClock) jump(d time.Duration) { c.offset.Add(int64(d)) }
+
+func (c *jumpClock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+func (c *jumpClock) NewTicker(d time.Duration) game.Ticker {
+	t := &jumpTicker{real: time.NewTicker(d), c: make(chan time.Time, 1), stop: make(chan struct{})}
+	go func() {
+		for {
+			select {
+			case now := <-t.real.C:
+				select {
+				case t.c <- now.Add(time.Duration(c.offset.Load())):
+				default: // like time.Ticker: a slow receiver misses ticks
+				}
+			case <-t.stop:
+				return
+			}
+		}
+	}()
+	return t
+}
+
+type jumpTicker struct {
+	real *time.Ticker
+	c    chan time.Time
+	stop chan struct{}
+	once sync.Once
+}
+
+func (t *jumpTicker) C() <-chan time.Time { return t.c }
+
+func (t *jumpTicker) Stop() { t.once.Do(func() { t.real.Stop(); close(t.stop) }) }

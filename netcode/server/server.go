@@ -838,9 +838,13 @@ func (s *Server) admit(hello *pb.ClientHello, asked string) (*room, jointoken.Cl
 	}
 	id := asked
 	if tok := hello.GetAuthToken(); s.signer != nil && (tok != "" || s.RequireTokens) {
-		c, err := s.signer.Verify(tok, asked, time.Now())
+		c, err := s.signer.Verify(tok, asked, s.clock.Now())
 		if err != nil {
-			return nil, claims, &helloError{pb.DisconnectReason_DISCONNECT_REASON_AUTH_FAILED, err.Error()}
+			text := err.Error()
+			if len(hello.GetResumeToken()) > 0 { // say why the resume did not save it
+				text = fmt.Sprintf("cannot resume: the %v to come back has passed (or the server restarted), and %s", s.ResumeGrace, text)
+			}
+			return nil, claims, &helloError{pb.DisconnectReason_DISCONNECT_REASON_AUTH_FAILED, text}
 		}
 		claims, id = c, c.Room
 	}

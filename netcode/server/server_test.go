@@ -36,6 +36,13 @@ type recorded struct {
 
 func connectPlayer(t testing.TB, srv *server.Server, name string, kind transport.Kind) *player {
 	t.Helper()
+	return connectPlayerWith(t, srv, name, kind, nil)
+}
+
+// connectPlayerWith is connectPlayer with the client's config adjusted
+// by with, if set.
+func connectPlayerWith(t testing.TB, srv *server.Server, name string, kind transport.Kind, with func(*client.Config)) *player {
+	t.Helper()
 	p := &player{gotOne: make(chan struct{})}
 	cfg := client.Config{
 		Server: srv.URL(),
@@ -46,6 +53,9 @@ func connectPlayer(t testing.TB, srv *server.Server, name string, kind transport
 			p.observe(s, h)
 		},
 		WrapConn: func(c transport.Conn) transport.Conn { p.conn = c; return c },
+	}
+	if with != nil {
+		with(&cfg)
 	}
 	c, err := client.Connect(context.Background(), cfg)
 	if err != nil {
