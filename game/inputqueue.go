@@ -1,6 +1,9 @@
 package game
 
-import "sync"
+import (
+	"math"
+	"sync"
+)
 
 // Input buffering limits, per player.
 const (
@@ -25,6 +28,7 @@ type inputQueue struct {
 	n           int
 	lastApplied uint32  // tick of the newest input taken for the world
 	leadMs      float64 // smoothed input lead
+	leadDevMs   float64 // smoothed absolute deviation of the samples from leadMs
 	hasLead     bool
 }
 
@@ -98,12 +102,24 @@ func (q *inputQueue) shift(k int) {
 	q.n -= k
 }
 
-// noteLead folds one lead sample, in ms, into the average. Caller holds
-// mu.
+// due counts the queued inputs whose tick is at or before tick. Caller
+// holds mu.
+func (q *inputQueue) due(tick uint32) int {
+	n := 0
+	for n < q.n && q.buf[n].Tick <= tick {
+		n++
+	}
+	return n
+}
+
+// noteLead folds one lead sample, in ms, into the average and its
+// deviation. Caller holds mu.
 func (q *inputQueue) noteLead(ms float64) {
 	if !q.hasLead {
 		q.leadMs, q.hasLead = ms, true
 		return
 	}
-	q.leadMs += leadSmoothing * (ms - q.leadMs)
+	d := ms - q.leadMs
+	q.leadMs += leadSmoothing * d
+	q.leadDevMs += leadSmoothing * (math.Abs(d) - q.leadDevMs)
 }

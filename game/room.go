@@ -109,9 +109,12 @@ type RoomConfig struct {
 // catch-up ticks, so its tick number counts ticks simulated, not periods
 // elapsed.
 type Room struct {
-	params      Params
-	period      time.Duration
-	tickMs      float64
+	params Params
+	period time.Duration
+	tickMs float64
+	// dueOffset places every tick in time: tick k is due at Unix ns
+	// dueOffset + k·period (it moves only when ticks are skipped).
+	dueOffset   atomic.Int64
 	futureTicks uint32
 	staleTicks  uint32
 	clock       Clock
@@ -281,9 +284,10 @@ func (r *Room) QueueInputs(id EntityID, inputs []Input) {
 		}
 	}
 	if newest >= 0 {
-		// The newest input is the one the client just produced: its
-		// distance from the room's tick is how early inputs arrive.
-		q.noteLead(float64(int64(inputs[newest].Tick)-int64(cur)) * r.tickMs)
+		// The newest input is the one the client just produced: how long
+		// before its tick is due it arrived is how early inputs arrive.
+		due := r.dueOffset.Load() + int64(inputs[newest].Tick)*int64(r.period)
+		q.noteLead(float64(due-r.clock.Now().UnixNano()) / 1e6)
 	}
 	q.mu.Unlock()
 	r.duplicate.Add(dup)
@@ -293,19 +297,33 @@ func (r *Room) QueueInputs(id EntityID, inputs []Input) {
 }
 
 // InputLead is how early a player's inputs arrive before their tick is
-// simulated, smoothed: (input tick - current tick) in time, averaged.
-// Negative means late. False until the player has queued an input.
-func (r *Room) InputLead(id EntityID) (time.Duration, bool) {
+// due, smoothed: Mean (negative: late) and Dev, the mean absolute
+// deviation of the samples, which the client turns into a safety margin;
+// and Backlog, the inputs queued whose tick has passed. False until the
+// player has queued an input.
+func (r *Room) InputLead(id EntityID) (InputLead, bool) {
 	r.qmu.RLock()
 	q := r.queues[id]
 	r.qmu.RUnlock()
 	if q == nil {
-		return 0, false
+		return InputLead{}, false
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return time.Duration(q.leadMs * float64(time.Millisecond)), q.hasLead
+	return InputLead{Mean: msDuration(q.leadMs), Dev: msDuration(q.leadDevMs), Backlog: q.due(r.tick.Load())}, q.hasLead
 }
+
+// InputLead is one player's input lead (Room.InputLead).
+type InputLead struct {
+	Mean, Dev time.Duration
+	// Backlog counts inputs that arrived after their tick: the room
+	// applies one input a tick, oldest first, so each delays every later
+	// input by a tick until the client leaves a tick without input (it
+	// skips Backlog tick numbers).
+	Backlog int
+}
+
+func msDuration(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
 
 // Stats returns the room's counters and tick durations.
 func (r *Room) Stats() RoomStats {
@@ -344,6 +362,7 @@ func (r *Room) Run(ctx context.Context) error {
 	// Read the time before the ticker starts, so that the ticker's first
 	// tick is never due before the loop's.
 	next := r.clock.Now().Add(r.period)
+	r.setDue(next)
 	t := r.clock.NewTicker(r.period)
 	defer t.Stop()
 	for {
@@ -357,9 +376,15 @@ func (r *Room) Run(ctx context.Context) error {
 		}
 		now := r.clock.Now()
 		next = r.skipMissed(now, next)
+		r.setDue(next)
 		r.runTick(now)
 		next = next.Add(r.period)
 	}
+}
+
+// setDue records that the next tick is due at next, for the input lead.
+func (r *Room) setDue(next time.Time) {
+	r.dueOffset.Store(next.UnixNano() - int64(r.tick.Load()+1)*int64(r.period))
 }
 
 // skipMissed counts the ticks due more than a period before now as missed

@@ -285,11 +285,37 @@ func TestInputLeadMeasuresHowEarlyInputsArrive(t *testing.T) {
 		tr.tick(id)
 	}
 	lead, ok := tr.InputLead(id)
-	if !ok || lead != 150*time.Millisecond {
-		t.Errorf("lead %v (%v), want 150ms", lead, ok)
+	if !ok || lead.Mean.Round(time.Millisecond) != 150*time.Millisecond || lead.Dev > time.Millisecond {
+		t.Errorf("lead %+v (%v), want 150ms, no deviation", lead, ok)
 	}
 	if _, ok := tr.InputLead(id + 1); ok {
 		t.Error("lead for an unknown player")
+	}
+}
+
+// TestInputLeadIsMeasuredWithinTheTick: inputs for the next tick that
+// arrive 50 ms, then 10 ms, before it is due (alternately) average a
+// 30 ms lead with a 20 ms deviation: the lead is measured to the due
+// time, not in whole ticks.
+func TestInputLeadIsMeasuredWithinTheTick(t *testing.T) {
+	tr := startRoom(t, RoomConfig{World: Config{TickRate: 20}}) // 50 ms a tick
+	id := tr.addPlayer()
+	for tick := uint32(1); tick <= 200; tick++ {
+		late := time.Duration(tick%2) * 40 * time.Millisecond
+		tr.clock.Advance(late)
+		tr.QueueInputs(id, []Input{right(tick)})
+		tr.clock.Advance(tr.Period() - late)
+		if err := tr.WaitTick(tr.ctx, tick); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lead, _ := tr.InputLead(id)
+	if d := lead.Mean - 30*time.Millisecond; d < -3*time.Millisecond || d > 3*time.Millisecond ||
+		lead.Dev < 17*time.Millisecond || lead.Dev > 23*time.Millisecond {
+		t.Errorf("lead %+v, want a mean of about 30ms and a deviation of about 20ms", lead)
+	}
+	if s := tr.Stats(); s.InputsApplied != 200 || s.InputsLate != 0 {
+		t.Errorf("%d inputs applied, %d late; want 200 on time", s.InputsApplied, s.InputsLate)
 	}
 }
 

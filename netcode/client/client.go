@@ -702,7 +702,9 @@ func (c *Client) noteSnapshot(snap *game.Snapshot, h *wire.SnapshotHeader, now t
 		if h.LastInputTick > c.ackedIn {
 			c.sync.leadAt = now // the report covers an input just applied
 		}
+		c.sync.observeLeadDev(h.InputLeadDevMs)
 		c.sync.observeLead(h.InputLeadMs, now)
+		c.sync.observeBacklog(h.InputBacklog, now)
 		c.noteInputAck(h.LastInputTick, now)
 	}
 	c.repeatInputTail(now)

@@ -14,8 +14,26 @@ const (
 	// input clock runs while it converges: ±5 %.
 	maxDilation = 0.05
 	// dilationHorizon is the time over which a lead error is corrected:
-	// the input clock's rate changes by error/dilationHorizon.
+	// the input clock's rate changes by error/dilationHorizon. Too little
+	// lead is corrected faster (raiseHorizon): late inputs cost a
+	// misprediction, an early one only a few ms of latency.
 	dilationHorizon = 1500 * time.Millisecond
+	raiseHorizon    = 400 * time.Millisecond
+	// scheduleMargin is the lead kept on a link without jitter: what the
+	// timers of both ends add (a tick's wake-up, a send's wake-up).
+	scheduleMargin = 2 * time.Millisecond
+	// onTimeZ turns the lead's mean absolute deviation into the margin
+	// that has an input arrive before its tick with 99 % probability:
+	// 2.33 standard deviations of a normal spread, which is 1.25 mean
+	// absolute deviations.
+	onTimeZ = 2.33 * 1.25
+	// lateBudget is the share of inputs allowed to be late: the target of
+	// the lead is that 99 % arrive on time, a lost one's redundant copy
+	// (on the next packet, a tick later) included.
+	lateBudget = 0.01
+	// leadDevFall is the weight of a lower deviation report: the margin
+	// grows at once with the jitter and falls back over about 32 reports.
+	leadDevFall = 1.0 / 32
 	// clockJump is the error beyond which a clock jumps instead of
 	// slewing (a server pause, a stall of the client).
 	clockJump = 250 * time.Millisecond
@@ -41,10 +59,11 @@ const (
 //   - The input clock I(now): the tick an input produced now is stamped
 //     with. It should run ahead of the server by half an RTT plus a small
 //     margin, so that inputs arrive just before their tick. The server
-//     reports how early they arrive (SnapshotHeader.InputLeadMs); the
-//     client steers toward a target lead by running its input clock up to
-//     ±5 % faster or slower (time dilation), and jumps only when the error
-//     exceeds 250 ms.
+//     reports how early they arrive before their tick is due, and how much
+//     that jitters (SnapshotHeader.InputLeadMs, InputLeadDevMs); the
+//     client steers toward a target lead (targetLead) by running its input
+//     clock up to ±5 % faster or slower (time dilation), and jumps only
+//     when the error exceeds 250 ms.
 type clockSync struct {
 	rate     float64 // ticks per second
 	interval time.Duration
@@ -71,6 +90,13 @@ type clockSync struct {
 	leadAt   time.Time // when the server last applied a new input (its lead report is fresh)
 
 	loss float64 // measured packet loss, set by the Client
+
+	// leadDev is the server's measure of how much this client's input
+	// lead jitters (seconds), risen at once and fallen slowly.
+	leadDev    float64
+	hasLeadDev bool
+	// skipHoldoff: backlog reports before this predate the last skip.
+	skipHoldoff time.Time
 }
 
 func (c *clockSync) init(tickRate int, serverTick uint32, now time.Time, rtt time.Duration) {
@@ -147,18 +173,53 @@ func (c *clockSync) observeRTT(sample time.Duration) {
 	c.srtt += (sample - c.srtt) / 8
 }
 
-// targetLead is how early inputs should reach the server: one tick (an
-// input must be queued before the tick that applies it) plus a margin of
-// twice the measured jitter, at least 8 ms, plus one tick per lost packet
-// in a row that is likelier than 1 % at the measured loss (the redundant
-// copy of a lost input comes a tick later in the next packet).
+// targetLead is how early inputs should reach the server before their
+// tick is due: the scheduling margin plus the spread of the lead the
+// server measures (onTimeZ of its deviation: 99 % on time), or, until it
+// has reported one, twice the snapshots' interarrival jitter; plus one
+// tick per lost packet in a row likelier than lateBudget at the measured
+// loss (a lost input's redundant copy comes a tick later, on the next
+// packet).
 func (c *clockSync) targetLead() time.Duration {
-	lead := c.interval + max(8*time.Millisecond, time.Duration(2*c.jitter*float64(time.Second)))
-	if p := c.loss; p > 0.001 {
-		k := int(math.Ceil(math.Log(0.01)/math.Log(min(p, 0.5)))) - 1
+	spread := 2 * c.jitter
+	if c.hasLeadDev {
+		spread = onTimeZ * c.leadDev
+	}
+	lead := scheduleMargin + time.Duration(spread*float64(time.Second))
+	if p := c.loss; p > lateBudget/10 {
+		k := int(math.Ceil(math.Log(lateBudget)/math.Log(min(p, 0.5)))) - 1
 		lead += time.Duration(min(max(k, 0), 3)) * c.interval
 	}
 	return lead
+}
+
+// observeBacklog leaves backlog tick numbers without input when the
+// server reports that many of this client's inputs queued after their
+// tick: it applies one input a tick, so they delay every later input
+// until a tick passes without one. The next input is stamped backlog
+// ticks later (the input clock itself does not move); the server drains
+// the backlog meanwhile. Reports within a round trip of a skip describe
+// the backlog before it and are ignored.
+func (c *clockSync) observeBacklog(backlog uint32, now time.Time) {
+	if backlog == 0 || c.lastSent == 0 || now.Before(c.skipHoldoff) {
+		return
+	}
+	c.lastSent += min(backlog, maxSkip)
+	c.skipHoldoff = now.Add(c.srtt + 2*c.interval)
+}
+
+// maxSkip bounds the tick numbers one backlog report skips.
+const maxSkip = 8
+
+// observeLeadDev folds the server's report of the lead's deviation in.
+func (c *clockSync) observeLeadDev(devMs uint32) {
+	d := float64(devMs) / 1000
+	switch {
+	case !c.hasLeadDev || d > c.leadDev:
+		c.leadDev, c.hasLeadDev = d, true
+	default:
+		c.leadDev += (d - c.leadDev) * leadDevFall
+	}
 }
 
 // inputTick is I(now), fractional.
@@ -195,7 +256,11 @@ func (c *clockSync) observeLead(leadMs int32, now time.Time) {
 		c.holdoff = now.Add(c.srtt + 500*time.Millisecond)
 		return
 	}
-	c.dilation = max(-maxDilation, min(maxDilation, errSec/dilationHorizon.Seconds()))
+	horizon := dilationHorizon
+	if errSec > 0 {
+		horizon = raiseHorizon
+	}
+	c.dilation = max(-maxDilation, min(maxDilation, errSec/horizon.Seconds()))
 }
 
 // inputsDue is how many inputs should be sent at now to keep up with the

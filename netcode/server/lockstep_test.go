@@ -193,7 +193,9 @@ func runSim(t *testing.T, cfg simConfig) *simResult {
 	frameEvery := time.Second / 60
 	now := start
 	nextTick := start.Add(period)
-	nextFrame := start.Add(frameEvery)
+	// Frames keep a phase of their own: a frame at the very instant a
+	// tick is due would order events by the loop, not by time.
+	nextFrame := start.Add(frameEvery + 3*time.Millisecond)
 	nextPing := start.Add(time.Second)
 	stopInputs := start.Add(cfg.duration)
 	end := stopInputs.Add(3 * time.Second)

@@ -117,7 +117,7 @@ func (o *snapshotOutbox) init(_ *Server, kind transport.Kind) {
 // fanoutRoom is what the fan-out needs of the room it serves.
 type fanoutRoom interface {
 	Params() game.Params
-	InputLead(id game.EntityID) (time.Duration, bool)
+	InputLead(id game.EntityID) (game.InputLead, bool)
 }
 
 // snapshotFanout is a room's per-tick snapshot work: for every session,
@@ -197,7 +197,7 @@ func (f *snapshotFanout) tick(cur *game.Snapshot, history *game.History, session
 			hdr.BaselineTick = base.Tick
 		}
 		if lead, ok := room.InputLead(ss.entity); ok {
-			hdr.InputLeadMs = int32(lead.Milliseconds())
+			setLead(&hdr, lead)
 		}
 		var payload []byte
 		var err error
@@ -286,4 +286,11 @@ func lastInputTick(s *game.Snapshot, id game.EntityID) uint32 {
 		return s.Players[i].LastInputTick
 	}
 	return 0
+}
+
+// setLead reports a session's input lead in its snapshot header.
+func setLead(hdr *wire.SnapshotHeader, lead game.InputLead) {
+	hdr.InputLeadMs = int32(lead.Mean.Round(time.Millisecond).Milliseconds())
+	hdr.InputLeadDevMs = uint32(max(0, lead.Dev.Round(time.Millisecond).Milliseconds()))
+	hdr.InputBacklog = uint32(lead.Backlog)
 }

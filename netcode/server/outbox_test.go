@@ -50,8 +50,8 @@ func (c *sinkConn) RemoteAddr() net.Addr { return &net.UDPAddr{IP: net.IPv4(127,
 type fakeRoom struct{ params game.Params }
 
 func (r fakeRoom) Params() game.Params { return r.params }
-func (r fakeRoom) InputLead(id game.EntityID) (time.Duration, bool) {
-	return time.Duration(id%50) * time.Millisecond, id%7 != 0
+func (r fakeRoom) InputLead(id game.EntityID) (game.InputLead, bool) {
+	return game.InputLead{Mean: time.Duration(id%50) * time.Millisecond, Dev: time.Duration(id%5) * time.Millisecond, Backlog: int(id % 3)}, id%7 != 0
 }
 
 // fanoutFixture is a warm world in a game.History and one session per
@@ -145,7 +145,7 @@ func referenceSend(t *testing.T, ss *session, enc *snapshot.Encoder, cur, base *
 		hdr.BaselineTick = base.Tick
 	}
 	if lead, ok := room.InputLead(ss.entity); ok {
-		hdr.InputLeadMs = int32(lead.Milliseconds())
+		setLead(&hdr, lead)
 	}
 	payload, err := enc.Encode(nil, cur, base, ss.entity)
 	if err != nil {
@@ -254,7 +254,7 @@ func perClientTick(f *snapshotFanout, enc *snapshot.Encoder, cur *game.Snapshot,
 			hdr.BaselineTick = base.Tick
 		}
 		if lead, ok := room.InputLead(ss.entity); ok {
-			hdr.InputLeadMs = int32(lead.Milliseconds())
+			setLead(&hdr, lead)
 		}
 		payload, err := enc.Encode(f.payload[:0], cur, base, ss.entity)
 		if err != nil {

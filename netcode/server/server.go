@@ -925,7 +925,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 					buf = wire.AppendPing(buf[:0], wire.KindPing, &wire.Ping{Nonce: nonce, SentUs: sentUs})
 					_ = ss.conn.SendDatagram(buf)
 					if lead, ok := r.game.InputLead(ss.entity); ok {
-						s.metrics.inputLead.Observe(lead.Seconds())
+						s.metrics.inputLead.Observe(lead.Mean.Seconds())
 					}
 				}
 				r.flushRoster(now)

@@ -23,6 +23,8 @@ const (
 	fieldSnapshotPayload       protowire.Number = 5 // Snapshot.payload
 	fieldSnapshotFragmentIndex protowire.Number = 6 // Snapshot.fragment_index
 	fieldSnapshotFragmentCount protowire.Number = 7 // Snapshot.fragment_count
+	fieldSnapshotInputLeadDev  protowire.Number = 8 // Snapshot.input_lead_dev_ms
+	fieldSnapshotInputBacklog  protowire.Number = 9 // Snapshot.input_backlog
 
 	fieldPingNonce      protowire.Number = 1 // Ping.nonce, Pong.nonce
 	fieldPingSentUs     protowire.Number = 2 // Ping.sent_us, Pong.echo_us

@@ -276,6 +276,10 @@ type SnapshotHeader struct {
 	BaselineTick  uint32
 	LastInputTick uint32
 	InputLeadMs   int32
+	// InputLeadDevMs is the input lead's mean absolute deviation.
+	InputLeadDevMs uint32
+	// InputBacklog counts inputs queued after their tick had passed.
+	InputBacklog  uint32
 	FragmentIndex uint32
 	FragmentCount uint32
 }
@@ -293,6 +297,8 @@ func AppendSnapshotPacket(b []byte, h *SnapshotHeader, payload []byte) []byte {
 	}
 	b = appendUint(b, fieldSnapshotFragmentIndex, uint64(h.FragmentIndex))
 	b = appendUint(b, fieldSnapshotFragmentCount, uint64(h.FragmentCount))
+	b = appendUint(b, fieldSnapshotInputLeadDev, uint64(h.InputLeadDevMs))
+	b = appendUint(b, fieldSnapshotInputBacklog, uint64(h.InputBacklog))
 	return endField(b, outer)
 }
 
@@ -326,6 +332,10 @@ func DecodeSnapshotPacket(body []byte, h *SnapshotHeader) (payload []byte, err e
 			h.FragmentIndex = uint32(v)
 		case fieldSnapshotFragmentCount:
 			h.FragmentCount = uint32(v)
+		case fieldSnapshotInputLeadDev:
+			h.InputLeadDevMs = uint32(v)
+		case fieldSnapshotInputBacklog:
+			h.InputBacklog = uint32(v)
 		}
 	}
 	if r.err != nil {

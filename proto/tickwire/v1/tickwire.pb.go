@@ -774,7 +774,7 @@ type Snapshot struct {
 	// the server has applied; the client replays its inputs after it.
 	LastInputTick uint32 `protobuf:"varint,3,opt,name=last_input_tick,json=lastInputTick,proto3" json:"last_input_tick,omitempty"`
 	// input_lead_ms is how early (positive) or late (negative) this client's
-	// inputs arrive relative to the tick they are meant for, smoothed; the
+	// inputs arrive before the tick they are meant for is due, smoothed; the
 	// client adjusts its input clock from it.
 	InputLeadMs int32 `protobuf:"zigzag32,4,opt,name=input_lead_ms,json=inputLeadMs,proto3" json:"input_lead_ms,omitempty"`
 	// payload is the snapshot codec's bytes (docs/PROTOCOL.md), or one
@@ -786,6 +786,15 @@ type Snapshot struct {
 	// which the delta model tolerates). fragment_count 0 or 1 means whole.
 	FragmentIndex uint32 `protobuf:"varint,6,opt,name=fragment_index,json=fragmentIndex,proto3" json:"fragment_index,omitempty"`
 	FragmentCount uint32 `protobuf:"varint,7,opt,name=fragment_count,json=fragmentCount,proto3" json:"fragment_count,omitempty"`
+	// input_lead_dev_ms is the mean absolute deviation of the input lead
+	// samples behind input_lead_ms: how much the arrival of this client's
+	// inputs jitters, from which it chooses its safety margin. Omitted when
+	// under half a millisecond.
+	InputLeadDevMs uint32 `protobuf:"varint,8,opt,name=input_lead_dev_ms,json=inputLeadDevMs,proto3" json:"input_lead_dev_ms,omitempty"`
+	// input_backlog counts this client's inputs queued after their tick had
+	// passed: the server applies one input a tick, so each delays every
+	// later one by a tick until the client skips that many tick numbers.
+	InputBacklog  uint32 `protobuf:"varint,9,opt,name=input_backlog,json=inputBacklog,proto3" json:"input_backlog,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -865,6 +874,20 @@ func (x *Snapshot) GetFragmentIndex() uint32 {
 func (x *Snapshot) GetFragmentCount() uint32 {
 	if x != nil {
 		return x.FragmentCount
+	}
+	return 0
+}
+
+func (x *Snapshot) GetInputLeadDevMs() uint32 {
+	if x != nil {
+		return x.InputLeadDevMs
+	}
+	return 0
+}
+
+func (x *Snapshot) GetInputBacklog() uint32 {
+	if x != nil {
+		return x.InputBacklog
 	}
 	return 0
 }
@@ -1215,7 +1238,7 @@ const file_tickwire_v1_tickwire_proto_rawDesc = "" +
 	"\vInputPacket\x12*\n" +
 	"\x06inputs\x18\x01 \x03(\v2\x12.tickwire.v1.InputR\x06inputs\x12\x19\n" +
 	"\back_tick\x18\x02 \x01(\rR\aackTick\x12$\n" +
-	"\x0eclient_time_us\x18\x03 \x01(\x04R\fclientTimeUs\"\x84\x02\n" +
+	"\x0eclient_time_us\x18\x03 \x01(\x04R\fclientTimeUs\"\xd4\x02\n" +
 	"\bSnapshot\x12\x1f\n" +
 	"\vserver_tick\x18\x01 \x01(\rR\n" +
 	"serverTick\x12#\n" +
@@ -1224,7 +1247,9 @@ const file_tickwire_v1_tickwire_proto_rawDesc = "" +
 	"\rinput_lead_ms\x18\x04 \x01(\x11R\vinputLeadMs\x12\x18\n" +
 	"\apayload\x18\x05 \x01(\fR\apayload\x12%\n" +
 	"\x0efragment_index\x18\x06 \x01(\rR\rfragmentIndex\x12%\n" +
-	"\x0efragment_count\x18\a \x01(\rR\rfragmentCount\"5\n" +
+	"\x0efragment_count\x18\a \x01(\rR\rfragmentCount\x12)\n" +
+	"\x11input_lead_dev_ms\x18\b \x01(\rR\x0einputLeadDevMs\x12#\n" +
+	"\rinput_backlog\x18\t \x01(\rR\finputBacklog\"5\n" +
 	"\x04Ping\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\rR\x05nonce\x12\x17\n" +
 	"\asent_us\x18\x02 \x01(\x04R\x06sentUs\"V\n" +
