@@ -1,8 +1,12 @@
 // Package client is the Tickwire game people play: an Ebiten program that
-// runs as a desktop window and as WASM in a browser page. It draws the
+// runs as a desktop window and as WASM in a browser page. It opens on the
+// lobby (lobby.go: the rooms of every server process, quick play, a new
+// room), plays the room the lobby sends it to (play.go) and goes back to
+// the lobby on Esc or when the game ends for good. In a game it draws the
 // arena from the netcode client session's frames, reads the keyboard and
 // mouse, and shows the connection's state and a net graph. No netcode
-// logic lives here: netsource.go is the one adapter to the session.
+// logic lives here: reconnect/netsource.go is the one adapter to the
+// session, lobbyui the lobby screen's logic.
 package client
 
 import (
@@ -15,6 +19,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -24,10 +29,10 @@ import (
 	"github.com/hajimehoshi/ebiten/v2/inpututil"
 	"github.com/hajimehoshi/ebiten/v2/vector"
 
+	"github.com/tickwire/tickwire/client/lobbyui"
 	"github.com/tickwire/tickwire/client/palette"
 	"github.com/tickwire/tickwire/client/reconnect"
 	"github.com/tickwire/tickwire/game"
-	netclient "github.com/tickwire/tickwire/netcode/client"
 	"github.com/tickwire/tickwire/netcode/transport"
 )
 
@@ -37,8 +42,15 @@ type Config struct {
 	Server string
 	// Name is the player's name (1 to 32 bytes).
 	Name string
-	// Room is the room to join. Empty: the server's default room.
+	// Room is the room to join at start, through the lobby's join (or
+	// directly when the server has no lobby). Empty: the lobby opens,
+	// unless Quick.
 	Room string
+	// Quick quick-plays at start: the lobby picks (or opens) a room.
+	Quick bool
+	// LobbyKey is the lobby key of a server whose lobby wants one (its
+	// -lobby-key); empty for an open lobby.
+	LobbyKey string
 	// Transport forces a transport; empty tries WebTransport, then
 	// WebSocket.
 	Transport transport.Kind
@@ -74,14 +86,27 @@ func IsLoopback(serverURL string) bool {
 // gridStep is the spacing of the light grid, in world units.
 const gridStep = 100
 
-// Game is the Ebiten game. Create it with New, start its connection with
-// Start, and hand it to ebiten.RunGame (or use Run).
+// Game is the Ebiten game. Create it with New, start it with Start, and
+// hand it to ebiten.RunGame (or use Run).
 type Game struct {
 	cfg Config
 	log *slog.Logger
-	mgr *reconnect.Manager[*reconnect.NetSource]
+	ctx context.Context // Start's: everything the game runs ends with it
+	lc  lobbyAPI
 
-	// Owned by Ebiten's goroutine (Update and Draw).
+	// results carries the answer of the lobby call in flight (at most
+	// one: the lobby waits while one is pending).
+	results chan actionResult
+
+	// Owned by Ebiten's goroutine (Update and Draw). play is the game in
+	// a room; nil while the lobby shows.
+	play      *playSession
+	lobby     lobbyui.State
+	layout    lobbyui.Layout
+	rooms     *roomList // refreshing while the lobby shows
+	roomsSeen uint64
+	probe     probeState
+
 	frame    reconnect.Frame
 	showNet  bool
 	w, h     int
@@ -102,49 +127,32 @@ func New(cfg Config) *Game {
 	if cfg.Zoom <= 0 {
 		cfg.Zoom = 1
 	}
-	g := &Game{cfg: cfg, log: cfg.Logger, showNet: cfg.Debug, w: 1024, h: 768}
+	g := &Game{
+		cfg: cfg, log: cfg.Logger, showNet: cfg.Debug, w: 1024, h: 768,
+		ctx:     context.Background(),
+		lc:      newLobbyAPI(cfg.Server, cfg.LobbyKey),
+		results: make(chan actionResult, 1),
+		lobby:   lobbyui.NewState(""),
+	}
 	if g.log == nil {
 		g.log = slog.Default()
 	}
-	g.mgr = reconnect.New(reconnect.Config[*reconnect.NetSource]{
-		Backoff: cfg.Backoff,
-		Dial: func(ctx context.Context, resume []byte) (*reconnect.NetSource, error) {
-			return reconnect.Connect(ctx, netclient.Config{
-				Server:      cfg.Server,
-				Name:        cfg.Name,
-				Room:        cfg.Room,
-				ResumeToken: resume,
-				Dial: transport.DialOptions{
-					Transport:           cfg.Transport,
-					TrustServerCertHash: cfg.TrustCertHash,
-					Logger:              g.log,
-					OnFallback: func(reason error) {
-						g.statsMu.Lock()
-						g.fallback = reason.Error()
-						g.statsMu.Unlock()
-					},
-				},
-				Logger: g.log,
-			})
-		},
-		OnChange: func(s reconnect.Status) {
-			g.log.Info("connection", "state", s.State.String(), "attempt", s.Attempt, "reason", s.Reason)
-		},
-	})
 	return g
 }
 
-// Start runs the connection (and reconnections) until ctx is done.
+// Start opens the lobby, and joins at once what cfg asks for (Room or
+// Quick); the lobby's calls and the game's connection run until ctx is
+// done. Call it once, before the first Update.
 func (g *Game) Start(ctx context.Context) {
-	go func() {
-		if err := g.mgr.Run(ctx); err != nil {
-			g.log.Warn("gave up connecting", "err", err)
-		}
-	}()
+	g.ctx = ctx
+	g.openLobby("")
+	switch {
+	case g.cfg.Room != "":
+		g.startAction(lobbyui.Action{Kind: lobbyui.JoinRoom, Room: g.cfg.Room}, true)
+	case g.cfg.Quick:
+		g.startAction(lobbyui.Action{Kind: lobbyui.QuickPlay}, false)
+	}
 }
-
-// Status is the connection's state.
-func (g *Game) Status() reconnect.Status { return g.mgr.Status() }
 
 // Run opens the window (or canvas) and plays until it is closed.
 func Run(ctx context.Context, cfg Config) error {
@@ -164,16 +172,36 @@ func Run(ctx context.Context, cfg Config) error {
 	return err
 }
 
-// Update runs at a fixed 60 per second (Ebiten's TPS): it reads the
-// controls and sends inputs when the session says one is due. It draws
-// nothing.
+// Update runs at a fixed 60 per second (Ebiten's TPS): in the lobby it
+// handles the lobby; in a game it reads the controls and sends inputs
+// when the session says one is due. It draws nothing, and never waits
+// for the network.
 func (g *Game) Update() error {
 	if inpututil.IsKeyJustPressed(ebiten.KeyF3) {
 		g.showNet = !g.showNet
 	}
-	src, ok := g.mgr.Current()
+	if g.play != nil {
+		g.updatePlay()
+	} else {
+		g.updateLobby()
+	}
+	g.publishProbe()
+	return nil
+}
+
+// updatePlay: Esc leaves for the lobby, a game that ended for good goes
+// back to it; otherwise the controls become inputs.
+func (g *Game) updatePlay() {
+	if inpututil.IsKeyJustPressed(ebiten.KeyEscape) {
+		g.leaveGame()
+		return
+	}
+	if g.checkEnded() {
+		return
+	}
+	src, ok := g.play.mgr.Current()
 	if !ok {
-		return nil
+		return
 	}
 	now := time.Now()
 	mx, my, aim, fire := g.controls()
@@ -191,7 +219,6 @@ func (g *Game) Update() error {
 		g.stats, g.statsAt = st, now
 		g.statsMu.Unlock()
 	}
-	return nil
 }
 
 // controls reads the keyboard and mouse: WASD or arrows move, the mouse
@@ -234,12 +261,16 @@ func (g *Game) toScreen(x, y float64) (float64, float64) {
 	return (x-g.camX)*z + float64(g.w)/2, (y-g.camY)*z + float64(g.h)/2
 }
 
-// Draw runs at the display's rate: it asks the session for the frame at
-// this instant (remote players interpolated, own player predicted) and
-// draws it with the HUD.
+// Draw runs at the display's rate: the lobby, or in a game the frame at
+// this instant (remote players interpolated, own player predicted) with
+// the HUD.
 func (g *Game) Draw(screen *ebiten.Image) {
 	screen.Fill(palette.Outside)
-	src, ok := g.mgr.Current()
+	if g.play == nil {
+		g.drawLobby(screen)
+		return
+	}
+	src, ok := g.play.mgr.Current()
 	if ok {
 		src.Frame(time.Now(), &g.frame)
 		g.params, g.ownID = src.Params(), src.Entity()
@@ -312,7 +343,7 @@ func (g *Game) playerName(id game.EntityID, own bool) string {
 	if own {
 		return g.cfg.Name
 	}
-	if src, ok := g.mgr.Current(); ok {
+	if src, ok := g.play.mgr.Current(); ok {
 		if n, ok := src.Name(id); ok {
 			return n
 		}
@@ -334,7 +365,19 @@ func (g *Game) drawScoreboard(screen *ebiten.Image) {
 		pl := &g.frame.Remote[i]
 		rows = append(rows, row{g.playerName(pl.ID, false), pl.Score, false})
 	}
-	slices.SortStableFunc(rows, func(a, b row) int { return int(b.score - a.score) })
+	// Highest score first; ties: the own player, then by name. (A total
+	// order for sort.Slice, which the wasm links anyway: a generic sort
+	// here would add its own instantiation to the download.)
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := &rows[i], &rows[j]
+		if a.score != b.score {
+			return a.score > b.score
+		}
+		if a.own != b.own {
+			return a.own
+		}
+		return a.name < b.name
+	})
 	if len(rows) > 10 {
 		rows = rows[:10]
 	}
@@ -384,13 +427,13 @@ func (g *Game) drawNetGraph(screen *ebiten.Image) {
 }
 
 func (g *Game) drawStatus(screen *ebiten.Image) {
-	st := g.mgr.Status()
+	st := g.play.mgr.Status()
 	var msg string
 	switch st.State {
 	case reconnect.Connecting:
-		msg = "connecting to " + g.cfg.Server + " ..."
+		msg = fmt.Sprintf("joining room %s on %s ...  (Esc: lobby)", g.play.to.Room, g.play.to.Server)
 	case reconnect.Connected:
-		ebitenutil.DebugPrintAt(screen, "connected as "+g.cfg.Name, 8, 8)
+		ebitenutil.DebugPrintAt(screen, fmt.Sprintf("connected as %s in room %s   (Esc: lobby)", g.cfg.Name, g.play.to.Room), 8, 8)
 		return
 	case reconnect.Reconnecting:
 		wait := max(0, time.Until(st.RetryAt)).Round(100 * time.Millisecond)

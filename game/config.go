@@ -33,6 +33,11 @@ type Config struct {
 	Size float64
 	// Seed seeds the world's random generator (spawn positions).
 	Seed uint64
+	// NoLagCompensation turns lag compensation off: every shot is judged
+	// against where its targets are now, whatever view lag its input
+	// claims (for benchmarks comparing the two). The default rewinds
+	// shots by up to MaxRewind (see World.Step).
+	NoLagCompensation bool
 }
 
 // ArenaSize is the arena side for n players (docs/GAME.md): 2000 units up

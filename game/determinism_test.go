@@ -17,6 +17,9 @@ type scenario struct {
 	swarm  *botSwarm
 	events testRand
 	ins    []PlayerInput
+	// viewLags, when set, gives every shot a random view lag (lag
+	// compensation), some beyond the bound; unset, shots claim none.
+	viewLags testRand
 }
 
 func newScenario(t testing.TB, seed uint64, copies int) *scenario {
@@ -70,6 +73,13 @@ func (sc *scenario) step(t testing.TB) {
 			extra := sc.ins[i]
 			extra.Input.MoveX, extra.Input.MoveY = extra.Input.MoveY, -extra.Input.MoveX
 			sc.ins = append(sc.ins, extra)
+		}
+	}
+	if sc.viewLags.pcg != nil {
+		for i := range sc.ins {
+			if in := &sc.ins[i].Input; in.Fire {
+				in.ViewLag = uint16(sc.viewLags.intN(200))
+			}
 		}
 	}
 	for _, w := range sc.worlds {

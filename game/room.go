@@ -139,6 +139,10 @@ type Room struct {
 	counters
 	hist DurationHistogram
 
+	// Lag compensation's hit counts and observer (lagcomp.go).
+	lagComp     lagCompCounters
+	hitObserver HitObserver
+
 	waitMu   sync.Mutex
 	doneTick uint32
 	stopped  bool
@@ -171,6 +175,7 @@ func NewRoom(cfg RoomConfig) (*Room, error) {
 		history: NewHistory(max(histTicks, MinHistoryTicks)),
 	}
 	r.observer, _ = cfg.Sink.(TickObserver)
+	r.hitObserver, _ = cfg.Sink.(HitObserver)
 	r.params = r.world.Params()
 	r.period = time.Second / time.Duration(r.params.TickRate)
 	r.tickMs = 1000 / float64(r.params.TickRate)
@@ -348,6 +353,7 @@ func (r *Room) ResetStats() {
 		c.Store(0)
 	}
 	r.hist.Reset()
+	r.lagComp.reset()
 }
 
 // Run runs the loop until ctx is done, then returns ctx.Err(). It may be
@@ -415,6 +421,7 @@ func (r *Room) runTick(start time.Time) {
 	r.world.Step(r.pending)
 	r.world.Snapshot(snap)
 	r.mu.Unlock()
+	r.noteHits(r.world.Hits()) // only this goroutine steps the world
 	r.history.commit(t)
 	r.tick.Store(t)
 	if r.sink != nil {

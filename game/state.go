@@ -49,6 +49,12 @@ type Input struct {
 	Aim uint16
 	// Fire is true while the fire button is held.
 	Fire bool
+	// ViewLag is how far behind Tick the remote entities the client drew
+	// were when it produced this input, in 1/ViewLagScale of a tick: what
+	// lag compensation rewinds a shot's targets by (see MaxRewindTicks16).
+	// 0, what clients that do not send it give, means no rewind. The
+	// client sends it with the inputs that fire only.
+	ViewLag uint16
 }
 
 // QuantizeInput builds an Input from continuous values the way a client

@@ -32,6 +32,14 @@ type World struct {
 	// removals preserve it.
 	players     []Player
 	projectiles []Projectile
+
+	// Lag compensation (lagcomp.go). rewinds[i] is how far back, in
+	// 1/ViewLagScale of a tick, projectiles[i] takes its targets.
+	maxRewind  uint32  // in 1/ViewLagScale of a tick; 0: off
+	rewindStep float64 // the most a player moves along an axis in a tick
+	rewinds    []uint16
+	past       rewindRing
+	hits       []Hit // of the last Step
 }
 
 // NewWorld builds an empty world at tick 0. It panics if cfg is invalid:
@@ -47,7 +55,7 @@ func NewWorld(cfg Config) *World {
 	// (plus one for the cooldown's carried remainder); reserving that up
 	// front keeps Step from ever growing the slice.
 	perPlayer := int(4*p.ProjectileLifetimeTicks/max(p.FireCooldownQuarterTicks, 1)) + 2
-	return &World{
+	w := &World{
 		params:      p,
 		maxPlayers:  maxPlayers,
 		nextID:      1,
@@ -57,7 +65,23 @@ func NewWorld(cfg Config) *World {
 		grid:        newGrid(p.Size, maxPlayers),
 		players:     make([]Player, 0, maxPlayers),
 		projectiles: make([]Projectile, 0, maxPlayers*perPlayer),
+		rewinds:     make([]uint16, 0, maxPlayers*perPlayer),
+		hits:        make([]Hit, 0, maxPlayers),
 	}
+	if !cfg.NoLagCompensation {
+		// A rewound target is looked for near where it is now (see
+		// firstHit), which holds only if it cannot have died and
+		// respawned elsewhere within the rewind: it stays dead for
+		// RespawnTicks, far longer than MaxRewind with the rules of
+		// Config.Params, and the bound never reaches it.
+		w.maxRewind = min(MaxRewindTicks16(p.TickRate), (p.RespawnTicks-1)*ViewLagScale)
+		// The newest tick a rewind reaches back past is the one being
+		// simulated; the oldest, maxRewind/ViewLagScale + 1 before it.
+		w.past.slots = make([]pastTick, w.maxRewind/ViewLagScale+2)
+		stepGrid := p.PlayerSpeed * PositionScale / float64(p.TickRate)
+		w.rewindStep = (math.Round(stepGrid) + 1) / PositionScale
+	}
+	return w
 }
 
 // Params are the rules this world runs.
@@ -171,11 +195,19 @@ func (w *World) playerIndexNear(id EntityID, hint int) (int, bool) {
 //     still in the world, scores 1, and the player respawns
 //     RespawnTicks later. Projectiles that did not hit vanish once outside
 //     [0, Size] or after ProjectileLifetimeTicks ticks of flight.
+//     Lag compensation: a projectile whose input claimed a view lag
+//     (Input.ViewLag, plus the ticks the input was applied after its
+//     Tick, at most MaxRewind) is swept against the players where they
+//     were that long before t, interpolated between the ends of the two
+//     ticks around that time; a player that was not in the world or was
+//     dead then is not hit, and one that is dead now neither. The hit
+//     applies to the player as it is now. Hits lists the hits.
 //  4. Players whose respawn tick has come respawn at a random position.
 //  5. Fire cooldowns count down by one (once per tick, however many inputs
 //     a player had).
 func (w *World) Step(inputs []PlayerInput) {
 	w.tick++
+	w.hits = w.hits[:0]
 	for i := range w.players {
 		w.players[i].MoveX, w.players[i].MoveY = 0, 0
 	}
@@ -191,7 +223,14 @@ func (w *World) Step(inputs []PlayerInput) {
 			pl.CooldownQuarterTicks = max(0, pl.CooldownQuarterTicks-4)
 		}
 	}
+	if w.maxRewind > 0 {
+		w.past.record(w.tick, w.players, w.maxPlayers)
+	}
 }
+
+// Hits are the projectile hits of the last Step, in the order they
+// happened; the slice is reused by the next Step.
+func (w *World) Hits() []Hit { return w.hits }
 
 // applyInput applies one input and returns the index of its player, a
 // hint for the next: the room lists inputs by player, in ID order, so the
@@ -212,6 +251,7 @@ func (w *World) applyInput(in *PlayerInput, hint int) int {
 			Angle:     in.Input.Aim,
 			SpawnTick: w.tick,
 		})
+		w.rewinds = append(w.rewinds, w.rewindFor(&in.Input))
 		pl.CooldownQuarterTicks += int32(w.params.FireCooldownQuarterTicks)
 	}
 	return i
@@ -222,26 +262,31 @@ func (w *World) applyInput(in *PlayerInput, hint int) int {
 func (w *World) advanceProjectiles() {
 	step := w.params.ProjectileStep()
 	kept := w.projectiles[:0]
-	for _, pr := range w.projectiles {
+	keptRewinds := w.rewinds[:0]
+	for i, pr := range w.projectiles {
+		rewind := w.rewinds[i]
 		age := int64(w.tick) - int64(pr.SpawnTick)
 		if age <= 0 { // fired this tick: it starts moving next tick
 			kept = append(kept, pr)
+			keptRewinds = append(keptRewinds, rewind)
 			continue
 		}
 		sin, cos := AngleSinCos(pr.Angle)
 		ax, ay := pr.positionAfter(sin, cos, step, age-1)
 		bx, by := pr.positionAfter(sin, cos, step, age)
-		if victim := w.firstHit(ax, ay, bx, by, pr.Owner); victim >= 0 {
-			w.damage(victim, pr.Owner)
+		if victim := w.firstHit(ax, ay, bx, by, pr.Owner, uint32(rewind)); victim >= 0 {
+			w.damage(victim, pr.Owner, rewind)
 			continue
 		}
 		if age >= int64(w.params.ProjectileLifetimeTicks) || !w.inside(bx, by) {
 			continue
 		}
 		kept = append(kept, pr)
+		keptRewinds = append(keptRewinds, rewind)
 	}
 	clear(w.projectiles[len(kept):])
 	w.projectiles = kept
+	w.rewinds = keptRewinds
 }
 
 func (w *World) inside(x, y float64) bool {
@@ -250,11 +295,22 @@ func (w *World) inside(x, y float64) bool {
 
 // firstHit returns the index of the first living player other than owner
 // that the segment from a to b touches, or -1. Ties go to the lower ID.
-func (w *World) firstHit(ax, ay, bx, by float64, owner EntityID) int {
+// With a rewind (in 1/ViewLagScale of a tick), each player is tested where
+// it was that long ago (World.rewound), and only if it was alive then as
+// well as now. The grid holds the players where they are now, so the
+// search reaches as far beyond the segment as a player can have moved
+// since.
+func (w *World) firstHit(ax, ay, bx, by float64, owner EntityID, rewind uint32) int {
 	r := w.params.HitRadius()
+	reach := r
+	if rewind > 0 {
+		reach += float64((rewind+ViewLagScale-1)/ViewLagScale) * w.rewindStep
+	}
 	g := &w.grid
-	x0, x1 := g.axis(min(ax, bx)-r), g.axis(max(ax, bx)+r)
-	y0, y1 := g.axis(min(ay, by)-r), g.axis(max(ay, by)+r)
+	lox, hix := min(ax, bx)-reach, max(ax, bx)+reach
+	loy, hiy := min(ay, by)-reach, max(ay, by)+reach
+	x0, x1 := g.axis(lox), g.axis(hix)
+	y0, y1 := g.axis(loy), g.axis(hiy)
 	best, bestS := -1, math.Inf(1)
 	for cy := y0; cy <= y1; cy++ {
 		for cx := x0; cx <= x1; cx++ {
@@ -264,7 +320,17 @@ func (w *World) firstHit(ax, ay, bx, by float64, owner EntityID) int {
 				if !pl.Alive || pl.ID == owner {
 					continue
 				}
-				s, hit := sweepCircle(ax, ay, bx, by, pl.X, pl.Y, r)
+				px, py := pl.X, pl.Y
+				if rewind > 0 {
+					if px < lox || px > hix || py < loy || py > hiy {
+						continue // too far now to have been in reach then
+					}
+					var then bool
+					if px, py, then = w.rewound(pl, int(i), rewind); !then {
+						continue
+					}
+				}
+				s, hit := sweepCircle(ax, ay, bx, by, px, py, r)
 				if hit && (s < bestS || s == bestS && int(i) < best) {
 					best, bestS = int(i), s
 				}
@@ -296,10 +362,12 @@ func sweepCircle(ax, ay, bx, by, cx, cy, r float64) (s float64, hit bool) {
 	return s, s <= 1
 }
 
-// damage applies one hit to the player at index i, and handles its death.
-func (w *World) damage(i int, shooter EntityID) {
+// damage applies one hit to the player at index i, as it is now, and
+// handles its death. rewind is how far back the hit was judged.
+func (w *World) damage(i int, shooter EntityID, rewind uint16) {
 	pl := &w.players[i]
 	pl.Health -= w.params.ProjectileDamage
+	w.hits = append(w.hits, Hit{Shooter: shooter, Target: pl.ID, Rewind: rewind, Killed: pl.Health <= 0})
 	if pl.Health > 0 {
 		return
 	}

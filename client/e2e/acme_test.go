@@ -152,7 +152,7 @@ func playWithACMECertificate(t *testing.T) {
 	)
 	ctx, cancel := context.WithTimeout(browserCtx, 2*time.Minute)
 	defer cancel()
-	page := base + "/?name=acme"
+	page := base + "/?name=acme&room=default"
 	if err := chromedp.Do(ctx, chromedp.Navigate(page)); err != nil {
 		t.Fatalf("opening %s: %v", page, err)
 	}
@@ -186,7 +186,7 @@ func playWithACMECertificate(t *testing.T) {
 	defer cancelTab()
 	ctx2, cancel2 := context.WithTimeout(tabCtx, 2*time.Minute)
 	defer cancel2()
-	if err := chromedp.Do(ctx2, chromedp.Navigate(base+"/?name=noudp")); err != nil {
+	if err := chromedp.Do(ctx2, chromedp.Navigate(base+"/?name=noudp&room=default")); err != nil {
 		t.Fatalf("opening the page without UDP: %v", err)
 	}
 	sess = waitSession(t, srv, "noudp", 60*time.Second)

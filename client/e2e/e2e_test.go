@@ -242,8 +242,8 @@ func TestDesktopClientUnderXvfbShowsArenaAndPlayers(t *testing.T) {
 	var logs bytes.Buffer
 	// WebTransport forced (no fallback on a slow machine): joining over it
 	// shows the default -trust-cert-hash pinned the loopback server's
-	// self-signed certificate.
-	cmd := exec.CommandContext(ctx, bin, "-server", srv.URL(), "-name", "desk", "-debug", "-transport", "wt")
+	// self-signed certificate. -room skips the lobby screen.
+	cmd := exec.CommandContext(ctx, bin, "-server", srv.URL(), "-name", "desk", "-debug", "-transport", "wt", "-room", "default")
 	cmd.Env = append(os.Environ(), "DISPLAY="+display)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -387,7 +387,7 @@ func TestBrowserClientPlaysOverWebTransportAndWebSocket(t *testing.T) {
 			ctx, cancel := context.WithTimeout(tabCtx, 120*time.Second)
 			defer cancel()
 			name := tc.player
-			page := srv.URL() + "/?name=" + name + tc.query
+			page := srv.URL() + "/?name=" + name + "&room=default" + tc.query // room: skip the lobby screen
 			if err := chromedp.Do(ctx, chromedp.Navigate(page)); err != nil {
 				t.Fatalf("opening %s: %v", page, err)
 			}

@@ -142,7 +142,7 @@ func playFromPlayerHost(t *testing.T) {
 	browserCtx := startBrowser(t, chromiumOnPlayerHost(t, ""))
 	ctx, cancel := context.WithTimeout(browserCtx, 2*time.Minute)
 	defer cancel()
-	page := base + "/?name=far"
+	page := base + "/?name=far&room=default" // through the lobby's join, which names the process "localhost"
 	if err := chromedp.Do(ctx, chromedp.Navigate(page)); err != nil {
 		t.Fatalf("opening %s: %v", page, err)
 	}

@@ -117,7 +117,29 @@ type Config[C Conn] struct {
 	// Rand returns uniform numbers in [0, 1) for jitter. Default
 	// math/rand/v2.Float64.
 	Rand func() float64
+	// GiveUpAfter, when positive, ends Run with a *GaveUpError once the
+	// attempts have failed for this long since the last session ended
+	// (or since the first attempt failed). A game that came from a lobby
+	// sets it: a process that stays unreachable is gone, and the lobby
+	// knows where else to play. Zero: retry as long as Retry says.
+	GiveUpAfter time.Duration
+	// Now is the clock GiveUpAfter is measured on. Default time.Now.
+	Now func() time.Time
 }
+
+// GaveUpError is why Run stopped after Config.GiveUpAfter.
+type GaveUpError struct {
+	// For is how long the attempts had been failing.
+	For time.Duration
+	// Err is why the last one failed.
+	Err error
+}
+
+func (e *GaveUpError) Error() string {
+	return fmt.Sprintf("no connection for %v: %v", e.For.Round(time.Second), e.Err)
+}
+
+func (e *GaveUpError) Unwrap() error { return e.Err }
 
 // Retryable is the default retry policy: everything but a refusal the
 // server will repeat (wrong version, bad hello, failed auth, taken over
@@ -158,6 +180,9 @@ func New[C Conn](cfg Config[C]) *Manager[C] {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Float64
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Manager[C]{cfg: cfg}
 }
 
@@ -185,13 +210,16 @@ func (m *Manager[C]) set(st Status, cur C, has bool) {
 }
 
 // Run connects and keeps reconnecting until ctx is done (then it closes
-// the session and returns nil) or the server refuses for good (then it
-// returns that error, the status being Disconnected with the reason).
+// the session and returns nil), the server refuses for good (then it
+// returns that error) or the attempts have failed for GiveUpAfter (then
+// a *GaveUpError); either way the status is then Disconnected with the
+// reason.
 func (m *Manager[C]) Run(ctx context.Context) error {
 	var zero C
 	var resume []byte
 	state := Connecting
 	attempt := 0
+	var failingSince time.Time // zero while a session is up
 	for {
 		m.set(Status{State: state, Attempt: attempt, Reason: m.Status().Reason}, zero, false)
 		c, err := m.cfg.Dial(ctx, resume)
@@ -203,7 +231,7 @@ func (m *Manager[C]) Run(ctx context.Context) error {
 			return nil
 		}
 		if err == nil {
-			attempt = 0
+			attempt, failingSince = 0, time.Time{}
 			resume = c.ResumeToken()
 			m.set(Status{State: Connected}, c, true)
 			select {
@@ -218,9 +246,12 @@ func (m *Manager[C]) Run(ctx context.Context) error {
 				err = errors.New("session ended")
 			}
 		}
-		if !m.cfg.Retry(err) {
-			m.set(Status{State: Disconnected, Attempt: attempt, Reason: err.Error()}, zero, false)
-			return err
+		if failingSince.IsZero() {
+			failingSince = m.cfg.Now()
+		}
+		if stop := m.final(err, failingSince); stop != nil {
+			m.set(Status{State: Disconnected, Attempt: attempt, Reason: stop.Error()}, zero, false)
+			return stop
 		}
 		delay := m.cfg.Backoff.Delay(attempt, m.cfg.Rand())
 		attempt++
@@ -235,4 +266,16 @@ func (m *Manager[C]) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// final is the error that ends Run after err (a failed attempt or a lost
+// session, the attempts failing since failingSince), or nil to try again.
+func (m *Manager[C]) final(err error, failingSince time.Time) error {
+	if !m.cfg.Retry(err) {
+		return err
+	}
+	if failed := m.cfg.Now().Sub(failingSince); m.cfg.GiveUpAfter > 0 && failed >= m.cfg.GiveUpAfter {
+		return &GaveUpError{For: failed, Err: err}
+	}
+	return nil
 }

@@ -1,10 +1,15 @@
 //go:build !js
 
-// Command client is the Tickwire game on the desktop.
+// Command client is the Tickwire game on the desktop. It opens on the
+// lobby of the server (localhost:4433 by default): its rooms, quick play,
+// a panel to create one; -room or -quick skip the lobby.
 //
-//	go run ./cmd/client                                   # localhost:4433, WebTransport then WebSocket
+//	go run ./cmd/client                                   # the lobby; WebTransport then WebSocket
 //	go run ./cmd/client -server http://host:4433 -name ann -transport ws
-//	go run ./cmd/client -room duel                        # a room made through the lobby
+//	go run ./cmd/client -room duel                        # straight into room duel
+//	go run ./cmd/client -quick                            # straight into whatever room the lobby picks
+//
+// Esc in a game goes back to the lobby.
 //
 // Against a self-signed server it pins the hashes the server lists at
 // /cert-hash, but only when told to trust that server: -trust-cert-hash,
@@ -14,6 +19,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -40,13 +46,18 @@ func run() error {
 	)
 	flag.StringVar(&cfg.Server, "server", "http://localhost:4433", "server base `URL`")
 	flag.StringVar(&cfg.Name, "name", "player", "player `name` (1 to 32 bytes)")
-	flag.StringVar(&cfg.Room, "room", "", "`id` of the room to join (default: the server's default room)")
+	flag.StringVar(&cfg.Room, "room", "", "`id` of a room to join at once, skipping the lobby")
+	flag.BoolVar(&cfg.Quick, "quick", false, "quick-play at once, skipping the lobby: the lobby picks (or opens) a room")
+	flag.StringVar(&cfg.LobbyKey, "lobby-key", "", "the server's lobby `key`, for a lobby that wants one (its -lobby-key)")
 	flag.StringVar(&via, "transport", "auto", "transport: wt, ws or auto (WebTransport, falling back to WebSocket)")
 	flag.BoolVar(&cfg.TrustCertHash, "trust-cert-hash", false, "pin the certificate hashes the server lists at /cert-hash (default true for loopback servers)")
 	flag.BoolVar(&cfg.Debug, "debug", false, "show the net graph from the start (F3 toggles it)")
 	flag.Float64Var(&cfg.Zoom, "zoom", 1, "screen pixels per world unit")
 	flag.TextVar(&logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn, error")
 	flag.Parse()
+	if cfg.Room != "" && cfg.Quick {
+		return errors.New("-room and -quick: choose one")
+	}
 	trustSet := false
 	flag.Visit(func(f *flag.Flag) { trustSet = trustSet || f.Name == "trust-cert-hash" })
 	if !trustSet {

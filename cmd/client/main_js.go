@@ -2,10 +2,12 @@
 
 package main
 
-// The browser build: the page's URL configures the game.
+// The browser build: the page's URL configures the game. Without room
+// or play it opens on the lobby.
 //
 //	/?name=ann            player name (default "player")
-//	/?room=duel           the room to join (default the server's default room)
+//	/?room=duel           join room duel at once, skipping the lobby
+//	/?play=now            quick-play at once: the lobby picks (or opens) a room
 //	/?transport=ws        force WebSocket (wt forces WebTransport)
 //	/?debug=1             net graph on from the start
 //	/?zoom=0.5            screen pixels per world unit
@@ -34,6 +36,7 @@ func main() {
 		Server:        loc.Get("origin").String(),
 		Name:          q.Get("name"),
 		Room:          q.Get("room"),
+		Quick:         q.Get("room") == "" && q.Get("play") == "now",
 		TrustCertHash: loc.Get("protocol").String() == "http:",
 		Debug:         q.Get("debug") == "1" || q.Get("debug") == "true",
 	}

@@ -60,6 +60,8 @@ type config struct {
 	PublicURL     string
 	Agones        string
 	AgonesHealth  time.Duration
+	// LagCompensation rewinds shots to what the shooter saw (-lag-compensation).
+	LagCompensation bool
 
 	source map[string]string // flag name -> where its value came from
 }
@@ -99,6 +101,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.PublicURL, "public-url", "", "base `URL` other processes' lobbies send players to (default: the listen URL)")
 	fs.StringVar(&c.Agones, "agones", "auto", "speak to the Agones SDK sidecar: auto (when AGONES_SDK_HTTP_PORT is set), on, off")
 	fs.DurationVar(&c.AgonesHealth, "agones-health", 2*time.Second, "interval of Agones health pings")
+	fs.BoolVar(&c.LagCompensation, "lag-compensation", true, "judge each shot against its targets where the shooter saw them, up to 250 ms back (false: where they are now)")
 	return fs
 }
 
@@ -315,7 +318,7 @@ func (c *config) scheme() string {
 func (c *config) server(logger *slog.Logger) *server.Server {
 	srv := &server.Server{
 		Addr:          c.Addr,
-		Game:          game.Config{TickRate: c.TickRate, MaxPlayers: c.MaxPlayers, Seed: c.Seed},
+		Game:          game.Config{TickRate: c.TickRate, MaxPlayers: c.MaxPlayers, Seed: c.Seed, NoLagCompensation: !c.LagCompensation},
 		AOIRadius:     c.AOI,
 		MaxRooms:      c.MaxRooms,
 		RoomGrace:     c.RoomGrace,

@@ -468,6 +468,9 @@ func (c *Client) SendInput(moveX, moveY, aimRad float64, fire bool) (game.Input,
 	defer c.mu.Unlock()
 	tick := c.sync.stampInput(now)
 	in := game.QuantizeInput(tick, moveX, moveY, aimRad, fire)
+	if fire {
+		in.ViewLag = c.viewLag(tick, now)
+	}
 	c.pred.apply(in, now)
 	c.recent[c.recentAt] = in
 	c.recentAt = (c.recentAt + 1) % wire.MaxInputsPerPacket
@@ -481,6 +484,16 @@ func (c *Client) SendInput(moveX, moveY, aimRad float64, fire bool) (game.Input,
 		c.lossAt = now
 	}
 	return in, c.sendInputs(now)
+}
+
+// viewLag is the lag compensation an input for tick produced at now
+// asks for (game.Input.ViewLag): how far behind tick the remote entities
+// a frame drawn now would show are (the render clock at now; the own
+// player is predicted at the input clock). Only inputs that fire carry
+// it: the server has no use for it otherwise, and it would cost bytes in
+// every packet. The caller holds mu.
+func (c *Client) viewLag(tick uint32, now time.Time) uint16 {
+	return game.ViewLagFromTicks(float64(tick) - c.interp.renderTickAt(c.sync.arrival(now), now))
 }
 
 // sendInputs sends the newest input with up to K-1 unacknowledged ones

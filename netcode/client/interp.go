@@ -189,24 +189,30 @@ func (b *interpBuffer) noteNeed(need float64, now time.Time) {
 
 // advance moves the render clock to now, given the arrival clock a(now).
 func (b *interpBuffer) advance(a float64, now time.Time) float64 {
+	r := b.renderTickAt(a, now)
+	if !b.hasRender || now.After(b.renderAt) {
+		b.renderAt = now
+	}
+	b.render, b.hasRender = r, true
+	b.delayTicks = a - r
+	return r
+}
+
+// renderTickAt is the render tick R a frame drawn at now would show, given
+// the arrival clock a(now): where advance would move the render clock,
+// without moving it.
+func (b *interpBuffer) renderTickAt(a float64, now time.Time) float64 {
 	want := a - b.target
 	if !b.hasRender {
-		b.render, b.renderAt, b.hasRender = want, now, true
-	} else {
-		dt := max(0, now.Sub(b.renderAt).Seconds())
-		gap := want - (b.render + dt*b.rate) // ticks, at the nominal rate
-		if math.Abs(gap) > clockJump.Seconds()*b.rate {
-			b.render = want
-		} else {
-			adj := max(-renderSlow, min(renderFast, gap/b.rate/renderHorizon.Seconds()))
-			b.render += dt * b.rate * (1 + adj)
-		}
-		if now.After(b.renderAt) {
-			b.renderAt = now
-		}
+		return want
 	}
-	b.delayTicks = a - b.render
-	return b.render
+	dt := max(0, now.Sub(b.renderAt).Seconds())
+	gap := want - (b.render + dt*b.rate) // ticks, at the nominal rate
+	if math.Abs(gap) > clockJump.Seconds()*b.rate {
+		return want
+	}
+	adj := max(-renderSlow, min(renderFast, gap/b.rate/renderHorizon.Seconds()))
+	return b.render + dt*b.rate*(1+adj)
 }
 
 // delay is the interpolation delay at the last frame.

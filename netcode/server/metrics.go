@@ -30,6 +30,8 @@ import (
 //	tickwire_rtt_seconds                       histogram  round trip of the server's pings (every second per session)
 //	tickwire_input_lead_seconds                histogram  how early inputs arrive before their tick (sampled every second per session; negative: late)
 //	tickwire_handshakes_total{result}          counter    hellos: accepted, or the refusal reason
+//	tickwire_lag_compensation_rewind_seconds   histogram  how far back lag compensation took the target of each rewound hit
+//	tickwire_hits_total{room,rewind}           counter    projectile hits: rewound ("applied") or judged where the target is ("none")
 //	tickwire_draining                          gauge      1 once the server drains
 //
 // plus the Go runtime and process collectors (go_*, process_*).
@@ -42,6 +44,7 @@ type serverMetrics struct {
 	handshakes   *prometheus.CounterVec
 	rtt          prometheus.Histogram
 	inputLead    prometheus.Histogram
+	lagRewind    prometheus.Histogram
 	malformed    prometheus.Counter
 	queueFull    prometheus.Counter
 	rateLimited  prometheus.Counter
@@ -86,6 +89,14 @@ func newServerMetrics(rooms func() []*room) *serverMetrics {
 		Buckets: []float64{-0.1, -0.05, -0.02, -0.01, 0, 0.01, 0.02, 0.033, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5},
 	})
 	f(m.inputLead)
+	m.lagRewind = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "tickwire_lag_compensation_rewind_seconds",
+		Help: "How far in the past lag compensation took the target of each rewound hit (at most 0.25 s).",
+		// Ends at the bound, game.MaxRewind: the +Inf bucket must stay
+		// level with the 0.25 one.
+		Buckets: []float64{0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.175, 0.2, 0.225, 0.25},
+	})
+	f(m.lagRewind)
 	sessions := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tickwire_sessions", Help: "Sessions, by transport."}, []string{"transport"})
 	dgrams := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickwire_datagrams_total", Help: "Datagrams, by direction and transport."}, []string{"direction", "transport"})
 	msgs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickwire_messages_total", Help: "Reliable messages, by direction and transport."}, []string{"direction", "transport"})
@@ -133,10 +144,11 @@ var (
 	descTickMax = prometheus.NewDesc("tickwire_tick_duration_max_seconds", "Longest tick since the room started.", []string{"room"}, nil)
 	descPlayers = prometheus.NewDesc("tickwire_players", "Players in the room.", []string{"room"}, nil)
 	descInputs  = prometheus.NewDesc("tickwire_inputs_total", "Inputs by result: applied, late (applied after their tick), duplicate, dropped (buffer full), future (too far ahead).", []string{"room", "result"}, nil)
+	descHits    = prometheus.NewDesc("tickwire_hits_total", "Projectile hits, by whether lag compensation rewound the target (applied) or judged it where it is (none).", []string{"room", "rewind"}, nil)
 )
 
 func (c *roomCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descTicks, descMissed, descTickMax, descPlayers, descInputs} {
+	for _, d := range []*prometheus.Desc{descTicks, descMissed, descTickMax, descPlayers, descInputs, descHits} {
 		ch <- d
 	}
 }
@@ -154,6 +166,9 @@ func (c *roomCollector) Collect(ch chan<- prometheus.Metric) {
 		}{{"applied", st.InputsApplied}, {"late", st.InputsLate}, {"duplicate", st.InputsDuplicate}, {"dropped", st.InputsDropped}, {"future", st.InputsFuture}} {
 			ch <- prometheus.MustNewConstMetric(descInputs, prometheus.CounterValue, float64(in.n), r.id, in.result)
 		}
+		lc := r.game.LagCompStats()
+		ch <- prometheus.MustNewConstMetric(descHits, prometheus.CounterValue, float64(lc.HitsRewound), r.id, "applied")
+		ch <- prometheus.MustNewConstMetric(descHits, prometheus.CounterValue, float64(lc.Hits-lc.HitsRewound), r.id, "none")
 	}
 }
 

@@ -134,6 +134,9 @@ func TestMetricsNamesExistAndValuesMoveWhilePlaying(t *testing.T) {
 		{"tickwire_input_lead_seconds", nil, true},
 		{"tickwire_handshakes_total", map[string]string{"result": "accepted"}, true},
 		{"tickwire_draining", nil, false},
+		{"tickwire_lag_compensation_rewind_seconds", nil, false},
+		{"tickwire_hits_total", map[string]string{"room": server.DefaultRoom, "rewind": "applied"}, false},
+		{"tickwire_hits_total", map[string]string{"room": server.DefaultRoom, "rewind": "none"}, false},
 	} {
 		a, ok := value(after, tt.name, tt.labels)
 		if !ok {

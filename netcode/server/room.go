@@ -103,6 +103,15 @@ func (r *room) OnTick(cur *game.Snapshot, history *game.History) {
 // ObserveTick records a tick's duration (game.TickObserver).
 func (r *room) ObserveTick(d time.Duration) { r.tickObs.Observe(d.Seconds()) }
 
+// ObserveHit records how far lag compensation rewound a hit's target
+// (game.HitObserver); hits it did not rewind are only counted, from the
+// room's stats.
+func (r *room) ObserveHit(rewind time.Duration) {
+	if rewind > 0 {
+		r.srv.metrics.lagRewind.Observe(rewind.Seconds())
+	}
+}
+
 func (r *room) info() RoomInfo {
 	p := r.game.Params()
 	return RoomInfo{

@@ -6,11 +6,12 @@ import "google.golang.org/protobuf/encoding/protowire"
 // proto/tickwire/v1/tickwire.proto numbers them (TestFieldNumbersMatchTheSchema
 // holds them to the schema).
 const (
-	fieldInputTick  protowire.Number = 1 // Input.tick
-	fieldInputMoveX protowire.Number = 2 // Input.move_x
-	fieldInputMoveY protowire.Number = 3 // Input.move_y
-	fieldInputAim   protowire.Number = 4 // Input.aim
-	fieldInputFire  protowire.Number = 5 // Input.fire
+	fieldInputTick    protowire.Number = 1 // Input.tick
+	fieldInputMoveX   protowire.Number = 2 // Input.move_x
+	fieldInputMoveY   protowire.Number = 3 // Input.move_y
+	fieldInputAim     protowire.Number = 4 // Input.aim
+	fieldInputFire    protowire.Number = 5 // Input.fire
+	fieldInputViewLag protowire.Number = 6 // Input.view_lag
 
 	fieldInputPacketInputs       protowire.Number = 1 // InputPacket.inputs
 	fieldInputPacketAckTick      protowire.Number = 2 // InputPacket.ack_tick

@@ -23,6 +23,7 @@ func TestFieldNumbersMatchTheSchema(t *testing.T) {
 		{&pb.Input{}, "move_y", fieldInputMoveY},
 		{&pb.Input{}, "aim", fieldInputAim},
 		{&pb.Input{}, "fire", fieldInputFire},
+		{&pb.Input{}, "view_lag", fieldInputViewLag},
 		{&pb.InputPacket{}, "inputs", fieldInputPacketInputs},
 		{&pb.InputPacket{}, "ack_tick", fieldInputPacketAckTick},
 		{&pb.InputPacket{}, "client_time_us", fieldInputPacketClientTimeUs},

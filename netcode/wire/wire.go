@@ -3,6 +3,7 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -175,6 +176,7 @@ func AppendInputPacket(b []byte, p *InputPacket) []byte {
 		if in.Fire {
 			b = appendUint(b, fieldInputFire, 1)
 		}
+		b = appendUint(b, fieldInputViewLag, uint64(in.ViewLag))
 		b = endField(b, mark)
 	}
 	b = appendUint(b, fieldInputPacketAckTick, uint64(p.AckTick))
@@ -184,7 +186,10 @@ func AppendInputPacket(b []byte, p *InputPacket) []byte {
 
 // DecodeInputPacket decodes the body of a Packet{input} into p, validating
 // every value: at most MaxInputsPerPacket inputs, strictly increasing
-// ticks, move components in [-127, 127], aim within 16 bits.
+// ticks, move components in [-127, 127], aim within 16 bits. A view lag
+// beyond 16 bits is read as the largest (the game bounds the rewind much
+// lower): the field is optional, so nothing a decoder that did not know
+// it accepted is refused.
 func DecodeInputPacket(body []byte, p *InputPacket) error {
 	p.Inputs = p.Inputs[:0]
 	p.AckTick, p.ClientTimeUs = 0, 0
@@ -256,6 +261,8 @@ func decodeInput(body []byte) (game.Input, error) {
 			in.Aim = uint16(v)
 		case fieldInputFire:
 			in.Fire = v != 0
+		case fieldInputViewLag:
+			in.ViewLag = uint16(min(v, math.MaxUint16))
 		}
 	}
 	if r.err != nil {

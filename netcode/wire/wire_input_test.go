@@ -84,3 +84,41 @@ func TestInputValuesOutsideTheRulesNeverDecode(t *testing.T) {
 		}
 	}
 }
+
+// TestInputViewLagIsBoundedNeverRefused: view_lag is an optional field
+// added to Input; the decoder refuses no packet for it (a decoder that did
+// not know the field accepted them all), reads values beyond 16 bits,
+// negative numbers sent as huge varints included, as the largest, and
+// skips it sent with another wire type.
+func TestInputViewLagIsBoundedNeverRefused(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		body []byte
+		want uint16
+	}{
+		{"absent (an older client)", inputBody(varintField(2, 0)), 0},
+		{"120", inputBody(varintField(fieldInputViewLag, 120)), 120},
+		{"65535", inputBody(varintField(fieldInputViewLag, math.MaxUint16)), math.MaxUint16},
+		{"65536", inputBody(varintField(fieldInputViewLag, 1<<16)), math.MaxUint16},
+		{"beyond 32 bits", inputBody(varintField(fieldInputViewLag, 1<<40)), math.MaxUint16},
+		{"-1 as an int64 varint", inputBody(varintField(fieldInputViewLag, math.MaxUint64)), math.MaxUint16},
+		{"as fixed32", inputBody(func(b []byte) []byte {
+			b = protowire.AppendTag(b, fieldInputViewLag, protowire.Fixed32Type)
+			return protowire.AppendFixed32(b, 7)
+		}), 0},
+		{"as bytes", inputBody(func(b []byte) []byte {
+			b = protowire.AppendTag(b, fieldInputViewLag, protowire.BytesType)
+			return protowire.AppendBytes(b, []byte{1, 2, 3})
+		}), 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var p InputPacket
+			if err := DecodeInputPacket(tt.body, &p); err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if len(p.Inputs) != 1 || p.Inputs[0].ViewLag != tt.want {
+				t.Fatalf("decoded %+v, want view lag %d", p.Inputs, tt.want)
+			}
+		})
+	}
+}

@@ -3,9 +3,12 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tickwire/tickwire/game"
@@ -25,8 +28,9 @@ func TestHandEncodedInputPacketMatchesSchema(t *testing.T) {
 	p := InputPacket{
 		Inputs: []game.Input{
 			{Tick: 7, MoveX: -127, MoveY: 0, Aim: 0, Fire: false},
-			{Tick: 8, MoveX: 127, MoveY: -3, Aim: 65535, Fire: true},
+			{Tick: 8, MoveX: 127, MoveY: -3, Aim: 65535, Fire: true, ViewLag: 130},
 			{Tick: 300, MoveX: 1, MoveY: 64, Aim: 100},
+			{Tick: 301, Fire: true, ViewLag: 65535},
 		},
 		AckTick:      299,
 		ClientTimeUs: 1 << 40,
@@ -34,8 +38,9 @@ func TestHandEncodedInputPacketMatchesSchema(t *testing.T) {
 	want := marshalDeterministic(t, &pb.Packet{Body: &pb.Packet_Input{Input: &pb.InputPacket{
 		Inputs: []*pb.Input{
 			{Tick: 7, MoveX: -127},
-			{Tick: 8, MoveX: 127, MoveY: -3, Aim: 65535, Fire: true},
+			{Tick: 8, MoveX: 127, MoveY: -3, Aim: 65535, Fire: true, ViewLag: 130},
 			{Tick: 300, MoveX: 1, MoveY: 64, Aim: 100},
+			{Tick: 301, Fire: true, ViewLag: 65535},
 		},
 		AckTick:      299,
 		ClientTimeUs: 1 << 40,
@@ -176,6 +181,9 @@ func BenchmarkInputPacketRoundTrip(b *testing.B) {
 
 func FuzzDecodePacket(f *testing.F) {
 	f.Add(AppendInputPacket(nil, &InputPacket{Inputs: []game.Input{{Tick: 1, MoveX: 3}, {Tick: 2, Fire: true}}, AckTick: 1}))
+	f.Add(AppendInputPacket(nil, &InputPacket{Inputs: []game.Input{{Tick: 9, Fire: true, ViewLag: 120}, {Tick: 10, Fire: true, ViewLag: 65535}}, AckTick: 8}))
+	f.Add(appendPacket(KindInput, inputBody(varintField(fieldInputViewLag, math.MaxUint64))))
+	f.Add(appendPacket(KindInput, inputBody(varintField(fieldInputViewLag, 1<<16))))
 	f.Add(AppendSnapshotPacket(nil, &SnapshotHeader{ServerTick: 5, FragmentCount: 2, FragmentIndex: 1}, []byte("xyz")))
 	f.Add(AppendPing(nil, KindPing, &Ping{Nonce: 3, SentUs: 99}))
 	f.Add(MarshalControl(&pb.Packet{Body: &pb.Packet_Hello{Hello: &pb.ClientHello{ProtocolVersion: 1, PlayerName: "bot"}}}))
@@ -189,8 +197,20 @@ func FuzzDecodePacket(f *testing.F) {
 		}
 		switch kind {
 		case KindInput:
-			if DecodeInputPacket(body, &in) == nil && len(in.Inputs) > MaxInputsPerPacket {
+			if DecodeInputPacket(body, &in) != nil {
+				return
+			}
+			if len(in.Inputs) > MaxInputsPerPacket {
 				t.Fatalf("%d inputs accepted", len(in.Inputs))
+			}
+			// What was accepted encodes, and decodes back the same.
+			again := InputPacket{Inputs: make([]game.Input, 0, MaxInputsPerPacket)}
+			_, body2, err := SplitPacket(AppendInputPacket(nil, &in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := DecodeInputPacket(body2, &again); err != nil || !slices.Equal(again.Inputs, in.Inputs) {
+				t.Fatalf("re-encoded inputs %+v decode as %+v (%v)", in.Inputs, again.Inputs, err)
 			}
 		case KindSnapshot:
 			var h SnapshotHeader
@@ -204,4 +224,10 @@ func FuzzDecodePacket(f *testing.F) {
 			_, _ = UnmarshalControl(b)
 		}
 	})
+}
+
+// appendPacket wraps a body in a Packet of the given kind.
+func appendPacket(kind PacketKind, body []byte) []byte {
+	b := protowire.AppendTag(nil, protowire.Number(kind), protowire.BytesType)
+	return protowire.AppendBytes(b, body)
 }

@@ -623,7 +623,14 @@ type Input struct {
 	// aim is the aim angle in units of 2*pi/65536 radians, in [0, 65535].
 	Aim uint32 `protobuf:"varint,4,opt,name=aim,proto3" json:"aim,omitempty"`
 	// fire is true while the fire button is held.
-	Fire          bool `protobuf:"varint,5,opt,name=fire,proto3" json:"fire,omitempty"`
+	Fire bool `protobuf:"varint,5,opt,name=fire,proto3" json:"fire,omitempty"`
+	// view_lag is how far behind tick the remote entities the client drew
+	// were when it produced this input, in 1/16 of a tick: the server judges
+	// the shot this input fires against its targets where they were then
+	// (lag compensation), rewinding at most 250 ms whatever is claimed.
+	// Clients send it with inputs that fire; 0 or absent (older clients)
+	// means no rewind. The server reads values above 65535 as 65535.
+	ViewLag       uint32 `protobuf:"varint,6,opt,name=view_lag,json=viewLag,proto3" json:"view_lag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -691,6 +698,13 @@ func (x *Input) GetFire() bool {
 		return x.Fire
 	}
 	return false
+}
+
+func (x *Input) GetViewLag() uint32 {
+	if x != nil {
+		return x.ViewLag
+	}
+	return 0
 }
 
 // InputPacket is sent by the client once per tick as a datagram.
@@ -1228,13 +1242,14 @@ const file_tickwire_v1_tickwire_proto_rawDesc = "" +
 	"serverTick\x12!\n" +
 	"\fresume_token\x18\x05 \x01(\fR\vresumeToken\x12(\n" +
 	"\x05arena\x18\x06 \x01(\v2\x12.tickwire.v1.ArenaR\x05arena\x12)\n" +
-	"\x10protocol_version\x18\a \x01(\rR\x0fprotocolVersion\"o\n" +
+	"\x10protocol_version\x18\a \x01(\rR\x0fprotocolVersion\"\x8a\x01\n" +
 	"\x05Input\x12\x12\n" +
 	"\x04tick\x18\x01 \x01(\rR\x04tick\x12\x15\n" +
 	"\x06move_x\x18\x02 \x01(\x11R\x05moveX\x12\x15\n" +
 	"\x06move_y\x18\x03 \x01(\x11R\x05moveY\x12\x10\n" +
 	"\x03aim\x18\x04 \x01(\rR\x03aim\x12\x12\n" +
-	"\x04fire\x18\x05 \x01(\bR\x04fire\"z\n" +
+	"\x04fire\x18\x05 \x01(\bR\x04fire\x12\x19\n" +
+	"\bview_lag\x18\x06 \x01(\rR\aviewLag\"z\n" +
 	"\vInputPacket\x12*\n" +
 	"\x06inputs\x18\x01 \x03(\v2\x12.tickwire.v1.InputR\x06inputs\x12\x19\n" +
 	"\back_tick\x18\x02 \x01(\rR\aackTick\x12$\n" +
