@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -101,19 +102,23 @@ func (s *Server) allRooms(ctx context.Context) []lobby.Room {
 	for _, ri := range self.Rooms {
 		out = append(out, lobbyRoom(ri, self))
 	}
-	procs, err := s.dir.Processes(ctx)
-	if err != nil {
-		s.log.Warn("lobby: reading the room directory; listing this process only", "err", err)
-	}
-	for _, p := range procs {
-		if p.ID == s.ProcessID || p.Draining {
-			continue
-		}
+	for _, p := range s.peers(ctx) {
 		for _, ri := range p.Rooms {
 			out = append(out, lobbyRoom(ri, p))
 		}
 	}
 	return out
+}
+
+// peers are the directory's records of the other processes that take
+// players (not draining). A directory that cannot be read leaves this
+// process on its own, said in the log.
+func (s *Server) peers(ctx context.Context) []directory.Process {
+	procs, err := s.dir.Processes(ctx)
+	if err != nil {
+		s.log.Warn("lobby: reading the room directory; acting for this process only", "err", err)
+	}
+	return slices.DeleteFunc(procs, func(p directory.Process) bool { return p.ID == s.ProcessID || p.Draining })
 }
 
 func lobbyRoom(ri directory.Room, p directory.Process) lobby.Room {
@@ -216,33 +221,20 @@ func (s *Server) join(ctx context.Context, id string, req lobby.JoinRequest, aut
 	if placed {
 		return lobby.Join{}, http.StatusNotFound, fmt.Errorf("no room %q on process %s", id, s.ProcessID)
 	}
-	base, ok := s.findRoom(ctx, id)
+	rm, ok := s.findRoom(ctx, id)
 	if !ok {
 		return lobby.Join{}, http.StatusNotFound, fmt.Errorf("no room %q", id)
 	}
-	var out lobby.Join
-	status, err := s.forward(ctx, base, "joining room "+id, auth, func(c *lobby.Client) error {
-		var err error
-		out, err = c.Join(ctx, id, req)
-		return err
-	})
-	return out, status, err
+	return s.joinOn(ctx, rm, req, auth)
 }
 
-// findRoom is the base URL of the process that runs room id, from the
-// directory or the rooms this lobby placed moments ago.
-func (s *Server) findRoom(ctx context.Context, id string) (string, bool) {
-	procs, err := s.dir.Processes(ctx)
-	if err != nil {
-		s.log.Warn("lobby: reading the room directory", "err", err)
-	}
-	for _, p := range procs {
-		if p.ID == s.ProcessID || p.Draining {
-			continue
-		}
+// findRoom is room id on another process, from the directory or the
+// rooms this lobby placed moments ago.
+func (s *Server) findRoom(ctx context.Context, id string) (lobby.Room, bool) {
+	for _, p := range s.peers(ctx) {
 		for _, r := range p.Rooms {
 			if r.ID == id {
-				return p.URL, true
+				return lobbyRoom(r, p), true
 			}
 		}
 	}

@@ -202,10 +202,8 @@ func TestJoinThroughDirectoryPointsAtTheOwningProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	var s []server.SessionInfo // registered just after the welcome
-	servertest.WaitFor(t, 5*time.Second, func() bool { s = b.Sessions(); return len(s) == 1 })
-	if s[0].Room != "on-b" {
-		t.Errorf("b sessions = %+v", s)
+	if s := onlySession(t, b); s.Room != "on-b" {
+		t.Errorf("b's session = %+v", s)
 	}
 }
 

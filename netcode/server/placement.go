@@ -62,12 +62,8 @@ func (s *Server) placementOrder(ctx context.Context) []directory.Process {
 	if self := s.processRecord(); self.HasRoomSlot() {
 		out = append(out, self)
 	}
-	procs, err := s.dir.Processes(ctx)
-	if err != nil {
-		s.log.Warn("lobby: reading the room directory; placing on this process", "err", err)
-	}
-	for _, p := range procs {
-		if p.ID != s.ProcessID && p.HasRoomSlot() {
+	for _, p := range s.peers(ctx) {
+		if p.HasRoomSlot() {
 			out = append(out, p)
 		}
 	}
@@ -231,16 +227,15 @@ func (p *placedRooms) seated(id string) {
 	}
 }
 
-// find returns the base URL of the process running room id, if this
-// lobby placed it lately.
-func (p *placedRooms) find(id string, now time.Time) (string, bool) {
+// find returns room id, if this lobby placed it lately.
+func (p *placedRooms) find(id string, now time.Time) (lobby.Room, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	e, ok := p.rooms[id]
 	if !ok || !now.Before(e.until) {
-		return "", false
+		return lobby.Room{}, false
 	}
-	return e.room.URL, true
+	return e.room, true
 }
 
 // merge adds to rooms those this lobby placed that rooms lacks, and

@@ -107,10 +107,8 @@ func TestPrivateRoomIsJoinableByIDButNeverListedNorQuickPlayed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	var s []server.SessionInfo // registered just after the welcome
-	servertest.WaitFor(t, 5*time.Second, func() bool { s = srv.Sessions(); return len(s) == 1 })
-	if s[0].Room != "friends" {
-		t.Errorf("sessions %+v, want one in friends", s)
+	if s := onlySession(t, srv); s.Room != "friends" {
+		t.Errorf("session %+v, want one in friends", s)
 	}
 }
 

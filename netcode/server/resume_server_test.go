@@ -201,9 +201,7 @@ func TestResumeTokenBringsBackAPlayerWhoseJoinTokenHasExpired(t *testing.T) {
 	if back.Entity() != entity {
 		t.Errorf("resumed as entity %d, want %d", back.Entity(), entity)
 	}
-	var sess []server.SessionInfo
-	servertest.WaitFor(t, 5*time.Second, func() bool { sess = srv.Sessions(); return len(sess) == 1 })
-	if s := sess[0]; s.Room != "blue" || s.PlayerID != "p7" || s.Name != "seven" {
+	if s := onlySession(t, srv); s.Room != "blue" || s.PlayerID != "p7" || s.Name != "seven" {
 		t.Errorf("resumed session %+v, want room blue, player p7, name seven", s)
 	}
 

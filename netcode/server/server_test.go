@@ -68,6 +68,16 @@ func connectPlayerWith(t testing.TB, srv *server.Server, name string, kind trans
 	return p
 }
 
+// onlySession waits for srv to have exactly one session and returns it.
+// A server registers a session just after sending its welcome, so a
+// client that has connected may not be counted yet.
+func onlySession(t testing.TB, srv *server.Server) server.SessionInfo {
+	t.Helper()
+	var s []server.SessionInfo
+	servertest.WaitFor(t, 5*time.Second, func() bool { s = srv.Sessions(); return len(s) == 1 })
+	return s[0]
+}
+
 // waitSeen waits for the first snapshot that shows p's own player; a
 // session that ends first, or a server that never sends it, fails t.
 func (p *player) waitSeen(t testing.TB) {
