@@ -11,9 +11,8 @@ import "math"
 // does: the move vector (MoveX, MoveY)/MoveSteps, its length clamped to 1,
 // times PlayerStep, with the position kept on the position grid inside
 // [PlayerRadius, Size-PlayerRadius]; then Aim, MoveX, MoveY and
-// LastInputTick. A dead player only records LastInputTick. Firing is not
-// part of it: the client replays its own inputs with MovePlayer and learns
-// about shots from snapshots.
+// LastInputTick. A dead player only records LastInputTick. Firing is
+// Fire's, after the move; CoolDown ends each tick.
 //
 // The displacement is rounded to the grid before it is added, so a player
 // moving freely advances by the same whole number of grid steps every tick,
@@ -32,6 +31,54 @@ func (p Params) MovePlayer(pl *Player, in Input) {
 	lo, hi := p.gridBounds()
 	pl.X = fromGrid(min(max(toGrid(pl.X)+dx, lo), hi))
 	pl.Y = fromGrid(min(max(toGrid(pl.Y)+dy, lo), hi))
+}
+
+// Fire applies one input's trigger to pl exactly as World.Step does,
+// after MovePlayer: the input fires if it holds Fire, the player is alive
+// and less than a tick (4 quarters) of cooldown is left, and firing adds
+// FireCooldownQuarterTicks to the cooldown. It reports whether a
+// projectile leaves (ShotFrom). The client predicts its own shots with
+// it, so that a shot the server will refuse is not drawn.
+func (p Params) Fire(pl *Player, in Input) bool {
+	if !in.Fire || !pl.Alive || pl.CooldownQuarterTicks >= 4 {
+		return false
+	}
+	pl.CooldownQuarterTicks += int32(p.FireCooldownQuarterTicks)
+	return true
+}
+
+// CoolDown counts pl's fire cooldown down by one tick, as World.Step does
+// at the end of every tick, whatever number of inputs the player had.
+func CoolDown(pl *Player) {
+	pl.CooldownQuarterTicks = max(0, pl.CooldownQuarterTicks-4)
+}
+
+// ShotFrom is the projectile that pl, having just fired at tick, launches
+// along aim: from its position, without an ID (World.Step gives one).
+func ShotFrom(pl *Player, aim uint16, tick uint32) Projectile {
+	return Projectile{Owner: pl.ID, OriginX: pl.X, OriginY: pl.Y, Angle: aim, SpawnTick: tick}
+}
+
+// Inside reports whether (x, y) is in the arena; a projectile that leaves
+// it vanishes.
+func (p Params) Inside(x, y float64) bool {
+	return x >= 0 && x <= p.Size && y >= 0 && y <= p.Size
+}
+
+// EndTick is the tick at which World.Step retires pr if it hits nothing:
+// the first tick at which its age reaches ProjectileLifetimeTicks or it
+// is outside the arena. A projectile gone from a snapshot before EndTick
+// hit someone.
+func (pr Projectile) EndTick(params Params) uint32 {
+	sin, cos := AngleSinCos(pr.Angle)
+	step := params.ProjectileStep()
+	life := int64(params.ProjectileLifetimeTicks)
+	for age := int64(1); age < life; age++ {
+		if x, y := pr.positionAfter(sin, cos, step, age); !params.Inside(x, y) {
+			return pr.SpawnTick + uint32(age)
+		}
+	}
+	return pr.SpawnTick + uint32(max(life, 1))
 }
 
 // moveStep is one tick of moving along (mx, my), in grid steps. Each line

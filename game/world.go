@@ -219,9 +219,7 @@ func (w *World) Step(inputs []PlayerInput) {
 	w.advanceProjectiles()
 	w.respawn()
 	for i := range w.players {
-		if pl := &w.players[i]; pl.CooldownQuarterTicks > 0 {
-			pl.CooldownQuarterTicks = max(0, pl.CooldownQuarterTicks-4)
-		}
+		CoolDown(&w.players[i])
 	}
 	if w.maxRewind > 0 {
 		w.past.record(w.tick, w.players, w.maxPlayers)
@@ -242,17 +240,11 @@ func (w *World) applyInput(in *PlayerInput, hint int) int {
 	}
 	pl := &w.players[i]
 	w.params.MovePlayer(pl, in.Input)
-	if in.Input.Fire && pl.Alive && pl.CooldownQuarterTicks < 4 {
-		w.projectiles = append(w.projectiles, Projectile{
-			ID:        w.newID(),
-			Owner:     pl.ID,
-			OriginX:   pl.X,
-			OriginY:   pl.Y,
-			Angle:     in.Input.Aim,
-			SpawnTick: w.tick,
-		})
+	if w.params.Fire(pl, in.Input) {
+		shot := ShotFrom(pl, in.Input.Aim, w.tick)
+		shot.ID = w.newID()
+		w.projectiles = append(w.projectiles, shot)
 		w.rewinds = append(w.rewinds, w.rewindFor(&in.Input))
-		pl.CooldownQuarterTicks += int32(w.params.FireCooldownQuarterTicks)
 	}
 	return i
 }
@@ -278,7 +270,7 @@ func (w *World) advanceProjectiles() {
 			w.damage(victim, pr.Owner, rewind)
 			continue
 		}
-		if age >= int64(w.params.ProjectileLifetimeTicks) || !w.inside(bx, by) {
+		if age >= int64(w.params.ProjectileLifetimeTicks) || !w.params.Inside(bx, by) {
 			continue
 		}
 		kept = append(kept, pr)
@@ -287,10 +279,6 @@ func (w *World) advanceProjectiles() {
 	clear(w.projectiles[len(kept):])
 	w.projectiles = kept
 	w.rewinds = keptRewinds
-}
-
-func (w *World) inside(x, y float64) bool {
-	return x >= 0 && x <= w.params.Size && y >= 0 && y <= w.params.Size
 }
 
 // firstHit returns the index of the first living player other than owner
@@ -330,7 +318,7 @@ func (w *World) firstHit(ax, ay, bx, by float64, owner EntityID, rewind uint32) 
 						continue
 					}
 				}
-				s, hit := sweepCircle(ax, ay, bx, by, px, py, r)
+				s, hit := SweepCircle(ax, ay, bx, by, px, py, r)
 				if hit && (s < bestS || s == bestS && int(i) < best) {
 					best, bestS = int(i), s
 				}
@@ -340,9 +328,10 @@ func (w *World) firstHit(ax, ay, bx, by float64, owner EntityID, rewind uint32) 
 	return best
 }
 
-// sweepCircle reports whether the segment from a to b comes within r of
-// c, and where first, as a fraction s in [0, 1] of the segment.
-func sweepCircle(ax, ay, bx, by, cx, cy, r float64) (s float64, hit bool) {
+// SweepCircle reports whether the segment from a to b comes within r of
+// c, and where first, as a fraction s in [0, 1] of the segment. It is
+// the hit test of World.Step; clients use it to see hits in their view.
+func SweepCircle(ax, ay, bx, by, cx, cy, r float64) (s float64, hit bool) {
 	fx, fy := ax-cx, ay-cy
 	c := float64(fx*fx) + float64(fy*fy) - float64(r*r)
 	if c <= 0 {

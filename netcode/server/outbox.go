@@ -10,9 +10,10 @@ import (
 )
 
 // fragmentPayloadSize is the most snapshot payload one datagram carries:
-// the datagram budget less the envelope (tag, ticks, lead, fragment
-// fields: at most 40 bytes).
-const fragmentPayloadSize = transport.MaxDatagramSize - 40
+// the datagram budget less the envelope (tag and length, three ticks,
+// the lead and its deviation, the backlog, the cooldown, the payload's
+// tag and length, the fragment fields: at most 52 bytes).
+const fragmentPayloadSize = transport.MaxDatagramSize - 56
 
 // snapshotOutbox is one session's part of the snapshot fan-out: what the
 // fan-out must know of its transport. It is used only from the room
@@ -190,7 +191,8 @@ func (f *snapshotFanout) tick(cur *game.Snapshot, history *game.History, session
 		curIx = f.index(cur, true)
 	}
 	for _, ss := range sessions {
-		hdr := wire.SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
+		hdr := wire.SnapshotHeader{ServerTick: cur.Tick}
+		ownState(&hdr, cur, ss.entity)
 		base := ss.out.baseline(ss.ackTick.Load(), ss.staleAcks.Load(), cur, history, f.rules)
 		ss.out.chose(base, cur)
 		if base != nil {
@@ -280,12 +282,13 @@ func (f *snapshotFanout) send(ss *session, hdr *wire.SnapshotHeader, payload []b
 	}
 }
 
-// lastInputTick finds the tick of the newest input applied to the player.
-func lastInputTick(s *game.Snapshot, id game.EntityID) uint32 {
+// ownState puts what the payload leaves out of the session's own player
+// into its header: the newest input applied and the fire cooldown.
+func ownState(hdr *wire.SnapshotHeader, s *game.Snapshot, id game.EntityID) {
 	if i, ok := game.FindPlayer(s.Players, id); ok {
-		return s.Players[i].LastInputTick
+		hdr.LastInputTick = s.Players[i].LastInputTick
+		hdr.FireCooldown = uint32(max(0, s.Players[i].CooldownQuarterTicks))
 	}
-	return 0
 }
 
 // setLead reports a session's input lead in its snapshot header.

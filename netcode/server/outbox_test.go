@@ -140,7 +140,8 @@ func (fx *fanoutFixture) ack(cur uint32, spread bool) {
 // fragments. The fan-out must send exactly these bytes.
 func referenceSend(t *testing.T, ss *session, enc *snapshot.Encoder, cur, base *game.Snapshot, room fanoutRoom) [][]byte {
 	t.Helper()
-	hdr := wire.SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
+	hdr := wire.SnapshotHeader{ServerTick: cur.Tick}
+	ownState(&hdr, cur, ss.entity)
 	if base != nil {
 		hdr.BaselineTick = base.Tick
 	}
@@ -247,7 +248,8 @@ func perClientTick(f *snapshotFanout, enc *snapshot.Encoder, cur *game.Snapshot,
 		f.setup(room.Params(), enc.AOIRadius)
 	}
 	for _, ss := range sessions {
-		hdr := wire.SnapshotHeader{ServerTick: cur.Tick, LastInputTick: lastInputTick(cur, ss.entity)}
+		hdr := wire.SnapshotHeader{ServerTick: cur.Tick}
+		ownState(&hdr, cur, ss.entity)
 		base := ss.out.baseline(ss.ackTick.Load(), ss.staleAcks.Load(), cur, h, f.rules)
 		ss.out.chose(base, cur)
 		if base != nil {

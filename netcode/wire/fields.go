@@ -17,15 +17,16 @@ const (
 	fieldInputPacketAckTick      protowire.Number = 2 // InputPacket.ack_tick
 	fieldInputPacketClientTimeUs protowire.Number = 3 // InputPacket.client_time_us
 
-	fieldSnapshotServerTick    protowire.Number = 1 // Snapshot.server_tick
-	fieldSnapshotBaselineTick  protowire.Number = 2 // Snapshot.baseline_tick
-	fieldSnapshotLastInputTick protowire.Number = 3 // Snapshot.last_input_tick
-	fieldSnapshotInputLeadMs   protowire.Number = 4 // Snapshot.input_lead_ms
-	fieldSnapshotPayload       protowire.Number = 5 // Snapshot.payload
-	fieldSnapshotFragmentIndex protowire.Number = 6 // Snapshot.fragment_index
-	fieldSnapshotFragmentCount protowire.Number = 7 // Snapshot.fragment_count
-	fieldSnapshotInputLeadDev  protowire.Number = 8 // Snapshot.input_lead_dev_ms
-	fieldSnapshotInputBacklog  protowire.Number = 9 // Snapshot.input_backlog
+	fieldSnapshotServerTick    protowire.Number = 1  // Snapshot.server_tick
+	fieldSnapshotBaselineTick  protowire.Number = 2  // Snapshot.baseline_tick
+	fieldSnapshotLastInputTick protowire.Number = 3  // Snapshot.last_input_tick
+	fieldSnapshotInputLeadMs   protowire.Number = 4  // Snapshot.input_lead_ms
+	fieldSnapshotPayload       protowire.Number = 5  // Snapshot.payload
+	fieldSnapshotFragmentIndex protowire.Number = 6  // Snapshot.fragment_index
+	fieldSnapshotFragmentCount protowire.Number = 7  // Snapshot.fragment_count
+	fieldSnapshotInputLeadDev  protowire.Number = 8  // Snapshot.input_lead_dev_ms
+	fieldSnapshotInputBacklog  protowire.Number = 9  // Snapshot.input_backlog
+	fieldSnapshotFireCooldown  protowire.Number = 10 // Snapshot.fire_cooldown
 
 	fieldPingNonce      protowire.Number = 1 // Ping.nonce, Pong.nonce
 	fieldPingSentUs     protowire.Number = 2 // Ping.sent_us, Pong.echo_us

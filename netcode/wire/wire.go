@@ -273,7 +273,7 @@ func decodeInput(body []byte) (game.Input, error) {
 
 // MaxFragments bounds how many datagrams one snapshot may be split into;
 // a client reassembles at most this many pieces per tick (at most
-// 64 × 1110 bytes, about 70 KB). A full snapshot of 1000 players without
+// 64 × 1094 bytes, about 70 KB). A full snapshot of 1000 players without
 // interest management is about 16 KB (15 fragments).
 const MaxFragments = 64
 
@@ -286,7 +286,10 @@ type SnapshotHeader struct {
 	// InputLeadDevMs is the input lead's mean absolute deviation.
 	InputLeadDevMs uint32
 	// InputBacklog counts inputs queued after their tick had passed.
-	InputBacklog  uint32
+	InputBacklog uint32
+	// FireCooldown is the own player's fire cooldown after ServerTick, in
+	// quarter ticks (game.Player.CooldownQuarterTicks).
+	FireCooldown  uint32
 	FragmentIndex uint32
 	FragmentCount uint32
 }
@@ -306,6 +309,7 @@ func AppendSnapshotPacket(b []byte, h *SnapshotHeader, payload []byte) []byte {
 	b = appendUint(b, fieldSnapshotFragmentCount, uint64(h.FragmentCount))
 	b = appendUint(b, fieldSnapshotInputLeadDev, uint64(h.InputLeadDevMs))
 	b = appendUint(b, fieldSnapshotInputBacklog, uint64(h.InputBacklog))
+	b = appendUint(b, fieldSnapshotFireCooldown, uint64(h.FireCooldown))
 	return endField(b, outer)
 }
 
@@ -343,6 +347,8 @@ func DecodeSnapshotPacket(body []byte, h *SnapshotHeader) (payload []byte, err e
 			h.InputLeadDevMs = uint32(v)
 		case fieldSnapshotInputBacklog:
 			h.InputBacklog = uint32(v)
+		case fieldSnapshotFireCooldown:
+			h.FireCooldown = uint32(v)
 		}
 	}
 	if r.err != nil {

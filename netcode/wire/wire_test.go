@@ -70,10 +70,11 @@ func TestHandEncodedInputPacketMatchesSchema(t *testing.T) {
 func TestHandEncodedSnapshotMatchesSchema(t *testing.T) {
 	for _, size := range []int{0, 10, 127, 128, 1100, 20000} {
 		payload := bytes.Repeat([]byte{0xAB}, size)
-		h := SnapshotHeader{ServerTick: 1000, BaselineTick: 990, LastInputTick: 1002, InputLeadMs: -40, FragmentIndex: 1, FragmentCount: 3}
+		h := SnapshotHeader{ServerTick: 1000, BaselineTick: 990, LastInputTick: 1002, InputLeadMs: -40, FragmentIndex: 1, FragmentCount: 3,
+			InputLeadDevMs: 3, InputBacklog: 2, FireCooldown: 26}
 		want := marshalDeterministic(t, &pb.Packet{Body: &pb.Packet_Snapshot{Snapshot: &pb.Snapshot{
 			ServerTick: 1000, BaselineTick: 990, LastInputTick: 1002, InputLeadMs: -40, Payload: payload,
-			FragmentIndex: 1, FragmentCount: 3,
+			FragmentIndex: 1, FragmentCount: 3, InputLeadDevMs: 3, InputBacklog: 2, FireCooldown: 26,
 		}}})
 		got := AppendSnapshotPacket(nil, &h, payload)
 		if !bytes.Equal(got, want) {

@@ -808,7 +808,12 @@ type Snapshot struct {
 	// input_backlog counts this client's inputs queued after their tick had
 	// passed: the server applies one input a tick, so each delays every
 	// later one by a tick until the client skips that many tick numbers.
-	InputBacklog  uint32 `protobuf:"varint,9,opt,name=input_backlog,json=inputBacklog,proto3" json:"input_backlog,omitempty"`
+	InputBacklog uint32 `protobuf:"varint,9,opt,name=input_backlog,json=inputBacklog,proto3" json:"input_backlog,omitempty"`
+	// fire_cooldown is what is left of this client's player's fire
+	// cooldown after server_tick, in quarters of a tick (omitted when 0):
+	// the one part of the own player's state that the payload leaves out
+	// and the client needs to predict its own shots.
+	FireCooldown  uint32 `protobuf:"varint,10,opt,name=fire_cooldown,json=fireCooldown,proto3" json:"fire_cooldown,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -902,6 +907,13 @@ func (x *Snapshot) GetInputLeadDevMs() uint32 {
 func (x *Snapshot) GetInputBacklog() uint32 {
 	if x != nil {
 		return x.InputBacklog
+	}
+	return 0
+}
+
+func (x *Snapshot) GetFireCooldown() uint32 {
+	if x != nil {
+		return x.FireCooldown
 	}
 	return 0
 }
@@ -1253,7 +1265,7 @@ const file_tickwire_v1_tickwire_proto_rawDesc = "" +
 	"\vInputPacket\x12*\n" +
 	"\x06inputs\x18\x01 \x03(\v2\x12.tickwire.v1.InputR\x06inputs\x12\x19\n" +
 	"\back_tick\x18\x02 \x01(\rR\aackTick\x12$\n" +
-	"\x0eclient_time_us\x18\x03 \x01(\x04R\fclientTimeUs\"\xd4\x02\n" +
+	"\x0eclient_time_us\x18\x03 \x01(\x04R\fclientTimeUs\"\xf9\x02\n" +
 	"\bSnapshot\x12\x1f\n" +
 	"\vserver_tick\x18\x01 \x01(\rR\n" +
 	"serverTick\x12#\n" +
@@ -1264,7 +1276,9 @@ const file_tickwire_v1_tickwire_proto_rawDesc = "" +
 	"\x0efragment_index\x18\x06 \x01(\rR\rfragmentIndex\x12%\n" +
 	"\x0efragment_count\x18\a \x01(\rR\rfragmentCount\x12)\n" +
 	"\x11input_lead_dev_ms\x18\b \x01(\rR\x0einputLeadDevMs\x12#\n" +
-	"\rinput_backlog\x18\t \x01(\rR\finputBacklog\"5\n" +
+	"\rinput_backlog\x18\t \x01(\rR\finputBacklog\x12#\n" +
+	"\rfire_cooldown\x18\n" +
+	" \x01(\rR\ffireCooldown\"5\n" +
 	"\x04Ping\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\rR\x05nonce\x12\x17\n" +
 	"\asent_us\x18\x02 \x01(\x04R\x06sentUs\"V\n" +
