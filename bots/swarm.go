@@ -416,6 +416,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	waitErr := sleepCtx(ctx, cfg.Duration)
 
 	s.measur.Store(false)
+	s.settleAcks()
 	s.phase.Store("done")
 	window := time.Since(t0)
 	cpuB, _ := selfCPU()
@@ -591,6 +592,19 @@ func (s *swarm) onSnapshot(b *bot, h *wire.SnapshotHeader) {
 		b.acked = last
 	}
 	b.mu.Unlock()
+}
+
+// settleAcks returns once no snapshot callback that saw the window open
+// is still recording (each records under its bot's lock): the report's
+// histogram then holds every sample OnSample was given.
+func (s *swarm) settleAcks() {
+	s.mu.Lock()
+	all := s.connected
+	s.mu.Unlock()
+	for _, b := range all {
+		b.mu.Lock() // an empty critical section: the barrier
+		b.mu.Unlock()
+	}
 }
 
 // schedule drives one scheduler's bots: at every wake, each bot due sends
