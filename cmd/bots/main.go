@@ -52,8 +52,12 @@ const (
 	exitError     = 2
 )
 
-// jobIndexEnv is where a Kubernetes Indexed Job puts each pod's index.
-const jobIndexEnv = "JOB_COMPLETION_INDEX"
+const (
+	// jobIndexEnv is where a Kubernetes Indexed Job puts each pod's index.
+	jobIndexEnv = "JOB_COMPLETION_INDEX"
+	// lobbyKeyEnv is the lobby key, named as the server names it.
+	lobbyKeyEnv = "TICKWIRE_LOBBY_KEY"
+)
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "merge" {
@@ -75,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Room, "room", "", "`id` of the room every bot joins (default: the server's default room)")
 	fs.IntVar(&cfg.Rooms, "rooms", 0, "spread the bots over `K` rooms, bots-1 to bots-K, created through the server's lobby")
 	fs.BoolVar(&cfg.Quick, "quick", false, "quick-play: the lobby picks each bot's room (or opens one) on any process")
-	fs.StringVar(&cfg.LobbyKey, "lobby-key", "", "bearer `key` of the server's lobby (its -lobby-key); bots then join through the lobby, with its tokens")
+	fs.StringVar(&cfg.LobbyKey, "lobby-key", os.Getenv(lobbyKeyEnv), "bearer `key` of the server's lobby (its -lobby-key; default $"+lobbyKeyEnv+", where a secret belongs); bots then join through the lobby, with its tokens, unlimited by its per-address limits")
 	fs.IntVar(&cfg.Bots, "n", 50, "number of bots (of the whole swarm, with -shards)")
 	fs.IntVar(&cfg.Shards, "shards", 1, "split the swarm into `N` shards, one process each: this one runs its part of the bots and rooms")
 	fs.IntVar(&cfg.Shard, "shard", 0, "`index` of this process's shard, 0 to N-1 (default $"+jobIndexEnv+", else 0)")
