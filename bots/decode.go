@@ -71,7 +71,7 @@ func (r *Report) validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	c := r.Config
-	if c.Shards < 1 || c.Shard < 0 || c.Shard >= c.Shards || c.Bots < 0 || c.FirstBot < 0 {
+	if c.Shards < 1 || c.Shards > MaxShards || c.Shard < 0 || c.Shard >= c.Shards || c.Bots < 0 || c.FirstBot < 0 {
 		bad("config: shard %d of %d, bots %d from %d", c.Shard, c.Shards, c.Bots, c.FirstBot)
 	}
 	if r.Histograms.InputAck == nil || r.Histograms.RTT == nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -134,7 +135,8 @@ func checkDisjoint(reports []*Report) error {
 	return nil
 }
 
-// missingShards names the shards of split swarms that no report is of.
+// missingShards names the shards of split swarms that no report is of:
+// one warning per swarm, naming at most a few.
 func missingShards(reports []*Report) []string {
 	present := map[int]map[int]bool{} // shards -> shard -> seen
 	for _, r := range reports {
@@ -145,13 +147,28 @@ func missingShards(reports []*Report) []string {
 			present[c.Shards][c.Shard] = true
 		}
 	}
+	const named = 8
 	var out []string
 	for _, n := range slices.Sorted(maps.Keys(present)) {
-		for i := range n {
+		missing := n - len(present[n])
+		if missing == 0 {
+			continue
+		}
+		var some []string
+		for i := 0; i < n && len(some) < named; i++ { // n is bounded by what DecodeReports accepts
 			if !present[n][i] {
-				out = append(out, fmt.Sprintf("shard %d of %d is missing: its bots are not in this report", i, n))
+				some = append(some, strconv.Itoa(i))
 			}
 		}
+		list := strings.Join(some, ", ")
+		if missing > len(some) {
+			list += fmt.Sprintf(" and %d more", missing-len(some))
+		}
+		verb := "is"
+		if missing > 1 {
+			verb = "are"
+		}
+		out = append(out, fmt.Sprintf("shard %s of %d %s missing: their bots are not in this report", list, n, verb))
 	}
 	return out
 }

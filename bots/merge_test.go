@@ -159,8 +159,13 @@ func TestMergeRefusesTheSameBotsTwiceAndNamesMissingShards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Warnings) != 2 || !strings.Contains(m.Warnings[0], "shard 1 of 3 is missing") {
+	if len(m.Warnings) != 1 || !strings.Contains(m.Warnings[0], "shard 1, 2 of 3 are missing") {
 		t.Fatalf("warnings %q", m.Warnings)
+	}
+	lone := shardReport(t, 0, MaxShards, nil, ServerReport{})
+	if m, err = Merge([]*Report{lone}); err != nil || len(m.Warnings) != 1 ||
+		!strings.Contains(m.Warnings[0], "shard 1, 2, 3, 4, 5, 6, 7, 8 and 65527 more of 65536 are missing") {
+		t.Fatalf("one shard of %d: warnings %q, %v", MaxShards, m.Warnings, err)
 	}
 }
 
@@ -224,6 +229,7 @@ func TestDecodeReportsIsStrict(t *testing.T) {
 		{"a negative counter", with(func(m map[string]any) { m["snapshots_received"] = -1 }), "snapshots_received: -1 is negative"},
 		{"a negative map count", with(func(m map[string]any) { m["dropped"] = map[string]int{"X": -2} }), "dropped[X]"},
 		{"a shard outside the shards", with(func(m map[string]any) { m["config"].(map[string]any)["shard"] = 4 }), "shard 4 of 1"},
+		{"too many shards", with(func(m map[string]any) { m["config"].(map[string]any)["shards"] = 1 << 40 }), "shard 0 of 1099511627776"},
 		{"a bad tick bucket", with(func(m map[string]any) {
 			m["server"].(map[string]any)["tick_buckets"] = []map[string]any{{"le": "soon", "count": 1}}
 		}), `le "soon"`},

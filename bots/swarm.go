@@ -148,8 +148,8 @@ func (c *Config) applyDefaults() error {
 		c.Shards = 1
 	}
 	switch {
-	case c.Shards < 0 || c.Shard < 0 || c.Shard >= c.Shards:
-		return fmt.Errorf("bots: shard %d of %d: want 0 <= shard < shards", c.Shard, c.Shards)
+	case c.Shards < 0 || c.Shards > MaxShards || c.Shard < 0 || c.Shard >= c.Shards:
+		return fmt.Errorf("bots: shard %d of %d: want 0 <= shard < shards <= %d", c.Shard, c.Shards, MaxShards)
 	case c.Bots < c.Shards:
 		return fmt.Errorf("bots: %d bots over %d shards: every shard needs a bot", c.Bots, c.Shards)
 	case c.Rooms > 0 && c.Rooms < c.Shards:
@@ -208,6 +208,10 @@ func (c *Config) transportOf(i int) transport.Kind {
 	}
 	return transport.WebTransport
 }
+
+// MaxShards bounds Config.Shards, and what a report may claim: far more
+// machines than a load test uses, few enough to list.
+const MaxShards = 1 << 16
 
 // botRange is the bots this shard runs: ids first to end-1.
 func (c *Config) botRange() (first, end int) {
