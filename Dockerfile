@@ -7,13 +7,14 @@
 # The server listens on one port number for TCP (HTTP, WebSocket, lobby,
 # metrics) and UDP (HTTP/3 + WebTransport): publish both.
 
-# 1. The server: static (no cgo), stripped.
+# 1. The server and the bot swarm: static (no cgo), stripped.
 FROM golang:1.26-bookworm AS server
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/server ./cmd/server
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/server ./cmd/server \
+ && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/bots ./cmd/bots
 
 # 2. The browser client: the Ebiten game as WebAssembly, and Go's loader.
 FROM golang:1.26-bookworm AS web
@@ -29,6 +30,8 @@ RUN mkdir -p /out/web \
 # 3. The image: no shell, no package manager, user 65532.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=server /out/server /tickwire/server
+# The bot swarm, for load tests from a cluster (deploy/swarm-job.yaml).
+COPY --from=server /out/bots /tickwire/bots
 COPY --from=web /out/web /tickwire/web
 # Listen on every interface at 7777; serve the web client; drain for 30 s
 # on SIGTERM (keep terminationGracePeriodSeconds above it).

@@ -14,6 +14,13 @@
 // process id) and the swarm's own CPU per bot. Report.Check gates a run
 // on Thresholds.
 //
+// A swarm larger than a machine runs as shards (Config.Shard of
+// Config.Shards), each a part of the bots and rooms. A report keeps the
+// totals its figures are derived from and its latency distributions as
+// mergeable histograms (Histogram, an HdrHistogram), so Merge of the
+// shards' reports (read back by DecodeReports) derives the figures of the
+// whole swarm, its percentiles exact at the histograms' precision.
+//
 // The swarm is cheap by construction: a few scheduler goroutines (one by
 // default) drive every bot's inputs from one ticker; there is no
 // goroutine or ticker per bot beyond those of the client session itself.

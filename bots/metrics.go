@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -90,16 +92,65 @@ func scrapeServer(ctx context.Context, client *http.Client, url string) (serverS
 // ServerReport is the server's side of a run, read from its metrics over
 // the measurement window. Nil fields were not available.
 type ServerReport struct {
-	MetricsURL   string   `json:"metrics_url"`
-	MetricsError string   `json:"metrics_error,omitempty"`
-	TickP50Ms    *float64 `json:"tick_p50_ms"`
-	TickP99Ms    *float64 `json:"tick_p99_ms"`
-	TickMaxMs    *float64 `json:"tick_max_ms"` // since the server started
-	MissedTicks  *float64 `json:"missed_ticks"`
-	Ticks        *float64 `json:"ticks"`
+	MetricsURL   string `json:"metrics_url"`
+	MetricsError string `json:"metrics_error,omitempty"`
+	// TickBuckets are the tick-duration histogram's cumulative buckets,
+	// counted over the window: merging reports of several servers adds
+	// them.
+	TickBuckets []TickBucket `json:"tick_buckets,omitempty"`
+	TickP50Ms   *float64     `json:"tick_p50_ms"`
+	TickP99Ms   *float64     `json:"tick_p99_ms"`
+	TickMaxMs   *float64     `json:"tick_max_ms"` // since the server started
+	MissedTicks *float64     `json:"missed_ticks"`
+	Ticks       *float64     `json:"ticks"`
 	// CPU and memory of the server process when -server-pid was given.
 	CPUPerSec  *float64 `json:"cpu_per_sec"` // user+sys seconds per wall second
 	PeakRSSMiB *float64 `json:"peak_rss_mib"`
+}
+
+// TickBucket is one cumulative bucket of a Prometheus histogram: how
+// many observations were at most Le seconds ("+Inf" for the last).
+type TickBucket struct {
+	Le    string  `json:"le"`
+	Count float64 `json:"count"`
+}
+
+// tickBuckets lists cumulative buckets (upper bound -> count) by bound.
+func tickBuckets(cum map[float64]float64) []TickBucket {
+	les := slices.Sorted(maps.Keys(cum))
+	out := make([]TickBucket, len(les))
+	for i, le := range les {
+		out[i] = TickBucket{Le: strconv.FormatFloat(le, 'g', -1, 64), Count: cum[le]}
+	}
+	return out
+}
+
+// bucketMap is the inverse of tickBuckets.
+func bucketMap(bs []TickBucket) (map[float64]float64, error) {
+	cum := make(map[float64]float64, len(bs))
+	for _, b := range bs {
+		le, err := parseValue(b.Le)
+		if err != nil || math.IsNaN(le) {
+			return nil, fmt.Errorf("tick bucket le %q: not a bound", b.Le)
+		}
+		if _, dup := cum[le]; dup {
+			return nil, fmt.Errorf("tick bucket le %q twice", b.Le)
+		}
+		cum[le] = b.Count
+	}
+	return cum, nil
+}
+
+// tickQuantiles fills the tick-duration percentiles from cumulative
+// buckets.
+func (r *ServerReport) tickQuantiles(cum map[float64]float64) {
+	r.TickP50Ms, r.TickP99Ms = nil, nil
+	if p, ok := bucketQuantile(cum, 0.5); ok {
+		r.TickP50Ms = new(p * 1000)
+	}
+	if p, ok := bucketQuantile(cum, 0.99); ok {
+		r.TickP99Ms = new(p * 1000)
+	}
 }
 
 // windowFigures fills r's metric figures from scrapes at the start (a)
@@ -110,12 +161,8 @@ func (r *ServerReport) windowFigures(a, b serverScrape) {
 		for le, n := range b.buckets {
 			delta[le] = n - a.buckets[le]
 		}
-		if p, ok := bucketQuantile(delta, 0.5); ok {
-			r.TickP50Ms = new(p * 1000)
-		}
-		if p, ok := bucketQuantile(delta, 0.99); ok {
-			r.TickP99Ms = new(p * 1000)
-		}
+		r.TickBuckets = tickBuckets(delta)
+		r.tickQuantiles(delta)
 	}
 	if b.hasMax {
 		r.TickMaxMs = new(b.max * 1000)

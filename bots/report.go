@@ -10,12 +10,25 @@ import (
 	"time"
 )
 
+// ReportVersion is the version of the report's JSON. A reader refuses
+// any other: merging reports whose fields mean different things would
+// be silently wrong.
+const ReportVersion = 1
+
 // Report is what a swarm run measured, over the measurement window,
 // for the bots connected when it began. Nil fields are figures that were
 // not available (JSON null, "n/a" in the table).
+//
+// The rates and percentiles are derived from Totals and Histograms (and
+// the counters beside them), which is what Merge adds up: a merged
+// report's figures are those one swarm of all the shards' bots would
+// have reported.
 type Report struct {
-	Config ReportConfig `json:"config"`
+	Version int          `json:"version"`
+	Config  ReportConfig `json:"config"`
 
+	// WindowSeconds is the measurement window; in a merged report the
+	// shards' windows averaged over their bots.
 	WindowSeconds          float64           `json:"window_seconds"`
 	Connected              int               `json:"connected"`
 	BotsMeasured           int               `json:"bots_measured"`
@@ -65,16 +78,45 @@ type Report struct {
 
 	Server ServerReport `json:"server"`
 
-	// Failures names the thresholds broken (empty: all held); Unchecked
-	// those that could not be evaluated.
-	Failures  []string `json:"failures"`
-	Unchecked []string `json:"unchecked,omitempty"`
+	Totals     Totals     `json:"totals"`
+	Histograms Histograms `json:"histograms"`
+
+	// Thresholds are those the report was checked against; Failures names
+	// those broken (empty: all held), Unchecked those that could not be
+	// evaluated. Warnings say what a merge found missing.
+	Thresholds *Thresholds `json:"thresholds,omitempty"`
+	Failures   []string    `json:"failures"`
+	Unchecked  []string    `json:"unchecked,omitempty"`
+	Warnings   []string    `json:"warnings,omitempty"`
+}
+
+// Totals are the sums the per-client and per-snapshot rates are derived
+// from. Nil: not measured (by some shard, in a merged report).
+type Totals struct {
+	// BotSeconds is the measured bots times the window: the divisor of
+	// every per-client-per-second figure.
+	BotSeconds         float64  `json:"bot_seconds"`
+	AppBytesDown       int64    `json:"app_bytes_down"`
+	AppBytesUp         int64    `json:"app_bytes_up"`
+	WireBytesDown      *int64   `json:"wire_bytes_down"`
+	WireBytesUp        *int64   `json:"wire_bytes_up"`
+	WireBytesTotal     *int64   `json:"wire_bytes_total"`
+	FramesExtrapolated *int64   `json:"frames_extrapolated"`
+	FramesHeld         *int64   `json:"frames_held"`
+	SwarmCPUSeconds    *float64 `json:"swarm_cpu_seconds"`
+}
+
+// Histograms are the report's latency distributions, whole: merging
+// two reports merges these, and the percentiles are read from them.
+type Histograms struct {
+	InputAck *Histogram `json:"input_ack_us"` // input-to-ack latency, inputs of the window
+	RTT      *Histogram `json:"rtt_us"`       // each measured bot's smoothed RTT at the end
 }
 
 // ReportConfig is the part of the configuration a report repeats.
 type ReportConfig struct {
 	Server    string  `json:"server"`
-	Bots      int     `json:"bots"`
+	Bots      int     `json:"bots"` // the bots this run ran (a shard's part)
 	Transport string  `json:"transport"`
 	Ramp      string  `json:"ramp"`
 	Warmup    string  `json:"warmup"`
@@ -83,6 +125,12 @@ type ReportConfig struct {
 	Up        LinkCfg `json:"up"`
 	Down      LinkCfg `json:"down"`
 	Date      string  `json:"date"`
+	// Shard of Shards ran bots FirstBot to FirstBot+Bots-1 of the swarm.
+	Shard    int `json:"shard"`
+	Shards   int `json:"shards"`
+	FirstBot int `json:"first_bot"`
+	// Merged describes each report a merged report was made of.
+	Merged []string `json:"merged,omitempty"`
 }
 
 // LinkCfg is a Link in a report.
@@ -98,58 +146,98 @@ func reportConfig(c *Config) ReportConfig {
 	lc := func(l Link) LinkCfg {
 		return LinkCfg{l.Latency.String(), l.Jitter.String(), l.Loss, l.Duplicate, l.Reorder}
 	}
+	first, end := c.botRange()
 	return ReportConfig{
-		Server: c.Server, Bots: c.Bots, Transport: c.Transport,
+		Server: c.Server, Bots: end - first, Transport: c.Transport,
 		Ramp: c.Ramp.String(), Warmup: c.Warmup.String(), Duration: c.Duration.String(),
 		Seed: c.Seed, Up: lc(c.Up), Down: lc(c.Down),
-		Date: time.Now().UTC().Format(time.RFC3339),
+		Date:  time.Now().UTC().Format(time.RFC3339),
+		Shard: c.Shard, Shards: c.Shards, FirstBot: first,
 	}
 }
 
-func (r *Report) fillSwarmCPU(cpu, window time.Duration, bots int) {
-	if window <= 0 {
-		return
-	}
-	if r.SnapshotsReceived > 0 {
-		r.SwarmCPUPerSnapshotUs = new(float64(cpu.Microseconds()) / float64(r.SnapshotsReceived))
-	}
-	perSec := cpu.Seconds() / window.Seconds()
-	r.SwarmCPUPerSec = new(perSec)
-	if bots > 0 {
-		perBot := perSec / float64(bots) * 1e6
-		r.SwarmCPUPerBotUsPerSec = new(perBot)
-		r.SwarmCoresFor1000Bots = new(perBot * 1000 / 1e6)
-	}
-}
-
-func (r *Report) fillWire(a, b wireCount, window time.Duration, bots int) {
+// fillWire records the wire bytes between the counts a and b.
+func (r *Report) fillWire(a, b wireCount) {
 	r.WireCounter = b.Description
-	if bots == 0 || window <= 0 {
-		return
-	}
-	per := func(d int64) *float64 { return new(float64(d) / float64(bots) / window.Seconds()) }
 	if a.Split && b.Split {
-		r.WireDownBytesPerClientSec = per(b.Down - a.Down)
-		r.WireUpBytesPerClientSec = per(b.Up - a.Up)
+		r.Totals.WireBytesDown = new(b.Down - a.Down)
+		r.Totals.WireBytesUp = new(b.Up - a.Up)
 	}
-	r.WireTotalBytesPerClientSec = per(b.total() - a.total())
+	r.Totals.WireBytesTotal = new(b.total() - a.total())
+}
+
+// derive computes every rate and percentile of r from its counters,
+// Totals and Histograms: the one place a run and a merge compute them.
+func (r *Report) derive() {
+	t := &r.Totals
+	perClientSec := func(v *int64) *float64 {
+		if v == nil || t.BotSeconds <= 0 {
+			return nil
+		}
+		return new(float64(*v) / t.BotSeconds)
+	}
+	r.AppDownBytesPerClientSec, r.AppUpBytesPerClientSec = 0, 0
+	if t.BotSeconds > 0 {
+		r.AppDownBytesPerClientSec = float64(t.AppBytesDown) / t.BotSeconds
+		r.AppUpBytesPerClientSec = float64(t.AppBytesUp) / t.BotSeconds
+	}
+	r.WireDownBytesPerClientSec = perClientSec(t.WireBytesDown)
+	r.WireUpBytesPerClientSec = perClientSec(t.WireBytesUp)
+	r.WireTotalBytesPerClientSec = perClientSec(t.WireBytesTotal)
+
+	r.InputAckSamples = r.Histograms.InputAck.Count()
+	r.InputAckP50Ms, r.InputAckP99Ms = quantilesMs(r.Histograms.InputAck)
+	r.RTTP50Ms, r.RTTP99Ms = quantilesMs(r.Histograms.RTT)
+
+	r.SnapshotRatio = 0
+	if r.SnapshotsExpected > 0 {
+		r.SnapshotRatio = float64(r.SnapshotsReceived) / float64(r.SnapshotsExpected)
+	}
+	r.FramesExtrapolatedShare, r.FramesHeldShare = nil, nil
+	if r.FramesTotal != nil && *r.FramesTotal > 0 && t.FramesExtrapolated != nil && t.FramesHeld != nil {
+		r.FramesExtrapolatedShare = new(float64(*t.FramesExtrapolated) / float64(*r.FramesTotal))
+		r.FramesHeldShare = new(float64(*t.FramesHeld) / float64(*r.FramesTotal))
+	}
+	r.CorrectionsPerClientSec = perClientSec(r.Corrections)
+
+	r.SwarmCPUPerSec, r.SwarmCPUPerBotUsPerSec, r.SwarmCoresFor1000Bots, r.SwarmCPUPerSnapshotUs = nil, nil, nil, nil
+	if cpu := t.SwarmCPUSeconds; cpu != nil && r.WindowSeconds > 0 {
+		r.SwarmCPUPerSec = new(*cpu / r.WindowSeconds)
+		if t.BotSeconds > 0 {
+			perBot := *cpu / t.BotSeconds * 1e6
+			r.SwarmCPUPerBotUsPerSec = new(perBot)
+			r.SwarmCoresFor1000Bots = new(perBot * 1000 / 1e6)
+		}
+		if r.SnapshotsReceived > 0 {
+			r.SwarmCPUPerSnapshotUs = new(*cpu * 1e6 / float64(r.SnapshotsReceived))
+		}
+	}
+}
+
+// quantilesMs returns the p50 and p99 of h in milliseconds, or nils
+// when h is empty.
+func quantilesMs(h *Histogram) (p50, p99 *float64) {
+	if h.Count() == 0 {
+		return nil, nil
+	}
+	return new(ms(h.Quantile(0.50))), new(ms(h.Quantile(0.99)))
 }
 
 // Thresholds gate a run; a zero field is not checked.
 type Thresholds struct {
-	MaxAckP99          time.Duration
-	MaxMissedTicks     int // negative: not checked
-	MinSnapshotRatio   float64
-	MaxConnectFailures int // negative: not checked
+	MaxAckP99          time.Duration `json:"max_ack_p99_ns"`
+	MaxMissedTicks     int           `json:"max_missed_ticks"` // negative: not checked
+	MinSnapshotRatio   float64       `json:"min_snapshot_ratio"`
+	MaxConnectFailures int           `json:"max_connect_failures"` // negative: not checked
 	// RequireServerMetrics fails the run when a server threshold cannot
 	// be checked because the server exposes no metrics.
-	RequireServerMetrics bool
+	RequireServerMetrics bool `json:"require_server_metrics"`
 }
 
-// Check fills r.Failures and r.Unchecked; it reports whether every
-// threshold held.
+// Check fills r.Thresholds, r.Failures and r.Unchecked; it reports
+// whether every threshold held.
 func (r *Report) Check(t Thresholds) bool {
-	r.Failures, r.Unchecked = []string{}, nil
+	r.Thresholds, r.Failures, r.Unchecked = &t, []string{}, nil
 	fail := func(format string, args ...any) { r.Failures = append(r.Failures, fmt.Sprintf(format, args...)) }
 	if t.MaxAckP99 > 0 {
 		switch {
@@ -187,12 +275,29 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
+// WriteJSONLine writes the report as JSON on one line: among the lines of
+// a log (a pod's), the one that starts with "{".
+func (r *Report) WriteJSONLine(w io.Writer) error {
+	return json.NewEncoder(w).Encode(r)
+}
+
 // WriteTable writes the report as an aligned two-column table.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, args...)) }
 	c := r.Config
-	row("run", "%d bots over %s to %s, ramp %s, warm-up %s, window %.1fs, seed %d", c.Bots, c.Transport, c.Server, c.Ramp, c.Warmup, r.WindowSeconds, c.Seed)
+	run := fmt.Sprintf("%d bots over %s to %s, ramp %s, warm-up %s, window %.1fs", c.Bots, c.Transport, c.Server, c.Ramp, c.Warmup, r.WindowSeconds)
+	switch {
+	case len(c.Merged) > 0:
+		row("run", "%s (%d reports merged)", run, len(c.Merged))
+		for _, m := range c.Merged {
+			row("merged", "%s", m)
+		}
+	case c.Shards > 1:
+		row("run", "%s, seed %d, shard %d of %d (bots %d to %d)", run, c.Seed, c.Shard, c.Shards, c.FirstBot, c.FirstBot+c.Bots-1)
+	default:
+		row("run", "%s, seed %d", run, c.Seed)
+	}
 	row("bots", "%d connected, %d measured %s, %d connect failures %s, dropped %s, %d send errors",
 		r.Connected, r.BotsMeasured, formatCounts(r.BotsByTransport), r.ConnectFailures,
 		formatCounts(r.ConnectFailureReasons), formatCounts(r.Dropped), r.SendErrors)
@@ -246,6 +351,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	for _, u := range r.Unchecked {
 		row("not checked", "%s", u)
+	}
+	for _, w := range r.Warnings {
+		row("warning", "%s", w)
 	}
 	return tw.Flush()
 }

@@ -62,8 +62,16 @@ type Config struct {
 	// -lobby-key). With it every bot joins through the lobby, which hands
 	// out join tokens (for a server that requires them).
 	LobbyKey string
-	// Bots is how many bots to run. Default 50.
+	// Bots is how many bots the swarm has (all shards together). Default 50.
 	Bots int
+	// Shard and Shards split one swarm over Shards processes, on as many
+	// machines: this process runs shard Shard (0 to Shards-1), the bots
+	// Shard·Bots/Shards to (Shard+1)·Bots/Shards-1 (bot i keeps its name
+	// and its seed, derived from Seed and i, whichever process runs it)
+	// and, with Rooms, the rooms Shard·Rooms/Shards+1 to
+	// (Shard+1)·Rooms/Shards, which it creates and spreads its bots over.
+	// Merge adds the shards' reports up. Default one shard: every bot.
+	Shard, Shards int
 	// Transport is "wt", "ws" or "mixed". Default "wt".
 	Transport string
 	// Ramp spreads the bots' connections evenly over this long. Default 0:
@@ -110,7 +118,18 @@ type Config struct {
 	// Logger receives the sessions' logs. Default: discarded (the report
 	// counts what went wrong).
 	Logger *slog.Logger
+	// OnSample, when set, is called with every latency recorded in the
+	// report's histograms, as it is recorded: kind SampleInputAck or
+	// SampleRTT. It is called from many goroutines at once. It exists to
+	// check the histograms against the raw samples; nil costs nothing.
+	OnSample func(kind string, d time.Duration)
 }
+
+// Kinds of latency sample given to Config.OnSample.
+const (
+	SampleInputAck = "input_ack"
+	SampleRTT      = "rtt"
+)
 
 func (c *Config) applyDefaults() error {
 	if c.Server == "" {
@@ -124,6 +143,17 @@ func (c *Config) applyDefaults() error {
 	}
 	if c.Rooms < 0 || (c.Rooms > 0 && c.Room != "") || (c.Quick && (c.Rooms > 0 || c.Room != "")) {
 		return fmt.Errorf("bots: rooms %d, room %q, quick %v: give one room, a positive number of rooms or quick play", c.Rooms, c.Room, c.Quick)
+	}
+	if c.Shards == 0 {
+		c.Shards = 1
+	}
+	switch {
+	case c.Shards < 0 || c.Shards > MaxShards || c.Shard < 0 || c.Shard >= c.Shards:
+		return fmt.Errorf("bots: shard %d of %d: want 0 <= shard < shards <= %d", c.Shard, c.Shards, MaxShards)
+	case c.Bots < c.Shards:
+		return fmt.Errorf("bots: %d bots over %d shards: every shard needs a bot", c.Bots, c.Shards)
+	case c.Rooms > 0 && c.Rooms < c.Shards:
+		return fmt.Errorf("bots: %d rooms over %d shards: every shard needs a room of its own", c.Rooms, c.Shards)
 	}
 	switch c.Transport {
 	case "":
@@ -179,6 +209,21 @@ func (c *Config) transportOf(i int) transport.Kind {
 	return transport.WebTransport
 }
 
+// MaxShards bounds Config.Shards, and what a report may claim: far more
+// machines than a load test uses, few enough to list.
+const MaxShards = 1 << 16
+
+// botRange is the bots this shard runs: ids first to end-1.
+func (c *Config) botRange() (first, end int) {
+	return c.Shard * c.Bots / c.Shards, (c.Shard + 1) * c.Bots / c.Shards
+}
+
+// roomRange is the rooms this shard creates and fills: bots-(first+1)
+// to bots-end (none without Rooms).
+func (c *Config) roomRange() (first, end int) {
+	return c.Shard * c.Rooms / c.Shards, (c.Shard + 1) * c.Rooms / c.Shards
+}
+
 // botSeed derives bot i's seed from the swarm's (splitmix64).
 func botSeed(seed uint64, i int) uint64 {
 	z := seed + uint64(i+1)*0x9e3779b97f4a7c15
@@ -219,11 +264,11 @@ type bot struct {
 type swarm struct {
 	cfg    Config
 	epoch  time.Time
-	ack    game.DurationHistogram // input-to-ack latency, measurement window only
+	ack    Histogram // input-to-ack latency, measurement window only
 	measur atomic.Bool
 	phase  atomic.Value // string: ramp, warmup, measure, done
 
-	shards []*shard
+	scheds []*scheduler
 	// certHashes are the server's certificate hashes, fetched once for
 	// every bot (nil: each bot fetches them while dialing).
 	certHashes [][sha256.Size]byte
@@ -239,12 +284,12 @@ type swarm struct {
 	nLive     atomic.Int64
 }
 
-// shard is one scheduler's bots. The scheduler keeps them in a heap by
+// scheduler is one scheduling goroutine's bots. It keeps them in a heap by
 // the time each next needs it (its next input or display frame), so a
 // wake visits only the bots due instead of every bot: polling N sessions
 // every Resolution was most of the swarm's CPU, a lock and cache misses
 // per bot per wake, and a saturated scheduler delays every bot's inputs.
-type shard struct {
+type scheduler struct {
 	mu    sync.Mutex
 	fresh []*bot // connected, not yet in the heap
 
@@ -302,6 +347,12 @@ func (h *wakeHeap) pop() *bot {
 
 func (s *swarm) now() int64 { return int64(time.Since(s.epoch)) }
 
+// shardBots is how many bots this process runs.
+func (s *swarm) shardBots() int {
+	first, end := s.cfg.botRange()
+	return end - first
+}
+
 // Run runs the swarm: connects the bots over the ramp, lets them play
 // through the warm-up and the measurement window, disconnects them and
 // reports. It returns an error only when the run could not happen; what
@@ -311,17 +362,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	s := &swarm{cfg: cfg, epoch: time.Now(), failed: map[string]int{}, failEx: map[string]string{}}
-	s.shards = make([]*shard, cfg.Schedulers)
-	for i := range s.shards {
-		s.shards[i] = &shard{}
+	s.scheds = make([]*scheduler, cfg.Schedulers)
+	for i := range s.scheds {
+		s.scheds[i] = &scheduler{}
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 
 	var wg sync.WaitGroup
-	for _, sh := range s.shards {
+	for _, sc := range s.scheds {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.schedule(runCtx, sh) }()
+		go func() { defer wg.Done(); s.schedule(runCtx, sc) }()
 	}
 	progDone := make(chan struct{})
 	go func() { defer close(progDone); s.progress(runCtx) }()
@@ -348,7 +399,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	httpc := &http.Client{Timeout: 5 * time.Second}
-	rep := &Report{Config: reportConfig(&cfg)}
+	rep := &Report{Version: ReportVersion, Config: reportConfig(&cfg)}
 	rep.Server.MetricsURL = cfg.MetricsURL
 
 	// Window start: server metrics and counters first, so that reading
@@ -369,6 +420,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	waitErr := sleepCtx(ctx, cfg.Duration)
 
 	s.measur.Store(false)
+	s.settleAcks()
 	s.phase.Store("done")
 	window := time.Since(t0)
 	cpuB, _ := selfCPU()
@@ -377,12 +429,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if wireErr == nil {
 		wireB, wireErr = s.readWire(ctx)
 	}
-	s.fillClientFigures(rep, live, window) // before the CPU: it needs the snapshot count
+	s.fillClientFigures(rep, live, window)
 	if cpuOK {
-		rep.fillSwarmCPU(cpuB-cpuA, window, len(live))
+		rep.Totals.SwarmCPUSeconds = new((cpuB - cpuA).Seconds())
 	}
 	if wireErr == nil && (cfg.WireCmd != "" || cfg.WireDev != "") {
-		rep.fillWire(wireA, wireB, window, len(live))
+		rep.fillWire(wireA, wireB)
 	} else if wireErr != nil {
 		rep.WireError = wireErr.Error()
 	}
@@ -409,6 +461,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			rep.Server.windowFigures(scrapeA, scrapeB)
 		}
 	}
+	rep.derive()
 	s.shutdown(stop, &wg, progDone)
 	if waitErr != nil {
 		return rep, waitErr
@@ -430,18 +483,19 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// connectAll starts bot i's connection at Ramp·i/Bots and returns when
-// every attempt has finished.
+// connectAll starts the connection of the shard's k-th bot at Ramp·k/n
+// (n bots in the shard) and returns when every attempt has finished.
 func (s *swarm) connectAll(ctx context.Context) {
 	var wg sync.WaitGroup
-	n := s.cfg.Bots
-	for i := range n {
-		at := s.epoch.Add(time.Duration(int64(s.cfg.Ramp) * int64(i) / int64(n)))
+	first, end := s.cfg.botRange()
+	n := end - first
+	for k := range n {
+		at := s.epoch.Add(time.Duration(int64(s.cfg.Ramp) * int64(k) / int64(n)))
 		if err := sleepCtx(ctx, time.Until(at)); err != nil {
 			break
 		}
 		wg.Add(1)
-		go func() { defer wg.Done(); s.connect(ctx, i) }()
+		go func() { defer wg.Done(); s.connect(ctx, first+k) }()
 	}
 	wg.Wait()
 }
@@ -483,10 +537,10 @@ func (s *swarm) connect(ctx context.Context, i int) {
 	s.connected = append(s.connected, b)
 	s.mu.Unlock()
 	s.nLive.Add(1)
-	sh := s.shards[i%len(s.shards)]
-	sh.mu.Lock()
-	sh.fresh = append(sh.fresh, b)
-	sh.mu.Unlock()
+	sc := s.scheds[i%len(s.scheds)]
+	sc.mu.Lock()
+	sc.fresh = append(sc.fresh, b)
+	sc.mu.Unlock()
 }
 
 // failureReason classifies a connection error for the report.
@@ -530,7 +584,11 @@ func (s *swarm) onSnapshot(b *bot, h *wire.SnapshotHeader) {
 			e := &b.ring[t%ackRing]
 			if e.tick == t && e.at != 0 {
 				if measuring {
-					s.ack.Record(time.Duration(now - e.at))
+					d := time.Duration(now - e.at)
+					s.ack.Record(d)
+					if s.cfg.OnSample != nil {
+						s.cfg.OnSample(SampleInputAck, d)
+					}
 				}
 				e.at = 0
 			}
@@ -540,10 +598,23 @@ func (s *swarm) onSnapshot(b *bot, h *wire.SnapshotHeader) {
 	b.mu.Unlock()
 }
 
-// schedule drives one shard's bots: at every wake, each bot due sends
+// settleAcks returns once no snapshot callback that saw the window open
+// is still recording (each records under its bot's lock): the report's
+// histogram then holds every sample OnSample was given.
+func (s *swarm) settleAcks() {
+	s.mu.Lock()
+	all := s.connected
+	s.mu.Unlock()
+	for _, b := range all {
+		b.mu.Lock() // an empty critical section: the barrier
+		b.mu.Unlock()
+	}
+}
+
+// schedule drives one scheduler's bots: at every wake, each bot due sends
 // the inputs its session says are due and accounts for its display
 // frames; it then sleeps in the heap until its next input or frame.
-func (s *swarm) schedule(ctx context.Context, sh *shard) {
+func (s *swarm) schedule(ctx context.Context, sc *scheduler) {
 	t := time.NewTicker(s.cfg.Resolution)
 	defer t.Stop()
 	var frameEvery time.Duration
@@ -558,19 +629,19 @@ func (s *swarm) schedule(ctx context.Context, sh *shard) {
 		case <-t.C:
 		}
 		now := time.Now()
-		sh.mu.Lock()
-		fresh, sh.fresh = sh.fresh, fresh[:0]
-		sh.mu.Unlock()
+		sc.mu.Lock()
+		fresh, sc.fresh = sc.fresh, fresh[:0]
+		sc.mu.Unlock()
 		nowNs := int64(now.Sub(s.epoch))
 		for _, b := range fresh {
 			b.wake = now
-			sh.heap.push(b, nowNs)
+			sc.heap.push(b, nowNs)
 		}
 		clear(fresh)
-		for len(sh.heap) > 0 && sh.heap[0].at <= nowNs {
-			b := sh.heap.pop()
+		for len(sc.heap) > 0 && sc.heap[0].at <= nowNs {
+			b := sc.heap.pop()
 			if s.visit(b, now, frameEvery) {
-				sh.heap.push(b, int64(b.wake.Sub(s.epoch)))
+				sc.heap.push(b, int64(b.wake.Sub(s.epoch)))
 			}
 		}
 	}
@@ -715,8 +786,9 @@ func (s *swarm) shutdown(stop context.CancelFunc, wg *sync.WaitGroup, progDone <
 	}
 }
 
-// fillClientFigures computes the client side of the report from the bots
-// live at the window's start.
+// fillClientFigures records the client side of the report, the counters
+// and histograms its figures are derived from, from the bots live at the
+// window's start.
 func (s *swarm) fillClientFigures(r *Report, live []*bot, window time.Duration) {
 	s.mu.Lock()
 	r.ConnectFailures = int(s.nFailed.Load())
@@ -733,7 +805,7 @@ func (s *swarm) fillClientFigures(r *Report, live []*bot, window time.Duration) 
 		in, out, snaps, expected, sendErrs int64
 		interp, extrap, held, corr         int64
 		hasFrames, hasCorr                 = len(live) > 0, len(live) > 0
-		rtts                               []time.Duration
+		rtt                                = &Histogram{}
 	)
 	for _, b := range live {
 		byTransport[string(b.transport)]++
@@ -752,42 +824,27 @@ func (s *swarm) fillClientFigures(r *Report, live []*bot, window time.Duration) 
 		if b.dead.Load() {
 			r.Dropped[dropReason(b.sess.Err())]++
 		} else {
-			rtts = append(rtts, b.sess.RTT())
+			d := b.sess.RTT()
+			rtt.Record(d)
+			if s.cfg.OnSample != nil {
+				s.cfg.OnSample(SampleRTT, d)
+			}
 		}
 	}
 	r.BotsByTransport = byTransport
 	r.SendErrors = sendErrs
-	n, sec := float64(len(live)), window.Seconds()
-	if n > 0 && sec > 0 {
-		r.AppDownBytesPerClientSec = float64(in) / n / sec
-		r.AppUpBytesPerClientSec = float64(out) / n / sec
-	}
+	r.Totals.BotSeconds = float64(len(live)) * window.Seconds()
+	r.Totals.AppBytesDown, r.Totals.AppBytesUp = in, out
 	r.SnapshotsReceived, r.SnapshotsExpected = snaps, expected
-	if expected > 0 {
-		r.SnapshotRatio = float64(snaps) / float64(expected)
-	}
-	r.InputAckSamples = int64(s.ack.Count())
-	if r.InputAckSamples > 0 {
-		r.InputAckP50Ms = new(ms(s.ack.Quantile(0.50)))
-		r.InputAckP99Ms = new(ms(s.ack.Quantile(0.99)))
-	}
-	if len(rtts) > 0 {
-		slices.Sort(rtts)
-		r.RTTP50Ms = new(ms(rtts[len(rtts)/2]))
-		r.RTTP99Ms = new(ms(rtts[min(len(rtts)-1, len(rtts)*99/100)]))
-	}
+	r.Histograms = Histograms{InputAck: s.ack.Clone(), RTT: rtt}
 	if hasFrames {
 		if total := interp + extrap + held; total > 0 {
 			r.FramesTotal = new(total)
-			r.FramesExtrapolatedShare = new(float64(extrap) / float64(total))
-			r.FramesHeldShare = new(float64(held) / float64(total))
+			r.Totals.FramesExtrapolated, r.Totals.FramesHeld = new(extrap), new(held)
 		}
 	}
 	if hasCorr {
 		r.Corrections = new(corr)
-		if n > 0 && sec > 0 {
-			r.CorrectionsPerClientSec = new(float64(corr) / n / sec)
-		}
 	}
 }
 
@@ -841,7 +898,7 @@ func (s *swarm) progress(ctx context.Context) {
 		lastIn, lastOut, lastSnaps = in, out, snaps
 		phase, _ := s.phase.Load().(string)
 		line := fmt.Sprintf("t=%4.0fs %-7s bots %d/%d up, %d failed, %d dropped | in %.0f kbps out %.0f kbps | rtt p50 %.1fms p99 %.1fms | %.1f snap/s/bot | send errors %d",
-			time.Since(s.epoch).Seconds(), phase, len(live), s.cfg.Bots, s.nFailed.Load(), dropped,
+			time.Since(s.epoch).Seconds(), phase, len(live), s.shardBots(), s.nFailed.Load(), dropped,
 			kIn, kOut, ms(p50), ms(p99), snapRate, errs)
 		if s.cfg.ProgressTTY {
 			fmt.Fprintf(s.cfg.Progress, "\r%s\x1b[K", line)
@@ -851,21 +908,28 @@ func (s *swarm) progress(ctx context.Context) {
 	}
 }
 
-// roomOf is the room bot i joins.
+// roomOf is the room bot i (one of this shard's) joins: the shard's bots
+// go round its rooms in turn.
 func (c *Config) roomOf(i int) string {
 	if c.Rooms > 0 {
-		return fmt.Sprintf("bots-%d", i%c.Rooms+1)
+		firstBot, _ := c.botRange()
+		first, end := c.roomRange()
+		return roomName(first + (i-firstBot)%(end-first))
 	}
 	return c.Room
 }
 
-// createRooms opens the Rooms through the server's lobby, which places
-// each on the least-loaded process; a room that exists already (409) is
-// used as it is.
+// roomName names room k (0-based) of Rooms.
+func roomName(k int) string { return fmt.Sprintf("bots-%d", k+1) }
+
+// createRooms opens the shard's rooms through the server's lobby, which
+// places each on the least-loaded process; a room that exists already
+// (409) is used as it is.
 func (c *Config) createRooms(ctx context.Context) error {
 	lc := c.lobby()
-	for k := range c.Rooms {
-		id := c.roomOf(k)
+	first, end := c.roomRange()
+	for k := first; k < end; k++ {
+		id := roomName(k)
 		_, err := lc.Create(ctx, lobby.CreateRequest{ID: id})
 		var le *lobby.Error
 		if err != nil && !(errors.As(err, &le) && le.Status == http.StatusConflict) {

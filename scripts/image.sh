@@ -3,6 +3,8 @@
 # here by the local Go toolchain (no registry is needed: the image is
 # FROM scratch). The image holds the static server, the browser client
 # (compressed) and the CA certificates ACME needs; it runs as user 65532.
+# It also holds the bot swarm, /tickwire/bots, for load tests run from a
+# cluster (deploy/swarm-job.yaml).
 #
 #   scripts/image.sh                    # tags tickwire/server:dev
 #   scripts/image.sh tickwire/server:1  # another tag
@@ -25,8 +27,9 @@ fi
 ctx=$(mktemp -d /tmp/tickwire-image.XXXXXX)
 trap 'rm -rf "$ctx"' EXIT
 mkdir -p "$ctx/tickwire/web" "$ctx/etc/ssl/certs" "$ctx/var/lib/tickwire/acme"
-step "building the server (static) and the web client"
+step "building the server and the bots (static) and the web client"
 CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$ctx/tickwire/server" ./cmd/server
+CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$ctx/tickwire/bots" ./cmd/bots
 GOOS=js GOARCH=wasm go build -trimpath -ldflags="-s -w" -o "$ctx/tickwire/web/client.wasm" ./cmd/client
 cp "$(go env GOROOT)/lib/wasm/wasm_exec.js" "$ctx/tickwire/web/"
 go run ./cmd/webcompress "$ctx/tickwire/web"

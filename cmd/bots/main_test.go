@@ -325,3 +325,17 @@ func TestBotsSpreadOverRoomsTheyCreateThroughTheLobby(t *testing.T) {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
 	}
 }
+
+// TestLobbyKeyComesFromTheEnvironment: the key is a secret, so it can
+// come from $TICKWIRE_LOBBY_KEY (as the server's does) instead of the
+// command line, which other users of the host can read.
+func TestLobbyKeyComesFromTheEnvironment(t *testing.T) {
+	srv := servertest.Start(t, &server.Server{LobbyKey: "backend-key"})
+	t.Setenv(lobbyKeyEnv, "backend-key")
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"-server", srv.URL(), "-rooms", "2", "-n", "2", "-transport", "ws",
+		"-warmup", "0s", "-duration", "1s", "-metrics", "-", "-q"}, io.Discard, &stderr)
+	if code != exitOK {
+		t.Fatalf("exit %d with the key in $%s; stderr:\n%s", code, lobbyKeyEnv, stderr.String())
+	}
+}
