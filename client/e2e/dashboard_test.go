@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/png"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,7 +26,7 @@ import (
 // players, and its tick chart moves between two screenshots taken three
 // events apart (kept in the test's artifacts).
 func TestDashboardPageIsLiveInChromium(t *testing.T) {
-	if _, err := os.Stat(chromiumPath()); err != nil {
+	if _, err := exec.LookPath(chromiumPath()); err != nil {
 		need(t, "chromium")
 	}
 	const key = "e2e-dashboard-key"
