@@ -12,6 +12,9 @@
 //   - The lobby (/rooms: list, create, join), the room directory shared
 //     across processes (directory, directory/redisdir), the Agones
 //     sidecar (agones), Prometheus metrics, /healthz and /readyz, drain.
+//   - The live view: /dashboard, a page built in, fed once a second by
+//     /dashboard/events (Server-Sent Events) from what the metrics
+//     already measure.
 //
 // servertest starts servers for tests. The server never imports the
 // client session (package client).

@@ -50,6 +50,8 @@ func (s *Server) routes() http.Handler {
 		}
 	})
 	mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET "+PathDashboard, s.dash.servePage)
+	mux.HandleFunc("GET "+PathDashboardEvents, s.dash.serveEvents)
 	mux.HandleFunc("GET "+lobby.PathRooms, s.serveListRooms)
 	mux.HandleFunc("POST "+lobby.PathRooms, s.lobbyPost(s.serveCreateRoom))
 	mux.HandleFunc("POST "+lobby.PathRooms+"/{id}/join", s.lobbyPost(s.serveJoin))

@@ -135,6 +135,7 @@ type Server struct {
 	log      *slog.Logger
 	endpoint *transport.Endpoint
 	metrics  *serverMetrics
+	dash     *dashboard
 	signer   *jointoken.Signer
 	dir      directory.Directory
 	epoch    time.Time
@@ -245,6 +246,7 @@ func (s *Server) init() error {
 	s.publishNow = make(chan struct{}, 1)
 	s.rooms = make(map[string]*room)
 	s.metrics = newServerMetrics(s.roomList)
+	s.dash = newDashboard(s)
 	return nil
 }
 
@@ -292,6 +294,7 @@ func (s *Server) Run(ctx context.Context) error {
 	houseCtx, stopHouse := context.WithCancel(context.Background())
 	houseDone := make(chan struct{})
 	go func() { defer close(houseDone); s.housekeeping(houseCtx) }()
+	stopDashboard := s.dash.start(s.clock)
 	s.publish(ctx)
 	s.ready.Store(true)
 	close(s.readyChan())
@@ -306,6 +309,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.publish(houseCtx) // other lobbies stop sending players here
 	s.waitDrained()
 	s.shutdownSessions()
+	stopDashboard() // its event streams end before the endpoint waits on them
 	stopEndpoint()
 	if err == nil {
 		err = <-errs
@@ -865,6 +869,7 @@ func (s *Server) refuse(log *slog.Logger, conn transport.Conn, err error) {
 	s.refused.Add(1)
 	var he *helloError
 	if errors.As(err, &he) {
+		s.dash.noteDisconnect("", he.reason, he.text, true)
 		s.metrics.handshakes.WithLabelValues(strings.ToLower(strings.TrimPrefix(he.reason.String(), "DISCONNECT_REASON_"))).Inc()
 		log.Warn("handshake refused", "reason", he.reason.String(), "text", he.text)
 		_ = conn.SendMessage(wire.DisconnectPacket(he.reason, he.text))
