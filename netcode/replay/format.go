@@ -18,6 +18,8 @@ import (
 const (
 	Magic   = "TWREPLAY"
 	Version = 1
+	// Ext ends the name of every recording file.
+	Ext = ".twr"
 )
 
 // Block kinds.

@@ -396,3 +396,39 @@ func (r *Reader) Close() error {
 	}
 	return nil
 }
+
+// WriteStored writes the recording to w with every block stored
+// uncompressed: what the server sends a browser, whose build has no
+// zstd (HTTP compression takes its place). Only the blocks the reader
+// indexed go out, so a truncated recording stays truncated, and says so.
+// It moves the reader: Seek before the next Next.
+func (r *Reader) WriteStored(w io.Writer) error {
+	raw, err := r.hdr.marshal()
+	if err != nil {
+		return err
+	}
+	out := &Writer{w: w}
+	if err := out.write(append([]byte(Magic), Version)); err != nil {
+		return err
+	}
+	if err := out.writeBlock(kindHeader, 0, 0, 0, raw, false); err != nil {
+		return err
+	}
+	r.started = false
+	for i, b := range r.blocks {
+		if err := r.load(i); err != nil {
+			return err
+		}
+		var flags uint8
+		if b.key {
+			flags = flagKey
+		}
+		if err := out.writeBlock(kindChunk, flags, b.first, b.last, r.raw, false); err != nil {
+			return err
+		}
+	}
+	if r.ended {
+		return out.writeBlock(kindEnd, 0, r.LastTick(), r.LastTick(), nil, false)
+	}
+	return nil
+}

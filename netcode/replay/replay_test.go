@@ -260,3 +260,42 @@ func TestDamageIsCaught(t *testing.T) {
 		}
 	})
 }
+
+func TestWriteStoredKeepsEveryTick(t *testing.T) {
+	rec := record(t, 10, 200, WriterOptions{})
+	for _, tc := range []struct {
+		name string
+		file []byte
+	}{{"whole", rec.file}, {"truncated", rec.file[:len(rec.file)*2/3]}} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := open(t, tc.file)
+			var buf bytes.Buffer
+			if err := src.WriteStored(&buf); err != nil {
+				t.Fatal(err)
+			}
+			r := open(t, buf.Bytes())
+			if (r.Err() == nil) != (src.Err() == nil) || r.LastTick() != src.LastTick() {
+				t.Fatalf("stored copy: last tick %d, %v; source %d, %v", r.LastTick(), r.Err(), src.LastTick(), src.Err())
+			}
+			for _, b := range r.blocks {
+				if b.codec != codecNone {
+					t.Fatalf("a block of codec %d", b.codec)
+				}
+			}
+			var got game.Snapshot
+			for {
+				if err := r.Next(&got); err == io.EOF {
+					break
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				if d := sameSnapshot(&got, rec.truth[got.Tick]); d != "" {
+					t.Fatal(d)
+				}
+			}
+			if got.Tick != src.LastTick() {
+				t.Fatalf("played to %d, want %d", got.Tick, src.LastTick())
+			}
+		})
+	}
+}
