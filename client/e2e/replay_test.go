@@ -140,3 +140,21 @@ func TestBrowserPlaysAReplay(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 }
+
+// TestDesktopClientPlaysAReplayFile: -replay FILE plays a recording
+// from disk (zstd blocks, which the desktop build decodes) under Xvfb,
+// to its end.
+func TestDesktopClientPlaysAReplayFile(t *testing.T) {
+	dir := t.TempDir()
+	name := writeRecording(t, dir, 4)
+	d := startDesktop(t, "-replay", filepath.Join(dir, name))
+	st := d.waitScreen(t, "the replay playing", 60*time.Second, func(s probe.State) bool {
+		return s.Screen == probe.Replay && s.Playback != nil && s.Playback.Status == "playing" && s.Playback.Players == 4
+	})
+	if st.Room != "arena" || st.Playback.LastTick != 600 {
+		t.Fatalf("replay screen %+v %+v", st, *st.Playback)
+	}
+	d.waitScreen(t, "the replay's end", 40*time.Second, func(s probe.State) bool {
+		return s.Playback != nil && s.Playback.Status == "ended" && s.Playback.Tick == 571
+	})
+}
