@@ -48,6 +48,10 @@ type Config struct {
 	Room string
 	// Quick quick-plays at start: the lobby picks (or opens) a room.
 	Quick bool
+	// Replay plays a recorded match instead (replay.go): a recording
+	// file on the desktop, the name of one of the server's recordings in
+	// a browser.
+	Replay string
 	// LobbyKey is the lobby key of a server whose lobby wants one (its
 	// -lobby-key); empty for an open lobby.
 	LobbyKey string
@@ -101,6 +105,7 @@ type Game struct {
 	// Owned by Ebiten's goroutine (Update and Draw). play is the game in
 	// a room; nil while the lobby shows.
 	play      *playSession
+	rp        *playback // the replay screen; nil unless Config.Replay
 	lobby     lobbyui.State
 	layout    lobbyui.Layout
 	rooms     *roomList // refreshing while the lobby shows
@@ -145,6 +150,10 @@ func New(cfg Config) *Game {
 // done. Call it once, before the first Update.
 func (g *Game) Start(ctx context.Context) {
 	g.ctx = ctx
+	if g.cfg.Replay != "" {
+		g.startReplay()
+		return
+	}
 	g.openLobby("")
 	switch {
 	case g.cfg.Room != "":
@@ -180,7 +189,9 @@ func (g *Game) Update() error {
 	if inpututil.IsKeyJustPressed(ebiten.KeyF3) {
 		g.showNet = !g.showNet
 	}
-	if g.play != nil {
+	if g.rp != nil {
+		g.updateReplay()
+	} else if g.play != nil {
 		g.updatePlay()
 	} else {
 		g.updateLobby()
@@ -266,6 +277,10 @@ func (g *Game) toScreen(x, y float64) (float64, float64) {
 // the HUD.
 func (g *Game) Draw(screen *ebiten.Image) {
 	screen.Fill(palette.Outside)
+	if g.rp != nil {
+		g.drawReplay(screen)
+		return
+	}
 	if g.play == nil {
 		g.drawLobby(screen)
 		return
@@ -340,6 +355,9 @@ func (g *Game) drawPlayer(screen *ebiten.Image, pl *game.Player, own bool) {
 // playerName is the name the server's roster gives id, or its entity id
 // until the roster has arrived.
 func (g *Game) playerName(id game.EntityID, own bool) string {
+	if g.rp != nil {
+		return g.rp.replayName(id)
+	}
 	if own {
 		return g.cfg.Name
 	}
@@ -359,7 +377,7 @@ func (g *Game) drawScoreboard(screen *ebiten.Image) {
 	}
 	rows := make([]row, 0, len(g.frame.Remote)+1)
 	if g.frame.HasOwn {
-		rows = append(rows, row{g.cfg.Name, g.frame.Own.Score, true})
+		rows = append(rows, row{g.playerName(g.frame.Own.ID, true), g.frame.Own.Score, true})
 	}
 	for i := range g.frame.Remote {
 		pl := &g.frame.Remote[i]

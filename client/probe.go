@@ -34,6 +34,9 @@ func (g *Game) publishProbe() {
 
 // probeNow is the state on screen now.
 func (g *Game) probeNow() probe.State {
+	if g.rp != nil {
+		return g.replayProbe()
+	}
 	if p := g.play; p != nil {
 		st := probe.State{Screen: probe.Playing, Room: p.to.Room, Server: p.to.Server, Connection: p.mgr.Status().State.String()}
 		if src, ok := p.mgr.Current(); ok {

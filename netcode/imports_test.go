@@ -67,6 +67,7 @@ func TestImportRules(t *testing.T) {
 		{"snapshot rests on wire and game only", []string{"netcode/snapshot"}, []string{"proto/tickwire/v1", "game", "netcode/wire"}, nil},
 		{"transport imports no other Tickwire package", []string{"netcode/transport"}, []string{}, nil},
 		{"linksim knows only transport", []string{"netcode/linksim"}, []string{"netcode/transport"}, nil},
+		{"replay files rest on the codecs only", []string{"netcode/replay"}, []string{"proto/tickwire/v1", "game", "netcode/wire", "netcode/snapshot"}, nil},
 		{"the lobby API rests on wire and game only", []string{"netcode/lobby"}, []string{"proto/tickwire/v1", "game", "netcode/wire"}, nil},
 		{"the client session never imports the server", []string{"netcode/client"}, nil, []string{"netcode/server", "netcode/jointoken", "netcode/linksim"}},
 		{"the server never imports the client session", []string{"netcode/server"}, nil, []string{"netcode/client", "client", "bots", "netcode/linksim"}},

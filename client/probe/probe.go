@@ -22,6 +22,7 @@ import (
 const (
 	Lobby   = "lobby"
 	Playing = "playing"
+	Replay  = "replay"
 )
 
 // Global is the page's global that holds the State in a browser.
@@ -94,6 +95,31 @@ type State struct {
 	Form *Form `json:"form,omitempty"`
 	// Buttons are the lobby's buttons.
 	Buttons *Buttons `json:"buttons,omitempty"`
+	// Playback is the replay's state (Screen Replay).
+	Playback *Playback `json:"playback,omitempty"`
+}
+
+// Playback is what the replay screen shows.
+type Playback struct {
+	// Name is the recording; Status "loading", "playing", "paused",
+	// "ended" or "failed", with Error saying why it failed or where a
+	// truncated recording stops.
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+	// Tick is the tick shown, to the second (published on change, a
+	// finer tick would be a log line per frame on the desktop), within
+	// FirstTick..LastTick.
+	Tick      int     `json:"tick"`
+	FirstTick int     `json:"first"`
+	LastTick  int     `json:"last"`
+	Speed     float64 `json:"speed"`
+	// Follow is the entity the camera follows, 0 for the free view;
+	// Players how many players the frame shows.
+	Follow  int `json:"follow"`
+	Players int `json:"players"`
+	// Timeline is the bar a click seeks on.
+	Timeline Rect `json:"timeline"`
 }
 
 // Form is the create panel's choices.

@@ -8,6 +8,7 @@
 //	go run ./cmd/client -server http://host:4433 -name ann -transport ws
 //	go run ./cmd/client -room duel                        # straight into room duel
 //	go run ./cmd/client -quick                            # straight into whatever room the lobby picks
+//	go run ./cmd/client -replay rec/default-20260102T030405Z-0.twr   # play a recorded match
 //
 // Esc in a game goes back to the lobby.
 //
@@ -48,6 +49,7 @@ func run() error {
 	flag.StringVar(&cfg.Name, "name", "player", "player `name` (1 to 32 bytes)")
 	flag.StringVar(&cfg.Room, "room", "", "`id` of a room to join at once, skipping the lobby")
 	flag.BoolVar(&cfg.Quick, "quick", false, "quick-play at once, skipping the lobby: the lobby picks (or opens) a room")
+	flag.StringVar(&cfg.Replay, "replay", "", "play the recorded match in `file` (a server's -record directory holds them) instead of joining a game")
 	flag.StringVar(&cfg.LobbyKey, "lobby-key", "", "the server's lobby `key`, for a lobby that wants one (its -lobby-key)")
 	flag.StringVar(&via, "transport", "auto", "transport: wt, ws or auto (WebTransport, falling back to WebSocket)")
 	flag.BoolVar(&cfg.TrustCertHash, "trust-cert-hash", false, "pin the certificate hashes the server lists at /cert-hash (default true for loopback servers)")
@@ -57,6 +59,9 @@ func run() error {
 	flag.Parse()
 	if cfg.Room != "" && cfg.Quick {
 		return errors.New("-room and -quick: choose one")
+	}
+	if cfg.Replay != "" && (cfg.Room != "" || cfg.Quick) {
+		return errors.New("-replay plays a recording: drop -room and -quick")
 	}
 	trustSet := false
 	flag.Visit(func(f *flag.Flag) { trustSet = trustSet || f.Name == "trust-cert-hash" })

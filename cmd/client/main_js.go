@@ -8,6 +8,7 @@ package main
 //	/?name=ann            player name (default "player")
 //	/?room=duel           join room duel at once, skipping the lobby
 //	/?play=now            quick-play at once: the lobby picks (or opens) a room
+//	/?replay=NAME         play the server's recording NAME (listed at /replays)
 //	/?transport=ws        force WebSocket (wt forces WebTransport)
 //	/?debug=1             net graph on from the start
 //	/?zoom=0.5            screen pixels per world unit
@@ -36,6 +37,7 @@ func main() {
 		Server:        loc.Get("origin").String(),
 		Name:          q.Get("name"),
 		Room:          q.Get("room"),
+		Replay:        q.Get("replay"),
 		Quick:         q.Get("room") == "" && q.Get("play") == "now",
 		TrustCertHash: loc.Get("protocol").String() == "http:",
 		Debug:         q.Get("debug") == "1" || q.Get("debug") == "true",

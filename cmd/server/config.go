@@ -62,6 +62,11 @@ type config struct {
 	AgonesHealth  time.Duration
 	// LagCompensation rewinds shots to what the shooter saw (-lag-compensation).
 	LagCompensation bool
+	// Recording (-record and its companions; docs/HOSTING.md, "Recordings").
+	Record         string
+	RecordAll      bool
+	RecordMaxBytes int64
+	RecordKeyEvery time.Duration
 
 	source map[string]string // flag name -> where its value came from
 }
@@ -102,6 +107,10 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.Agones, "agones", "auto", "speak to the Agones SDK sidecar: auto (when AGONES_SDK_HTTP_PORT is set), on, off")
 	fs.DurationVar(&c.AgonesHealth, "agones-health", 2*time.Second, "interval of Agones health pings")
 	fs.BoolVar(&c.LagCompensation, "lag-compensation", true, "judge each shot against its targets where the shooter saw them, up to 250 ms back (false: where they are now)")
+	fs.StringVar(&c.Record, "record", "", "record matches into `dir` (one file per room, a new one past -record-max-bytes) and list them at /replays")
+	fs.BoolVar(&c.RecordAll, "record-all", true, "with -record: record every room (false: only rooms created with \"record\": true)")
+	fs.Int64Var(&c.RecordMaxBytes, "record-max-bytes", 64<<20, "with -record: size in `bytes` past which a room's recording goes on in a new file")
+	fs.DurationVar(&c.RecordKeyEvery, "record-key-every", 5*time.Second, "with -record: time between key frames, where playback seeks from")
 	return fs
 }
 
@@ -293,6 +302,12 @@ func (c *config) validate() error {
 	default:
 		bad("agones", "%q: want auto, on or off", c.Agones)
 	}
+	if c.RecordMaxBytes < 64<<10 {
+		bad("record-max-bytes", "%d, want at least 65536", c.RecordMaxBytes)
+	}
+	if c.RecordKeyEvery < 50*time.Millisecond || c.RecordKeyEvery > time.Minute {
+		bad("record-key-every", "%v, want 50ms to 1m", c.RecordKeyEvery)
+	}
 	if c.AgonesHealth <= 0 {
 		bad("agones-health", "%v, want positive", c.AgonesHealth)
 	}
@@ -333,6 +348,7 @@ func (c *config) server(logger *slog.Logger) *server.Server {
 		CertFile:      c.Cert,
 		KeyFile:       c.Key,
 		ACME:          transport.ACME{Directory: c.ACMEDirectory, Cache: c.ACMECache, Email: c.ACMEEmail},
+		Record:        server.RecordOptions{Dir: c.Record, All: c.RecordAll, MaxBytes: c.RecordMaxBytes, KeyEvery: c.RecordKeyEvery},
 		Logger:        logger,
 	}
 	if c.TokenSecret != "" {

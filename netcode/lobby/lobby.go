@@ -73,6 +73,9 @@ type CreateRequest struct {
 	AOIRadius  float64 `json:"aoi_radius,omitempty"`
 	Seed       uint64  `json:"seed,omitempty"`
 	Private    bool    `json:"private,omitempty"`
+	// Record asks the server to record the match (it must run with a
+	// recordings directory; the room is refused otherwise).
+	Record bool `json:"record,omitempty"`
 }
 
 // JoinRequest is the body of POST /rooms/{id}/join; it may be empty.

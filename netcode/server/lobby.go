@@ -56,6 +56,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+lobby.PathRooms, s.lobbyPost(s.serveCreateRoom))
 	mux.HandleFunc("POST "+lobby.PathRooms+"/{id}/join", s.lobbyPost(s.serveJoin))
 	mux.HandleFunc("POST "+lobby.PathQuickPlay, s.lobbyPost(s.serveQuickPlay))
+	s.replayRoutes(mux)
 	if s.Handler != nil {
 		mux.Handle("/", s.Handler)
 	}

@@ -75,7 +75,7 @@ func (s *Server) placementOrder(ctx context.Context) []directory.Process {
 
 // createHere opens the room req asks for on this process.
 func (s *Server) createHere(req lobby.CreateRequest) (lobby.Room, int, error) {
-	opts := RoomOptions{ID: req.ID, Game: s.Game, AOIRadius: s.AOIRadius, Private: req.Private}
+	opts := RoomOptions{ID: req.ID, Game: s.Game, AOIRadius: s.AOIRadius, Private: req.Private, Record: req.Record}
 	if req.MaxPlayers != 0 {
 		opts.Game.MaxPlayers, opts.Game.Size = req.MaxPlayers, 0
 	}

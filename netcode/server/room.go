@@ -31,6 +31,9 @@ type RoomOptions struct {
 	// Private rooms are joinable by ID but left out of the lobby's list
 	// and of quick play.
 	Private bool
+	// Record records the room's match into Server.Record.Dir (which
+	// Server.Record.All does for every room).
+	Record bool
 }
 
 // RoomInfo describes a room, as the lobby lists it.
@@ -46,6 +49,7 @@ type room struct {
 
 	tickObs prometheus.Observer // pre-resolved: no lookup on the tick
 	fanout  snapshotFanout      // the per-tick snapshot work, on the room goroutine
+	rec     *recorder           // nil: not recorded (record.go)
 	cancel  context.CancelFunc
 	done    chan struct{}
 
@@ -74,6 +78,9 @@ func (s *Server) newRoom(opts RoomOptions) (*room, error) {
 	r.fanout.observe = s.OnTick
 	r.tickObs = s.metrics.tickDuration.WithLabelValues(opts.ID)
 	r.emptySince = s.clock.Now()
+	if err := s.startRecorder(r); err != nil {
+		return nil, fmt.Errorf("netcode: room %q: %w", opts.ID, err)
+	}
 	return r, nil
 }
 
@@ -90,6 +97,9 @@ func (r *room) start(ctx context.Context) {
 func (r *room) stop() {
 	r.cancel()
 	<-r.done
+	if r.rec != nil {
+		r.rec.stop()
+	}
 	r.srv.metrics.tickDuration.DeleteLabelValues(r.id)
 }
 
@@ -98,6 +108,9 @@ func (r *room) stop() {
 // block: transports drop a datagram rather than wait.
 func (r *room) OnTick(cur *game.Snapshot, history *game.History) {
 	r.fanout.tick(cur, history, r.currentSessions(), r.game, r.opts.AOIRadius)
+	if r.rec != nil {
+		r.rec.offer(cur)
+	}
 }
 
 // ObserveTick records a tick's duration (game.TickObserver).
@@ -181,6 +194,9 @@ func (r *room) addSession(ss *session) {
 	next := make([]*session, len(r.sessions), len(r.sessions)+1)
 	copy(next, r.sessions)
 	r.sessions = append(next, ss)
+	if r.rec != nil {
+		r.rec.joined(r.game.CurrentTick()+1, ss.entity, ss.name)
+	}
 }
 
 func (r *room) removeSession(ss *session) {
@@ -193,6 +209,9 @@ func (r *room) removeSession(ss *session) {
 		}
 	}
 	r.sessions = next
+	if r.rec != nil {
+		r.rec.left(r.game.CurrentTick()+1, ss.entity)
+	}
 }
 
 func (r *room) currentSessions() []*session {

@@ -102,6 +102,9 @@ type Server struct {
 	// modify the snapshot or keep it past the call. For recorders and
 	// tests that compare what clients see with the truth.
 	OnTick func(cur *game.Snapshot)
+	// Record records matches to files and serves them at /replays
+	// (record.go, replays.go). The zero value records nothing.
+	Record RecordOptions
 	// CertFile and KeyFile name a TLS certificate, reloaded when the
 	// files change. Empty means a self-signed certificate, rotated before
 	// it expires, unless ACME names domains.
