@@ -59,6 +59,8 @@ func RewindDuration(rewind16 uint32, tickRate int) time.Duration {
 // Hit is one projectile hit, as World.Hits reports those of a step.
 type Hit struct {
 	Shooter, Target EntityID
+	// Shot is the projectile that hit (gone from the world after it).
+	Shot EntityID
 	// Rewind is how far in the past the target was taken, in
 	// 1/ViewLagScale of a tick: 0 when it was tested where it is now.
 	Rewind uint16
@@ -221,11 +223,12 @@ type LagCompStats struct {
 }
 
 // HitObserver is implemented by a SnapshotSink that wants every
-// projectile hit's rewind (0 when the target was not rewound), for
-// instance to feed a histogram. It is called on the room's goroutine after
-// the tick's step, before OnTick; it must not block.
+// projectile hit and its rewind as a duration (0 when the target was not
+// rewound), for instance to feed a histogram or to tell shooters which of
+// their shots hit. It is called on the room's goroutine after the tick's
+// step, before OnTick; it must not block.
 type HitObserver interface {
-	ObserveHit(rewind time.Duration)
+	ObserveHit(h Hit, rewind time.Duration)
 }
 
 // lagCompCounters are a room's LagCompStats, updated on its goroutine
@@ -257,7 +260,7 @@ func (r *Room) noteHits(hits []Hit) {
 			}
 		}
 		if r.hitObserver != nil {
-			r.hitObserver.ObserveHit(d)
+			r.hitObserver.ObserveHit(hits[i], d)
 		}
 	}
 	r.lagComp.hits.Add(uint64(len(hits)))

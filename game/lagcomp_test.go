@@ -401,7 +401,7 @@ type hitSink struct {
 
 func (s *hitSink) OnTick(*Snapshot, *History) {}
 
-func (s *hitSink) ObserveHit(d time.Duration) {
+func (s *hitSink) ObserveHit(_ Hit, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rewinds = append(s.rewinds, d)

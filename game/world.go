@@ -267,7 +267,7 @@ func (w *World) advanceProjectiles() {
 		ax, ay := pr.positionAfter(sin, cos, step, age-1)
 		bx, by := pr.positionAfter(sin, cos, step, age)
 		if victim := w.firstHit(ax, ay, bx, by, pr.Owner, uint32(rewind)); victim >= 0 {
-			w.damage(victim, pr.Owner, rewind)
+			w.damage(victim, &pr, rewind)
 			continue
 		}
 		if age >= int64(w.params.ProjectileLifetimeTicks) || !w.params.Inside(bx, by) {
@@ -351,12 +351,13 @@ func SweepCircle(ax, ay, bx, by, cx, cy, r float64) (s float64, hit bool) {
 	return s, s <= 1
 }
 
-// damage applies one hit to the player at index i, as it is now, and
+// damage applies shot's hit to the player at index i, as it is now, and
 // handles its death. rewind is how far back the hit was judged.
-func (w *World) damage(i int, shooter EntityID, rewind uint16) {
+func (w *World) damage(i int, shot *Projectile, rewind uint16) {
 	pl := &w.players[i]
+	shooter := shot.Owner
 	pl.Health -= w.params.ProjectileDamage
-	w.hits = append(w.hits, Hit{Shooter: shooter, Target: pl.ID, Rewind: rewind, Killed: pl.Health <= 0})
+	w.hits = append(w.hits, Hit{Shooter: shooter, Shot: shot.ID, Target: pl.ID, Rewind: rewind, Killed: pl.Health <= 0})
 	if pl.Health > 0 {
 		return
 	}

@@ -149,6 +149,7 @@ type snapshotFanout struct {
 	payload []byte // with AOI: the current session's payload
 	packet  []byte
 	indexes [game.DefaultHistoryTicks]snapshot.AOIIndex // with AOI: by tick, mod 64
+	hits    hitReport
 
 	// observe is Server.OnTick, set when the room is made: when not nil
 	// it sees every tick's snapshot before anything is sent.
@@ -186,6 +187,7 @@ func (f *snapshotFanout) tick(cur *game.Snapshot, history *game.History, session
 		f.setup(p, radius)
 	}
 	f.nShared = 0
+	f.hits.advance(cur.Tick, uint32(f.params.TickRate)/2)
 	var curIx *snapshot.AOIIndex
 	if f.radius > 0 {
 		curIx = f.index(cur, true)
@@ -193,6 +195,7 @@ func (f *snapshotFanout) tick(cur *game.Snapshot, history *game.History, session
 	for _, ss := range sessions {
 		hdr := wire.SnapshotHeader{ServerTick: cur.Tick}
 		ownState(&hdr, cur, ss.entity)
+		f.hits.fill(&hdr, ss.entity)
 		base := ss.out.baseline(ss.ackTick.Load(), ss.staleAcks.Load(), cur, history, f.rules)
 		ss.out.chose(base, cur)
 		if base != nil {

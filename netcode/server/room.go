@@ -116,10 +116,11 @@ func (r *room) OnTick(cur *game.Snapshot, history *game.History) {
 // ObserveTick records a tick's duration (game.TickObserver).
 func (r *room) ObserveTick(d time.Duration) { r.tickObs.Observe(d.Seconds()) }
 
-// ObserveHit records how far lag compensation rewound a hit's target
-// (game.HitObserver); hits it did not rewind are only counted, from the
-// room's stats.
-func (r *room) ObserveHit(rewind time.Duration) {
+// ObserveHit records a hit for its shooter's snapshots and how far lag
+// compensation rewound its target (game.HitObserver); hits it did not
+// rewind are only counted, from the room's stats.
+func (r *room) ObserveHit(h game.Hit, rewind time.Duration) {
+	r.fanout.hits.add(h)
 	if rewind > 0 {
 		r.srv.metrics.lagRewind.Observe(rewind.Seconds())
 	}

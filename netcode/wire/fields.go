@@ -27,6 +27,7 @@ const (
 	fieldSnapshotInputLeadDev  protowire.Number = 8  // Snapshot.input_lead_dev_ms
 	fieldSnapshotInputBacklog  protowire.Number = 9  // Snapshot.input_backlog
 	fieldSnapshotFireCooldown  protowire.Number = 10 // Snapshot.fire_cooldown
+	fieldSnapshotHitShots      protowire.Number = 11 // Snapshot.hit_shots
 
 	fieldPingNonce      protowire.Number = 1 // Ping.nonce, Pong.nonce
 	fieldPingSentUs     protowire.Number = 2 // Ping.sent_us, Pong.echo_us

@@ -289,9 +289,29 @@ type SnapshotHeader struct {
 	InputBacklog uint32
 	// FireCooldown is the own player's fire cooldown after ServerTick, in
 	// quarter ticks (game.Player.CooldownQuarterTicks).
-	FireCooldown  uint32
+	FireCooldown uint32
+	// HitShots[:NumHitShots] are the ids of the own player's projectiles
+	// that hit someone in the last half second, newest first.
+	HitShots      [MaxHitShots]uint32
+	NumHitShots   int
 	FragmentIndex uint32
 	FragmentCount uint32
+}
+
+// MaxHitShots is how many projectile ids a snapshot header reports as
+// hits (Snapshot.hit_shots): a player fires at most 2 shots in the half
+// second they are reported for; ids past it are ignored.
+const MaxHitShots = 4
+
+// AddHitShot reports one more projectile of the own player as a hit; it
+// reports false when the header holds MaxHitShots already.
+func (h *SnapshotHeader) AddHitShot(id uint32) bool {
+	if h.NumHitShots == MaxHitShots {
+		return false
+	}
+	h.HitShots[h.NumHitShots] = id
+	h.NumHitShots++
+	return true
 }
 
 // AppendSnapshotPacket appends a Packet{snapshot} carrying payload to b.
@@ -310,6 +330,17 @@ func AppendSnapshotPacket(b []byte, h *SnapshotHeader, payload []byte) []byte {
 	b = appendUint(b, fieldSnapshotInputLeadDev, uint64(h.InputLeadDevMs))
 	b = appendUint(b, fieldSnapshotInputBacklog, uint64(h.InputBacklog))
 	b = appendUint(b, fieldSnapshotFireCooldown, uint64(h.FireCooldown))
+	if n := min(h.NumHitShots, MaxHitShots); n > 0 {
+		size := 0
+		for _, id := range h.HitShots[:n] {
+			size += protowire.SizeVarint(uint64(id))
+		}
+		b = protowire.AppendTag(b, fieldSnapshotHitShots, protowire.BytesType) // packed
+		b = protowire.AppendVarint(b, uint64(size))
+		for _, id := range h.HitShots[:n] {
+			b = protowire.AppendVarint(b, uint64(id))
+		}
+	}
 	return endField(b, outer)
 }
 
@@ -325,6 +356,12 @@ func DecodeSnapshotPacket(body []byte, h *SnapshotHeader) (payload []byte, err e
 		}
 		if num == fieldSnapshotPayload && typ == protowire.BytesType {
 			payload = raw
+			continue
+		}
+		if num == fieldSnapshotHitShots && typ == protowire.BytesType {
+			if err := decodeHitShots(raw, h); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		if typ != protowire.VarintType {
@@ -349,6 +386,8 @@ func DecodeSnapshotPacket(body []byte, h *SnapshotHeader) (payload []byte, err e
 			h.InputBacklog = uint32(v)
 		case fieldSnapshotFireCooldown:
 			h.FireCooldown = uint32(v)
+		case fieldSnapshotHitShots: // unpacked, as a decoder must accept
+			h.AddHitShot(uint32(v))
 		}
 	}
 	if r.err != nil {
@@ -358,6 +397,20 @@ func DecodeSnapshotPacket(body []byte, h *SnapshotHeader) (payload []byte, err e
 		return nil, Malformedf("fragment %d of %d", h.FragmentIndex, h.FragmentCount)
 	}
 	return payload, nil
+}
+
+// decodeHitShots reads a packed hit_shots field into h, keeping the
+// first MaxHitShots ids.
+func decodeHitShots(packed []byte, h *SnapshotHeader) error {
+	for len(packed) > 0 {
+		v, n := protowire.ConsumeVarint(packed)
+		if n < 0 {
+			return Malformedf("snapshot hit_shots: %v", protowire.ParseError(n))
+		}
+		h.AddHitShot(uint32(v))
+		packed = packed[n:]
+	}
+	return nil
 }
 
 // Ping is the decoded form of pb.Ping and pb.Pong (a Pong echoes SentUs).

@@ -71,10 +71,11 @@ func TestHandEncodedSnapshotMatchesSchema(t *testing.T) {
 	for _, size := range []int{0, 10, 127, 128, 1100, 20000} {
 		payload := bytes.Repeat([]byte{0xAB}, size)
 		h := SnapshotHeader{ServerTick: 1000, BaselineTick: 990, LastInputTick: 1002, InputLeadMs: -40, FragmentIndex: 1, FragmentCount: 3,
-			InputLeadDevMs: 3, InputBacklog: 2, FireCooldown: 26}
+			InputLeadDevMs: 3, InputBacklog: 2, FireCooldown: 26, HitShots: [MaxHitShots]uint32{4000, 77}, NumHitShots: 2}
 		want := marshalDeterministic(t, &pb.Packet{Body: &pb.Packet_Snapshot{Snapshot: &pb.Snapshot{
 			ServerTick: 1000, BaselineTick: 990, LastInputTick: 1002, InputLeadMs: -40, Payload: payload,
 			FragmentIndex: 1, FragmentCount: 3, InputLeadDevMs: 3, InputBacklog: 2, FireCooldown: 26,
+			HitShots: []uint32{4000, 77},
 		}}})
 		got := AppendSnapshotPacket(nil, &h, payload)
 		if !bytes.Equal(got, want) {
@@ -231,4 +232,55 @@ func FuzzDecodePacket(f *testing.F) {
 func appendPacket(kind PacketKind, body []byte) []byte {
 	b := protowire.AppendTag(nil, protowire.Number(kind), protowire.BytesType)
 	return protowire.AppendBytes(b, body)
+}
+
+// TestHitShotsDecodePackedOrNotAndKeepTheFirstFour: a decoder must take a
+// repeated field packed or not; ids past MaxHitShots are dropped, and a
+// truncated packed list is malformed.
+func TestHitShotsDecodePackedOrNotAndKeepTheFirstFour(t *testing.T) {
+	packed := func(ids ...uint64) []byte {
+		var inner []byte
+		for _, id := range ids {
+			inner = protowire.AppendVarint(inner, id)
+		}
+		b := protowire.AppendTag(nil, fieldSnapshotHitShots, protowire.BytesType)
+		return protowire.AppendBytes(b, inner)
+	}
+	unpacked := func(ids ...uint64) []byte {
+		var b []byte
+		for _, id := range ids {
+			b = protowire.AppendTag(b, fieldSnapshotHitShots, protowire.VarintType)
+			b = protowire.AppendVarint(b, id)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name    string
+		body    []byte
+		want    []uint32
+		wantErr bool
+	}{
+		{"packed", packed(9, 300), []uint32{9, 300}, false},
+		{"unpacked", unpacked(9, 300), []uint32{9, 300}, false},
+		{"both", append(packed(1), unpacked(2)...), []uint32{1, 2}, false},
+		{"six kept four", packed(1, 2, 3, 4, 5, 6), []uint32{1, 2, 3, 4}, false},
+		{"truncated varint", protowire.AppendBytes(protowire.AppendTag(nil, fieldSnapshotHitShots, protowire.BytesType), []byte{0x80}), nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var h SnapshotHeader
+			_, err := DecodeSnapshotPacket(tc.body, &h)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("decoded %v, want an error", h.HitShots[:h.NumHitShots])
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := h.HitShots[:h.NumHitShots]; !slices.Equal(got, tc.want) {
+				t.Fatalf("hit shots = %v, want %v", got, tc.want)
+			}
+		})
+	}
 }

@@ -813,7 +813,12 @@ type Snapshot struct {
 	// cooldown after server_tick, in quarters of a tick (omitted when 0):
 	// the one part of the own player's state that the payload leaves out
 	// and the client needs to predict its own shots.
-	FireCooldown  uint32 `protobuf:"varint,10,opt,name=fire_cooldown,json=fireCooldown,proto3" json:"fire_cooldown,omitempty"`
+	FireCooldown uint32 `protobuf:"varint,10,opt,name=fire_cooldown,json=fireCooldown,proto3" json:"fire_cooldown,omitempty"`
+	// hit_shots are the entity ids of this client's projectiles that hit a
+	// player in the half second up to server_tick, newest first, at most 4
+	// (omitted when none). A client matches them to the shots it predicted,
+	// to tell the hits the server scored from those it only saw on screen.
+	HitShots      []uint32 `protobuf:"varint,11,rep,packed,name=hit_shots,json=hitShots,proto3" json:"hit_shots,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -916,6 +921,13 @@ func (x *Snapshot) GetFireCooldown() uint32 {
 		return x.FireCooldown
 	}
 	return 0
+}
+
+func (x *Snapshot) GetHitShots() []uint32 {
+	if x != nil {
+		return x.HitShots
+	}
+	return nil
 }
 
 // Ping is sent by either side as a datagram; the peer answers with Pong.
@@ -1265,7 +1277,7 @@ const file_tickwire_v1_tickwire_proto_rawDesc = "" +
 	"\vInputPacket\x12*\n" +
 	"\x06inputs\x18\x01 \x03(\v2\x12.tickwire.v1.InputR\x06inputs\x12\x19\n" +
 	"\back_tick\x18\x02 \x01(\rR\aackTick\x12$\n" +
-	"\x0eclient_time_us\x18\x03 \x01(\x04R\fclientTimeUs\"\xf9\x02\n" +
+	"\x0eclient_time_us\x18\x03 \x01(\x04R\fclientTimeUs\"\x96\x03\n" +
 	"\bSnapshot\x12\x1f\n" +
 	"\vserver_tick\x18\x01 \x01(\rR\n" +
 	"serverTick\x12#\n" +
@@ -1278,7 +1290,8 @@ const file_tickwire_v1_tickwire_proto_rawDesc = "" +
 	"\x11input_lead_dev_ms\x18\b \x01(\rR\x0einputLeadDevMs\x12#\n" +
 	"\rinput_backlog\x18\t \x01(\rR\finputBacklog\x12#\n" +
 	"\rfire_cooldown\x18\n" +
-	" \x01(\rR\ffireCooldown\"5\n" +
+	" \x01(\rR\ffireCooldown\x12\x1b\n" +
+	"\thit_shots\x18\v \x03(\rR\bhitShots\"5\n" +
 	"\x04Ping\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\rR\x05nonce\x12\x17\n" +
 	"\asent_us\x18\x02 \x01(\x04R\x06sentUs\"V\n" +
