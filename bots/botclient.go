@@ -104,6 +104,8 @@ type botClientStats struct {
 	HasCorrections      bool
 	Corrections         int64
 	DatagramsDroppedOut int64
+	HasShots            bool
+	Shots               client.ShotStats
 }
 
 func (s *botClient) Stats() botClientStats {
@@ -112,6 +114,7 @@ func (s *botClient) Stats() botClientStats {
 		BytesIn: st.BytesIn, BytesOut: st.BytesOut, SnapshotsReceived: st.SnapshotsReceived,
 		HasFrames: true, FramesInterpolated: ns.FramesInterpolated, FramesExtrapolated: ns.FramesExtrapolated,
 		FramesHeld: ns.FramesHeld, HasCorrections: true, Corrections: ns.Corrections,
+		HasShots: true, Shots: ns.Shots,
 	}
 }
 

@@ -90,6 +90,19 @@ func (r *Report) validate() error {
 			bad("%s: %d is negative", name, n)
 		}
 	}
+	if h := r.Hits; h != nil {
+		for name, n := range map[string]int64{
+			"hits.shots_predicted": h.ShotsPredicted, "hits.shots_unconfirmed": h.ShotsUnconfirmed,
+			"hits.seen": h.Seen, "hits.confirmed": h.Confirmed, "hits.server_only": h.ServerOnly,
+		} {
+			if n < 0 {
+				bad("%s: %d is negative", name, n)
+			}
+		}
+		if h.Confirmed > h.Seen {
+			bad("hits: %d confirmed of %d seen", h.Confirmed, h.Seen)
+		}
+	}
 	for name, m := range map[string]map[string]int{
 		"bots_by_transport": r.BotsByTransport, "connect_failure_reasons": r.ConnectFailureReasons, "dropped": r.Dropped,
 	} {

@@ -90,6 +90,7 @@ func Merge(reports []*Report) (*Report, error) {
 	t.SwarmCPUSeconds = sumAll(reports, func(r *Report) *float64 { return r.Totals.SwarmCPUSeconds })
 	m.FramesTotal = sumAll(reports, func(r *Report) *int64 { return r.FramesTotal })
 	m.Corrections = sumAll(reports, func(r *Report) *int64 { return r.Corrections })
+	m.Hits = mergeHits(reports)
 	server, err := mergeServers(servers)
 	if err != nil {
 		return nil, fmt.Errorf("merge: %w", err)
@@ -284,6 +285,18 @@ func sumAll[T int64 | float64](reports []*Report, f func(*Report) *T) *T {
 		s += *v
 	}
 	return &s
+}
+
+// mergeHits sums the shards' hit counts; nil if a shard has none.
+func mergeHits(reports []*Report) *HitCounts {
+	var h HitCounts
+	for _, r := range reports {
+		if r.Hits == nil {
+			return nil
+		}
+		h.merge(r.Hits)
+	}
+	return &h
 }
 
 func addCounts(dst, src map[string]int) {

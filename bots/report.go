@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/tickwire/tickwire/netcode/client"
 )
 
 // ReportVersion is the version of the report's JSON. A reader refuses
@@ -66,6 +68,11 @@ type Report struct {
 	FramesHeldShare         *float64 `json:"frames_held_share"`
 	Corrections             *int64   `json:"corrections"`
 	CorrectionsPerClientSec *float64 `json:"corrections_per_client_sec"`
+	// Hits are the bots' own shots and hits as their client netcode
+	// counted them (client.ShotStats); HitAgreement is the share of the
+	// hits the bots saw that the server scored.
+	Hits         *HitCounts `json:"hits"`
+	HitAgreement *float64   `json:"hit_agreement"`
 
 	// The swarm's own cost: user+sys CPU of this process over the window.
 	SwarmCPUPerSec         *float64 `json:"swarm_cpu_per_sec"`            // cores busy
@@ -88,6 +95,33 @@ type Report struct {
 	Failures   []string    `json:"failures"`
 	Unchecked  []string    `json:"unchecked,omitempty"`
 	Warnings   []string    `json:"warnings,omitempty"`
+}
+
+// HitCounts are the sums of the bots' client.ShotStats over the window.
+type HitCounts struct {
+	ShotsPredicted   int64 `json:"shots_predicted"`
+	ShotsUnconfirmed int64 `json:"shots_unconfirmed"`
+	Seen             int64 `json:"seen"`
+	Confirmed        int64 `json:"confirmed"`
+	ServerOnly       int64 `json:"server_only"`
+}
+
+// add adds the difference between two readings of one bot's ShotStats.
+func (h *HitCounts) add(now, start client.ShotStats) {
+	h.ShotsPredicted += now.Predicted - start.Predicted
+	h.ShotsUnconfirmed += now.Unconfirmed - start.Unconfirmed
+	h.Seen += now.HitsSeen - start.HitsSeen
+	h.Confirmed += now.HitsConfirmed - start.HitsConfirmed
+	h.ServerOnly += now.HitsServerOnly - start.HitsServerOnly
+}
+
+// merge adds o to h.
+func (h *HitCounts) merge(o *HitCounts) {
+	h.ShotsPredicted += o.ShotsPredicted
+	h.ShotsUnconfirmed += o.ShotsUnconfirmed
+	h.Seen += o.Seen
+	h.Confirmed += o.Confirmed
+	h.ServerOnly += o.ServerOnly
 }
 
 // Totals are the sums the per-client and per-snapshot rates are derived
@@ -199,6 +233,10 @@ func (r *Report) derive() {
 		r.FramesHeldShare = new(float64(*t.FramesHeld) / float64(*r.FramesTotal))
 	}
 	r.CorrectionsPerClientSec = perClientSec(r.Corrections)
+	r.HitAgreement = nil
+	if r.Hits != nil && r.Hits.Seen > 0 {
+		r.HitAgreement = new(float64(r.Hits.Confirmed) / float64(r.Hits.Seen))
+	}
 
 	r.SwarmCPUPerSec, r.SwarmCPUPerBotUsPerSec, r.SwarmCoresFor1000Bots, r.SwarmCPUPerSnapshotUs = nil, nil, nil, nil
 	if cpu := t.SwarmCPUSeconds; cpu != nil && r.WindowSeconds > 0 {
@@ -326,6 +364,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 	} else {
 		row("corrections", "n/a")
 	}
+	if h := r.Hits; h != nil {
+		row("hits", "%d seen by the shooter, %d of them scored by the server (agreement %s), %d scored by the server only; %d shots predicted, %d never fired",
+			h.Seen, h.Confirmed, formatOpt(percent(r.HitAgreement), 1, "%"), h.ServerOnly, h.ShotsPredicted, h.ShotsUnconfirmed)
+	}
 	s := r.Server
 	srv := fmt.Sprintf("tick p50 %s, p99 %s, max %s; missed ticks %s of %s",
 		formatOpt(s.TickP50Ms, 2, "ms"), formatOpt(s.TickP99Ms, 2, "ms"), formatOpt(s.TickMaxMs, 2, "ms"),
@@ -372,4 +414,12 @@ func formatCounts(m map[string]int) string {
 		parts[i] = fmt.Sprintf("%s:%d", k, m[k])
 	}
 	return "{" + strings.Join(parts, " ") + "}"
+}
+
+// percent is a share as a percentage; nil stays nil.
+func percent(share *float64) *float64 {
+	if share == nil {
+		return nil
+	}
+	return new(100 * *share)
 }

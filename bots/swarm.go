@@ -805,6 +805,8 @@ func (s *swarm) fillClientFigures(r *Report, live []*bot, window time.Duration) 
 		in, out, snaps, expected, sendErrs int64
 		interp, extrap, held, corr         int64
 		hasFrames, hasCorr                 = len(live) > 0, len(live) > 0
+		hasShots                           = len(live) > 0
+		hits                               HitCounts
 		rtt                                = &Histogram{}
 	)
 	for _, b := range live {
@@ -820,6 +822,8 @@ func (s *swarm) fillClientFigures(r *Report, live []*bot, window time.Duration) 
 		extrap += st.FramesExtrapolated - b.start.FramesExtrapolated
 		held += st.FramesHeld - b.start.FramesHeld
 		corr += st.Corrections - b.start.Corrections
+		hasShots = hasShots && st.HasShots
+		hits.add(st.Shots, b.start.Shots)
 		sendErrs += b.sendErrs.Load()
 		if b.dead.Load() {
 			r.Dropped[dropReason(b.sess.Err())]++
@@ -845,6 +849,9 @@ func (s *swarm) fillClientFigures(r *Report, live []*bot, window time.Duration) 
 	}
 	if hasCorr {
 		r.Corrections = new(corr)
+	}
+	if hasShots {
+		r.Hits = &hits
 	}
 }
 

@@ -19,19 +19,20 @@ import (
 const (
 	// MaxRewind bounds how far back a shot's targets are taken, whatever
 	// its input claims. The lag to cover is the round trip, the input's
-	// lead at the server (about a tick) and the interpolation delay (one
-	// to two ticks): 250 ms covers it in full up to about 150 ms of round
-	// trip at 30 Hz, and in part beyond, while bounding how long after
-	// reaching cover a player can still be hit, and what a client that
-	// lies about its lag can gain.
-	MaxRewind = 250 * time.Millisecond
+	// lead at the server and the interpolation delay, which loss and
+	// jitter lengthen: at 150 ms of round trip with ±15 ms of jitter and
+	// 5 % loss each way, shots claim 280 to 370 ms (5th to 95th
+	// percentile). 400 ms covers that in full, and players further away
+	// in part, while bounding how long after reaching cover a player can
+	// still be hit, and what a client that lies about its lag can gain.
+	MaxRewind = 400 * time.Millisecond
 	// ViewLagScale is how many units of Input.ViewLag make one tick.
 	ViewLagScale = 16
 )
 
 // MaxRewindTicks16 is MaxRewind in 1/ViewLagScale of a tick at a tick
-// rate: 4 per hertz, so exact at every rate (80 at 20 Hz, 120 at 30 Hz,
-// 240 at 60 Hz).
+// rate: 6.4 per hertz, whole at the rates a room runs at (128 at 20 Hz,
+// 192 at 30 Hz, 384 at 60 Hz).
 func MaxRewindTicks16(tickRate int) uint32 {
 	return uint32(int64(MaxRewind) * int64(max(tickRate, 0)) * ViewLagScale / int64(time.Second))
 }

@@ -17,7 +17,7 @@ import (
 // speed, on the line x = targetX. The projectile's centre passes
 // targetX arrive ticks after the shot (10.5 at 30 Hz).
 const (
-	fireTick = 20
+	fireTick = 40
 	shooterX = 500
 	lineY    = 1000
 	targetX  = 710
@@ -202,7 +202,7 @@ func TestRewindIsBoundedWhateverTheInputClaims(t *testing.T) {
 	forEachRate(t, func(t *testing.T, rate int) {
 		p := Config{TickRate: rate}.Params()
 		bound := MaxRewindTicks16(rate)
-		if RewindDuration(bound, rate) != MaxRewind || bound != uint32(4*rate) {
+		if RewindDuration(bound, rate) != MaxRewind || bound != uint32(32*rate/5) {
 			t.Fatalf("bound %d/16 ticks is %v", bound, RewindDuration(bound, rate))
 		}
 		tenSeconds := uint16(10 * rate * ViewLagScale)
@@ -266,6 +266,7 @@ func TestRewindSkipsTargetsThatWereNotThere(t *testing.T) {
 	p := Config{}.Params()
 	bound := uint16(MaxRewindTicks16(p.TickRate))
 	hitAt := uint32(fireTick + math.Ceil(arriveTicks(p)-1)) // the sweep that reaches the target
+	rewound := hitAt - uint32(bound/ViewLagScale)           // where the bound takes that sweep's targets
 	tests := []struct {
 		name        string
 		sc          scene
@@ -273,7 +274,7 @@ func TestRewindSkipsTargetsThatWereNotThere(t *testing.T) {
 		compensated bool // hit with it
 	}{
 		{"joined after the rewound time", scene{y0: lineY, joinAt: fireTick + 5}, true, false},
-		{"dead at the rewound time", scene{y0: lineY, deadFrom: fireTick, deadTo: fireTick + 6}, true, false},
+		{"dead at the rewound time", scene{y0: lineY, deadFrom: rewound - 2, deadTo: hitAt - 3}, true, false},
 		{"dead now, alive then", scene{y0: lineY, deadFrom: hitAt - 1, deadTo: fireTick + 40}, false, false},
 		{"alive then and now", scene{y0: lineY}, true, true},
 	}
@@ -376,7 +377,7 @@ func TestRewoundWorldsAreDeterministic(t *testing.T) {
 
 // goldenRewindHash pins the rewound simulation across platforms, as
 // goldenHash does the rest.
-const goldenRewindHash = 0x94a25bb0099eccb9
+const goldenRewindHash = 0x07d50275263ca809
 
 func TestRewoundSimulationMatchesGoldenHash(t *testing.T) {
 	sc := newScenario(t, 2024, 1)

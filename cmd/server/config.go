@@ -106,7 +106,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.PublicURL, "public-url", "", "base `URL` other processes' lobbies send players to (default: the listen URL)")
 	fs.StringVar(&c.Agones, "agones", "auto", "speak to the Agones SDK sidecar: auto (when AGONES_SDK_HTTP_PORT is set), on, off")
 	fs.DurationVar(&c.AgonesHealth, "agones-health", 2*time.Second, "interval of Agones health pings")
-	fs.BoolVar(&c.LagCompensation, "lag-compensation", true, "judge each shot against its targets where the shooter saw them, up to 250 ms back (false: where they are now)")
+	fs.BoolVar(&c.LagCompensation, "lag-compensation", true, "judge each shot against its targets where the shooter saw them, up to 400 ms back (false: where they are now)")
 	fs.StringVar(&c.Record, "record", "", "record matches into `dir` (one file per room, a new one past -record-max-bytes) and list them at /replays")
 	fs.BoolVar(&c.RecordAll, "record-all", true, "with -record: record every room (false: only rooms created with \"record\": true)")
 	fs.Int64Var(&c.RecordMaxBytes, "record-max-bytes", 64<<20, "with -record: size in `bytes` past which a room's recording goes on in a new file")

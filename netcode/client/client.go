@@ -128,6 +128,8 @@ type NetStats struct {
 	// receiving the first snapshot whose LastInputTick >= k, over the
 	// last 1024 inputs.
 	InputAckP50, InputAckP99 time.Duration
+	// Shots are the own player's shots and hits, predicted and confirmed.
+	Shots ShotStats
 }
 
 // Sizes of the client's measurement windows.
@@ -175,6 +177,8 @@ type Client struct {
 	sync   clockSync
 	interp interpBuffer
 	pred   predictor
+	shots  ownShots
+	view   Frame // remote players as drawn, for own shots' hits
 
 	recent   [wire.MaxInputsPerPacket]game.Input // newest inputs sent, ring
 	recentAt int
@@ -365,6 +369,7 @@ func (c *Client) acceptWelcome(raw []byte, sent, now time.Time) error {
 	c.inbox.init(params, c.cfg.Share)
 	c.interp.init(params, c.entity)
 	c.pred.init(params)
+	c.shots.init(params, c.entity)
 	return nil
 }
 
@@ -423,6 +428,10 @@ func (c *Client) Frame(now time.Time, f *Frame) {
 	c.interp.frame(r, f)
 	f.Delay, f.Span = c.interp.delay(), c.interp.lastGap
 	f.Own, f.HasOwn = c.pred.own(now)
+	if f.HasOwn {
+		f.OwnTick = c.pred.displayTick(now)
+		c.shots.draw(f, f.OwnTick, now)
+	}
 }
 
 // CountFrame does a display frame's bookkeeping at now without placing
@@ -471,7 +480,10 @@ func (c *Client) SendInput(moveX, moveY, aimRad float64, fire bool) (game.Input,
 	if fire {
 		in.ViewLag = c.viewLag(tick, now)
 	}
-	c.pred.apply(in, now)
+	if shot, fired := c.pred.apply(in, now); fired {
+		c.shots.predict(shot, in.Tick)
+	}
+	c.seeOwnShots(now)
 	c.recent[c.recentAt] = in
 	c.recentAt = (c.recentAt + 1) % wire.MaxInputsPerPacket
 	c.recentN = min(c.recentN+1, wire.MaxInputsPerPacket)
@@ -484,6 +496,19 @@ func (c *Client) SendInput(moveX, moveY, aimRad float64, fire bool) (game.Input,
 		c.lossAt = now
 	}
 	return in, c.sendInputs(now)
+}
+
+// seeOwnShots tests the own shots' flight up to the prediction's tick
+// against the remote players as a frame drawn at now shows them: the hits
+// the shooter sees (ShotStats.HitsSeen). Once per input, not per frame,
+// so that a client that does not draw (a bot) counts them too. The
+// caller holds mu.
+func (c *Client) seeOwnShots(now time.Time) {
+	if !c.pred.has || !c.shots.live() {
+		return
+	}
+	c.interp.place(c.interp.renderTickAt(c.sync.arrival(now), now), &c.view)
+	c.shots.see(c.pred.tick, c.view.Remote)
 }
 
 // viewLag is the lag compensation an input for tick produced at now
@@ -724,8 +749,11 @@ func (c *Client) noteSnapshot(snap *game.Snapshot, h *wire.SnapshotHeader, now t
 	if i, ok := slices.BinarySearchFunc(snap.Players, c.entity, func(p game.Player, id game.EntityID) int {
 		return cmp.Compare(p.ID, id)
 	}); ok {
-		c.pred.reconcile(snap.Players[i], h.LastInputTick, now)
+		own := snap.Players[i]
+		own.CooldownQuarterTicks = int32(h.FireCooldown) // the payload leaves it out
+		c.pred.reconcile(own, h.ServerTick, h.LastInputTick, now, &c.shots)
 	}
+	c.shots.observe(snap, h, now)
 }
 
 // repeatInputTail resends the last input packet when the caller has sent
@@ -865,6 +893,7 @@ func (c *Client) NetStats() NetStats {
 		FramesExtrapolated: c.interp.extrapolated,
 		FramesHeld:         c.interp.held,
 		Redundancy:         c.redundancy,
+		Shots:              c.shots.stats,
 	}
 	s.Corrections, s.CorrectionP50, s.CorrectionMax = c.pred.correctionStats()
 	if c.ackLatN > 0 {

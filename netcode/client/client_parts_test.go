@@ -277,7 +277,7 @@ func TestReconcileReplaysUnacknowledgedInputsExactly(t *testing.T) {
 	var pr predictor
 	pr.init(params)
 	start := game.Player{ID: 1, X: 500, Y: 500, Alive: true, Health: 100}
-	pr.reconcile(start, 0, t0)
+	pr.reconcile(start, 0, 0, t0, nil)
 	server := start
 	for k := uint32(1); k <= 10; k++ {
 		in := game.Input{Tick: k, MoveX: int8(k * 10), MoveY: -50}
@@ -287,7 +287,7 @@ func TestReconcileReplaysUnacknowledgedInputsExactly(t *testing.T) {
 		}
 	}
 	want := pr.cur
-	if size := pr.reconcile(server, 4, t0); size != 0 || pr.corrections != 0 {
+	if size := pr.reconcile(server, 4, 4, t0, nil); size != 0 || pr.corrections != 0 {
 		t.Errorf("server confirmed the prediction, yet correction of %v", size)
 	}
 	if pr.cur != want || pr.count != 6 {
@@ -299,10 +299,10 @@ func TestMispredictionFadesOutInsteadOfSnapping(t *testing.T) {
 	params := game.Config{}.Params()
 	var pr predictor
 	pr.init(params)
-	pr.reconcile(game.Player{ID: 1, X: 500, Y: 500, Alive: true}, 0, t0)
+	pr.reconcile(game.Player{ID: 1, X: 500, Y: 500, Alive: true}, 0, 0, t0, nil)
 	pr.apply(game.Input{Tick: 1}, t0.Add(-time.Second))
 	// The server says the player is 3 units further right than predicted.
-	if size := pr.reconcile(game.Player{ID: 1, X: 503, Y: 500, Alive: true}, 1, t0); size != 3 {
+	if size := pr.reconcile(game.Player{ID: 1, X: 503, Y: 500, Alive: true}, 1, 1, t0, nil); size != 3 {
 		t.Fatalf("correction %v, want 3", size)
 	}
 	at := func(d time.Duration) float64 { p, _ := pr.own(t0.Add(d)); return p.X }
@@ -324,9 +324,9 @@ func TestDeathAndRespawnSnapWithoutCountingAsCorrections(t *testing.T) {
 	params := game.Config{}.Params()
 	var pr predictor
 	pr.init(params)
-	pr.reconcile(game.Player{ID: 1, X: 500, Y: 500, Alive: true}, 0, t0)
-	pr.reconcile(game.Player{ID: 1, X: 500, Y: 500, Alive: false}, 0, t0)
-	pr.reconcile(game.Player{ID: 1, X: 1500, Y: 200, Alive: true}, 0, t0)
+	pr.reconcile(game.Player{ID: 1, X: 500, Y: 500, Alive: true}, 0, 0, t0, nil)
+	pr.reconcile(game.Player{ID: 1, X: 500, Y: 500, Alive: false}, 0, 0, t0, nil)
+	pr.reconcile(game.Player{ID: 1, X: 1500, Y: 200, Alive: true}, 0, 0, t0, nil)
 	if p, _ := pr.own(t0); p.X != 1500 || pr.corrections != 0 || pr.snaps != 2 {
 		t.Errorf("shown at %v after respawn, %d corrections, %d snaps; want 1500, 0, 2", p.X, pr.corrections, pr.snaps)
 	}
@@ -362,14 +362,14 @@ func BenchmarkReconcile10Inputs(b *testing.B) {
 	var pr predictor
 	pr.init(game.Config{}.Params())
 	server := game.Player{ID: 1, X: 500, Y: 500, Alive: true}
-	pr.reconcile(server, 0, t0)
+	pr.reconcile(server, 0, 0, t0, nil)
 	for k := uint32(1); k <= 10; k++ {
 		pr.apply(game.Input{Tick: k, MoveX: 100, MoveY: 40}, t0)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		pr.reconcile(server, 0, t0)
+		pr.reconcile(server, 0, 0, t0, nil)
 	}
 	if pr.count != 10 {
 		b.Fatal(pr.count)

@@ -19,9 +19,13 @@ type Frame struct {
 	// between are (1 when none was missed); 0 when the frame
 	// extrapolated or held.
 	Span uint32
-	// Own is the own player from prediction; valid when HasOwn.
-	Own    game.Player
-	HasOwn bool
+	// Own is the own player from prediction; valid when HasOwn. OwnTick
+	// is the (fractional) tick it is drawn at, ahead of RenderTick: own
+	// projectiles are drawn at the same tick, from the moment they are
+	// fired (predicted, with ID 0 until the server's copy arrives).
+	Own     game.Player
+	HasOwn  bool
+	OwnTick float64
 	// Remote are the other players, interpolated. The slices are reused
 	// between calls.
 	Remote      []game.Player
@@ -226,15 +230,56 @@ func (b *interpBuffer) delay() time.Duration {
 // frame fills f's remote players and projectiles at render tick r and
 // counts the frame; with f nil it only counts it.
 func (b *interpBuffer) frame(r float64, f *Frame) {
-	if f != nil {
-		f.RenderTick = r
-		f.Remote = f.Remote[:0]
-		f.Projectiles = f.Projectiles[:0]
+	a, nb, frac, pt, how := b.locate(r)
+	switch how {
+	case placedInterpolated:
+		b.interpolated++
+	case placedExtrapolated:
+		b.extrapolated++
+	default:
+		b.held++
 	}
 	b.lastGap = 0
-	if b.n == 0 {
-		b.held++
+	if nb != nil {
+		b.lastGap = nb.tick - a.tick
+	}
+	b.placeFrom(f, r, a, nb, frac, pt)
+}
+
+// place fills f as frame does, without counting a frame: for a look at
+// the view between frames (the own shots' hit test).
+func (b *interpBuffer) place(r float64, f *Frame) {
+	a, nb, frac, pt, _ := b.locate(r)
+	b.placeFrom(f, r, a, nb, frac, pt)
+}
+
+func (b *interpBuffer) placeFrom(f *Frame, r float64, a, nb *interpSnap, frac, pt float64) {
+	if f == nil {
 		return
+	}
+	f.RenderTick = r
+	f.Remote = f.Remote[:0]
+	f.Projectiles = f.Projectiles[:0]
+	if a != nil {
+		b.fill(f, a, nb, frac, pt)
+	}
+}
+
+// placement is how a frame places remote entities.
+type placement int
+
+const (
+	placedInterpolated placement = iota // between two snapshots (or on one)
+	placedExtrapolated                  // past the newest, by up to a tick
+	placedHeld                          // frozen: nothing held, or too far past or before
+)
+
+// locate finds what render tick r is drawn from: snapshot a, moved toward
+// nb by frac (without nb, extrapolated frac ticks), projectiles at tick
+// pt; a is nil when nothing is held.
+func (b *interpBuffer) locate(r float64) (a, nb *interpSnap, frac, pt float64, how placement) {
+	if b.n == 0 {
+		return nil, nil, 0, 0, placedHeld
 	}
 	// a: newest snapshot at or before r; nb: the one after it.
 	ai := -1
@@ -247,32 +292,25 @@ func (b *interpBuffer) frame(r float64, f *Frame) {
 	}
 	if ai < 0 {
 		// r is older than everything held: show the oldest as it is.
-		ai = (b.head - b.n + 1 + interpRing) % interpRing
-		b.held++
-		b.fill(f, &b.snaps[ai], nil, 0, float64(b.snaps[ai].tick))
-		return
+		a = &b.snaps[b.oldest()]
+		return a, nil, 0, float64(a.tick), placedHeld
 	}
-	a := &b.snaps[ai]
+	a = &b.snaps[ai]
 	if ai != b.head {
-		nb := &b.snaps[(ai+1)%interpRing]
-		frac := (r - float64(a.tick)) / float64(nb.tick-a.tick)
-		b.interpolated++
-		b.lastGap = nb.tick - a.tick
-		b.fill(f, a, nb, frac, r)
-		return
+		nb = &b.snaps[(ai+1)%interpRing]
+		return a, nb, (r - float64(a.tick)) / float64(nb.tick-a.tick), r, placedInterpolated
 	}
 	// Past the newest: extrapolate at most one interval, then hold.
 	e := r - float64(a.tick)
 	switch {
 	case e == 0:
-		b.interpolated++
+		how = placedInterpolated
 	case e <= 1:
-		b.extrapolated++
+		how = placedExtrapolated
 	default:
-		b.held++
-		e = 1
+		how, e = placedHeld, 1
 	}
-	b.fill(f, a, nil, e, float64(a.tick)+e)
+	return a, nil, e, float64(a.tick) + e, how
 }
 
 // fill writes the players of a, moved toward nb by frac (or, without nb,
@@ -307,6 +345,9 @@ func (b *interpBuffer) fill(f *Frame, a, nb *interpSnap, frac, pt float64) {
 	u := pt - t
 	for i := range a.Projectiles {
 		pr := &a.Projectiles[i]
+		if pr.Owner == b.own && b.own != 0 {
+			continue // drawn from the prediction (ownShots)
+		}
 		x0, y0 := pr.PositionAt(b.params, uint32(t))
 		x1, y1 := pr.PositionAt(b.params, uint32(t)+1)
 		f.Projectiles = append(f.Projectiles, FrameProjectile{

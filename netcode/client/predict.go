@@ -38,6 +38,7 @@ type predictor struct {
 
 	has       bool
 	cur, prev game.Player // after the newest input, and before it
+	tick      uint32      // the server tick cur stands for
 	inputAt   time.Time   // when the newest input was applied
 
 	offX, offY float64 // display error being faded out
@@ -54,8 +55,9 @@ func (p *predictor) init(params game.Params) {
 	p.interval = time.Second / time.Duration(params.TickRate)
 }
 
-// apply predicts one local input at once.
-func (p *predictor) apply(in game.Input, now time.Time) {
+// apply predicts one local input at once. It reports the projectile the
+// input fires, if the game's rules let it fire.
+func (p *predictor) apply(in game.Input, now time.Time) (shot game.Projectile, fired bool) {
 	if p.count == pendingCap {
 		p.first = (p.first + 1) % pendingCap
 		p.count--
@@ -63,27 +65,52 @@ func (p *predictor) apply(in game.Input, now time.Time) {
 	p.pending[(p.first+p.count)%pendingCap] = in
 	p.count++
 	p.inputAt = now
-	if p.has {
-		p.prev = p.cur
-		p.params.MovePlayer(&p.cur, in)
+	if !p.has {
+		return game.Projectile{}, false
 	}
+	p.prev = p.cur
+	if p.step(in) {
+		return game.ShotFrom(&p.cur, in.Aim, p.tick), true
+	}
+	return game.Projectile{}, false
 }
 
-// reconcile rewinds to the server's state of the own player, which has
-// applied every input up to lastInput, and replays the inputs after it.
-// The difference from what was predicted is a correction: small ones fade
+// step applies one input to cur as World.Step would: at the input's tick,
+// or at the next tick if the server is past it (a late input), after the
+// cooldown of the ticks in between; then the move, the trigger and the
+// tick's cooldown. It reports whether the input fires.
+func (p *predictor) step(in game.Input) bool {
+	at := max(in.Tick, p.tick+1)
+	for t := p.tick + 1; t < at; t++ {
+		game.CoolDown(&p.cur)
+	}
+	p.tick = at
+	p.params.MovePlayer(&p.cur, in)
+	fired := p.params.Fire(&p.cur, in)
+	game.CoolDown(&p.cur)
+	return fired
+}
+
+// reconcile rewinds to the server's state of the own player after tick
+// (its fire cooldown from the snapshot header), which has applied every
+// input up to lastInput, and replays the inputs after it. A replayed
+// input that no longer fires is refuted in shots, when given. The
+// difference from what was predicted is a correction: small ones fade
 // from the display over correctionFade, large ones (and deaths and
 // respawns) snap. It returns the correction's size in world units.
-func (p *predictor) reconcile(server game.Player, lastInput uint32, now time.Time) float64 {
+func (p *predictor) reconcile(server game.Player, tick, lastInput uint32, now time.Time, shots *ownShots) float64 {
 	for p.count > 0 && p.pending[p.first].Tick <= lastInput {
 		p.first = (p.first + 1) % pendingCap
 		p.count--
 	}
 	old, had := p.cur, p.has
-	p.cur, p.prev, p.has = server, server, true
+	p.cur, p.prev, p.has, p.tick = server, server, true, tick
 	for k := 0; k < p.count; k++ {
 		p.prev = p.cur
-		p.params.MovePlayer(&p.cur, p.pending[(p.first+k)%pendingCap])
+		in := p.pending[(p.first+k)%pendingCap]
+		if !p.step(in) && in.Fire && shots != nil {
+			shots.refute(in.Tick)
+		}
 	}
 	if !had {
 		return 0
@@ -116,12 +143,7 @@ func (p *predictor) reconcile(server game.Player, lastInput uint32, now time.Tim
 
 // offset is the part of past corrections still shown at now.
 func (p *predictor) offset(now time.Time) (float64, float64) {
-	dt := now.Sub(p.offAt)
-	if dt >= correctionFade || (p.offX == 0 && p.offY == 0) {
-		return 0, 0
-	}
-	k := math.Exp(-max(0, dt.Seconds()) / correctionTau.Seconds())
-	return p.offX * k, p.offY * k
+	return fade(p.offX, p.offY, now.Sub(p.offAt))
 }
 
 // own is the own player as displayed at now: between the states before
@@ -133,16 +155,28 @@ func (p *predictor) own(now time.Time) (game.Player, bool) {
 		return game.Player{}, false
 	}
 	pl := p.cur
-	frac := 1.0
-	if p.interval > 0 {
-		frac = max(0, min(1, now.Sub(p.inputAt).Seconds()/p.interval.Seconds()))
-	}
+	frac := p.frac(now)
 	pl.X = p.prev.X + (p.cur.X-p.prev.X)*frac
 	pl.Y = p.prev.Y + (p.cur.Y-p.prev.Y)*frac
 	ox, oy := p.offset(now)
 	pl.X += ox
 	pl.Y += oy
 	return pl, true
+}
+
+// frac is how far the display has come from prev to cur at now.
+func (p *predictor) frac(now time.Time) float64 {
+	if p.interval <= 0 {
+		return 1
+	}
+	return max(0, min(1, now.Sub(p.inputAt).Seconds()/p.interval.Seconds()))
+}
+
+// displayTick is the server tick the own player is drawn at, at now: one
+// input interval behind the prediction (see own). Own shots are drawn on
+// the same timeline, so that they leave the player where it is drawn.
+func (p *predictor) displayTick(now time.Time) float64 {
+	return float64(p.tick) - 1 + p.frac(now)
 }
 
 // correctionStats are the count, median and largest correction.

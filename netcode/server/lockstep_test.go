@@ -101,6 +101,14 @@ type simClient struct {
 	base         client.NetStats // at the end of warm-up
 	end          client.NetStats // at the last frame measured (inputs then stop)
 	playFor      time.Duration   // from the start; then it stops sending inputs
+
+	aimAtNearest bool                              // a shooter: aims at the nearest player drawn, fires at will
+	serverShots  map[game.EntityID]game.Projectile // own projectiles as the server sent them
+	shotMatched  map[game.EntityID]time.Time       // when each was first drawn as the server's
+	shotErrMax   float64                           // drawn minus server position, 100 ms after the match
+	shotFrames   int                               // own-shot draws measured
+	shotAtPress  int                               // fire presses whose next frame drew a new own shot
+	shotPresses  int                               // fire presses that predicted a shot
 }
 
 func (p *simClient) decide(now time.Time) {
@@ -121,6 +129,11 @@ type simConfig struct {
 	duration time.Duration // of play; then 3 s to drain
 	warmup   time.Duration
 	tickRate int // 0: 30 Hz
+	// shooters aim at the nearest player they draw and fire whenever the
+	// cooldown allows, instead of at random.
+	shooters bool
+	// noLagComp switches lag compensation off.
+	noLagComp bool
 }
 
 type simResult struct {
@@ -154,7 +167,7 @@ func runSim(t *testing.T, cfg simConfig) *simResult {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := game.NewManualClock(start)
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := &Server{Clock: clock, Logger: discard, Game: game.Config{Seed: uint64(cfg.seed), TickRate: cfg.tickRate}}
+	srv := &Server{Clock: clock, Logger: discard, Game: game.Config{Seed: uint64(cfg.seed), TickRate: cfg.tickRate, NoLagCompensation: cfg.noLagComp}}
 	if err := srv.init(); err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +195,10 @@ func runSim(t *testing.T, cfg simConfig) *simResult {
 			rng:  rand.New(rand.NewSource(s + 3)),
 		}
 		p.name, p.epoch = fmt.Sprintf("sim%d", i), clock.Now()
-		p.c = client.NewLockstep(client.Config{Name: p.name, Clock: clock, Logger: discard}, memConn{p.up})
+		p.aimAtNearest = cfg.shooters
+		p.serverShots, p.shotMatched = map[game.EntityID]game.Projectile{}, map[game.EntityID]time.Time{}
+		p.c = client.NewLockstep(client.Config{Name: p.name, Clock: clock, Logger: discard,
+			OnSnapshot: p.keepServerShots}, memConn{p.up})
 		p.playFor = cfg.duration
 		// Players join 100 ms apart; each sends its hello now.
 		p.helloSent = start.Add(time.Duration(i) * 100 * time.Millisecond)
@@ -271,8 +287,10 @@ func runSim(t *testing.T, cfg simConfig) *simResult {
 					continue
 				}
 				due := p.c.InputsDue(now)
+				predicted := p.c.NetStats().Shots.Predicted
 				if now.Before(stopInputs) {
 					p.decide(now)
+					p.aimNearest()
 					for range due {
 						in, err := p.c.SendInput(p.mx, p.my, p.aim, p.fire)
 						if err != nil {
@@ -282,6 +300,7 @@ func runSim(t *testing.T, cfg simConfig) *simResult {
 					}
 				}
 				p.c.Frame(now, &p.frame)
+				p.measureShots(now, predicted)
 				if !now.Before(warm) && now.Before(stopInputs) {
 					p.measureFrame(&truth)
 					p.end = p.c.NetStats()
@@ -385,6 +404,71 @@ func (p *simClient) measureFrame(truth *truthRing) {
 		}
 		x, y := a.X+(b.X-a.X)*u, a.Y+(b.Y-a.Y)*u
 		p.maxRenderErr = max(p.maxRenderErr, math.Hypot(rp.X-x, rp.Y-y))
+	}
+}
+
+// aimNearest points a shooter at the nearest remote player of its last
+// frame, firing while one is drawn.
+func (p *simClient) aimNearest() {
+	if !p.aimAtNearest || !p.frame.HasOwn {
+		return
+	}
+	best := math.Inf(1)
+	p.fire = false
+	for _, rp := range p.frame.Remote {
+		if d := math.Hypot(rp.X-p.frame.Own.X, rp.Y-p.frame.Own.Y); rp.Alive && d < best {
+			best, p.fire = d, true
+			p.aim = math.Atan2(rp.Y-p.frame.Own.Y, rp.X-p.frame.Own.X)
+		}
+	}
+}
+
+// keepServerShots records the own projectiles of every snapshot (the
+// client's OnSnapshot).
+func (p *simClient) keepServerShots(s *game.Snapshot, _ *wire.SnapshotHeader) {
+	own := p.c.Entity()
+	for _, pr := range s.Projectiles {
+		if pr.Owner == own {
+			p.serverShots[pr.ID] = pr
+		}
+	}
+}
+
+// measureShots checks the own projectiles of the frame just drawn at
+// now: a fire press that predicted a shot (predicted is the count before
+// it) drew one at once, and a shot the server's copy took over 100 ms
+// ago or more is drawn where the server has it.
+func (p *simClient) measureShots(now time.Time, predicted int64) {
+	if p.c.NetStats().Shots.Predicted > predicted {
+		p.shotPresses++
+		for _, fp := range p.frame.Projectiles {
+			if fp.Owner == p.c.Entity() && fp.ID == 0 {
+				p.shotAtPress++
+				break
+			}
+		}
+	}
+	params := p.c.Params()
+	for _, fp := range p.frame.Projectiles {
+		pr, ok := p.serverShots[fp.ID]
+		if fp.Owner != p.c.Entity() || fp.ID == 0 || !ok {
+			continue
+		}
+		at, seen := p.shotMatched[fp.ID]
+		if !seen {
+			p.shotMatched[fp.ID] = now
+			continue
+		}
+		if now.Sub(at) < 100*time.Millisecond {
+			continue
+		}
+		t := max(p.frame.OwnTick, float64(pr.SpawnTick))
+		k := math.Floor(t)
+		x0, y0 := pr.PositionAt(params, uint32(k))
+		x1, y1 := pr.PositionAt(params, uint32(k)+1)
+		x, y := x0+(x1-x0)*(t-k), y0+(y1-y0)*(t-k)
+		p.shotErrMax = max(p.shotErrMax, math.Hypot(fp.X-x, fp.Y-y))
+		p.shotFrames++
 	}
 }
 

@@ -91,10 +91,10 @@ func newServerMetrics(rooms func() []*room) *serverMetrics {
 	f(m.inputLead)
 	m.lagRewind = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "tickwire_lag_compensation_rewind_seconds",
-		Help: "How far in the past lag compensation took the target of each rewound hit (at most 0.25 s).",
+		Help: "How far in the past lag compensation took the target of each rewound hit (at most 0.4 s).",
 		// Ends at the bound, game.MaxRewind: the +Inf bucket must stay
-		// level with the 0.25 one.
-		Buckets: []float64{0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.175, 0.2, 0.225, 0.25},
+		// level with the 0.4 one.
+		Buckets: []float64{0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.175, 0.2, 0.225, 0.25, 0.3, 0.35, 0.4},
 	})
 	f(m.lagRewind)
 	sessions := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tickwire_sessions", Help: "Sessions, by transport."}, []string{"transport"})

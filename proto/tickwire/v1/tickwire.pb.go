@@ -627,7 +627,7 @@ type Input struct {
 	// view_lag is how far behind tick the remote entities the client drew
 	// were when it produced this input, in 1/16 of a tick: the server judges
 	// the shot this input fires against its targets where they were then
-	// (lag compensation), rewinding at most 250 ms whatever is claimed.
+	// (lag compensation), rewinding at most 400 ms whatever is claimed.
 	// Clients send it with inputs that fire; 0 or absent (older clients)
 	// means no rewind. The server reads values above 65535 as 65535.
 	ViewLag       uint32 `protobuf:"varint,6,opt,name=view_lag,json=viewLag,proto3" json:"view_lag,omitempty"`
