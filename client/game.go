@@ -425,6 +425,7 @@ func (g *Game) drawNetGraph(screen *ebiten.Image) {
 		fmt.Sprintf("interp     %v", s.InterpDelay.Round(time.Millisecond)),
 		fmt.Sprintf("frames     extrap %d  held %d  (of %d)", s.FramesExtrapolated, s.FramesHeld, s.FramesInterpolated+s.FramesExtrapolated+s.FramesHeld),
 		fmt.Sprintf("corrections %d", s.Corrections),
+		fmt.Sprintf("hits       seen %d  confirmed %d  server-only %d", s.Shots.HitsSeen, s.Shots.HitsConfirmed, s.Shots.HitsServerOnly),
 		fmt.Sprintf("fps %.0f  tps %.0f  (F3 hides)", ebiten.ActualFPS(), ebiten.ActualTPS()),
 	}
 	if fallback != "" && s.Transport == transport.WebSocket {
