@@ -95,6 +95,9 @@ type Stats struct {
 	BytesIn, BytesOut int64 // application bytes (packets), both channels
 	PacketsIn         int64
 	PacketsOut        int64
+	// InputResends counts input packets sent a second time, half a tick
+	// after the first, on a lossy link (Client.InputsDue).
+	InputResends int64
 }
 
 // NetStats describe how a session's network and netcode are doing, for a
@@ -203,6 +206,7 @@ type Client struct {
 	snapMeter     rateMeter
 	redundancy    int
 	lastInputSend time.Time
+	resendAt      time.Time // when the last input packet goes again (zero: it does not)
 	lossAt        time.Time // when sync.loss was last measured
 }
 
@@ -237,7 +241,7 @@ func (m *rateMeter) add(now time.Time, n float64) {
 
 type clientCounters struct {
 	received, late, noBase, bad, fragDropped, bytesIn, bytesOut, packetsIn, packetsOut atomic.Int64
-	rostersSkipped                                                                     atomic.Int64
+	rostersSkipped, inputResends                                                       atomic.Int64
 }
 
 // Connect dials the server, says hello and waits for the welcome. The
@@ -411,6 +415,7 @@ func (c *Client) Stats() Stats {
 		FragmentsDropped: s.fragDropped.Load(),
 		BytesIn:          s.bytesIn.Load(), BytesOut: s.bytesOut.Load(),
 		PacketsIn: s.packetsIn.Load(), PacketsOut: s.packetsOut.Load(),
+		InputResends: s.inputResends.Load(),
 	}
 }
 
@@ -448,10 +453,21 @@ func (c *Client) CountFrame(now time.Time) {
 // InputsDue says how many inputs the caller should send now (usually 0 or
 // 1) so that inputs follow the client's dilated input clock; call it every
 // frame or loop turn and call SendInput that many times.
+//
+// On a lossy link it also sends the last input packet again half a tick
+// after it first went, when no newer input has gone since: a lost
+// packet's inputs then reach the server half a tick later instead of a
+// whole tick later with the next packet, and the input lead needs only
+// half a tick per likely loss.
 func (c *Client) InputsDue(now time.Time) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	due := c.sync.inputsDue(now)
+	if due == 0 && !c.resendAt.IsZero() && !now.Before(c.resendAt) {
+		c.resendAt = time.Time{}
+		c.stats.inputResends.Add(1)
+		_ = c.sendDatagram(c.outBuf, now) // a failure shows on the next send
+	}
 	return due
 }
 
@@ -463,7 +479,14 @@ func (c *Client) InputsDue(now time.Time) int {
 func (c *Client) NextInputAt(now time.Time) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.sync.nextInputAt(now)
+	next := c.sync.nextInputAt(now)
+	if !c.resendAt.IsZero() && c.resendAt.Before(next) {
+		next = c.resendAt
+		if next.Before(now) {
+			next = now
+		}
+	}
+	return next
 }
 
 // SendInput stamps an input with the server tick at which it should apply
@@ -537,6 +560,10 @@ func (c *Client) sendInputs(now time.Time) error {
 	c.pkt.ClientTimeUs = uint64(c.elapsed(now).Microseconds())
 	c.outBuf = wire.AppendInputPacket(c.outBuf[:0], &c.pkt)
 	c.lastInputSend = now
+	c.resendAt = time.Time{}
+	if c.sync.lossy() {
+		c.resendAt = now.Add(c.sync.interval / 2)
+	}
 	return c.sendDatagram(c.outBuf, now)
 }
 

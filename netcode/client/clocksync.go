@@ -27,10 +27,17 @@ const (
 	// 2.33 standard deviations of a normal spread, which is 1.25 mean
 	// absolute deviations.
 	onTimeZ = 2.33 * 1.25
-	// lateBudget is the share of inputs allowed to be late: the target of
-	// the lead is that 99 % arrive on time, a lost one's redundant copy
-	// (on the next packet, a tick later) included.
-	lateBudget = 0.01
+	// lossBudget is the share of inputs a loss may make late before the
+	// lead grows for it: a late input is not lost (the room applies it a
+	// tick later, the client skips a tick number to drain it, prediction
+	// stays exact), it costs that input a tick. On a lossy link an input
+	// packet goes twice, half a tick apart, so a lost input's next copy
+	// comes half a tick later: the lead adds half a tick per loss in a
+	// row likelier than lossBudget.
+	lossBudget = 0.05
+	// resendLoss is the measured loss above which input packets are sent
+	// twice (Client.InputsDue).
+	resendLoss = 0.001
 	// leadDevFall is the weight of a lower deviation report: the margin
 	// grows at once with the jitter and falls back over about 32 reports.
 	leadDevFall = 1.0 / 32
@@ -176,22 +183,25 @@ func (c *clockSync) observeRTT(sample time.Duration) {
 // targetLead is how early inputs should reach the server before their
 // tick is due: the scheduling margin plus the spread of the lead the
 // server measures (onTimeZ of its deviation: 99 % on time), or, until it
-// has reported one, twice the snapshots' interarrival jitter; plus one
-// tick per lost packet in a row likelier than lateBudget at the measured
-// loss (a lost input's redundant copy comes a tick later, on the next
-// packet).
+// has reported one, twice the snapshots' interarrival jitter; plus half
+// a tick per lost packet in a row likelier than lossBudget at the
+// measured loss (see lossBudget).
 func (c *clockSync) targetLead() time.Duration {
 	spread := 2 * c.jitter
 	if c.hasLeadDev {
 		spread = onTimeZ * c.leadDev
 	}
 	lead := scheduleMargin + time.Duration(spread*float64(time.Second))
-	if p := c.loss; p > lateBudget/10 {
-		k := int(math.Ceil(math.Log(lateBudget)/math.Log(min(p, 0.5)))) - 1
-		lead += time.Duration(min(max(k, 0), 3)) * c.interval
+	if c.lossy() {
+		k := int(math.Ceil(math.Log(lossBudget)/math.Log(min(c.loss, 0.5)))) - 1
+		lead += time.Duration(min(max(k, 0), 6)) * c.interval / 2
 	}
 	return lead
 }
+
+// lossy reports whether the link loses enough packets that input
+// packets are sent twice, half a tick apart.
+func (c *clockSync) lossy() bool { return c.loss > resendLoss }
 
 // observeBacklog leaves backlog tick numbers without input when the
 // server reports that many of this client's inputs queued after their
