@@ -260,3 +260,43 @@ func BenchmarkSendInputFiring100Players(b *testing.B) {
 	}
 	b.ReportMetric(float64(c.NetStats().Shots.Predicted)/float64(b.N), "shots/op")
 }
+
+// TestOnALossyLinkInputPacketsGoTwiceHalfATickApart: with measured loss
+// the last input packet is sent again half a tick after it went, when no
+// newer input has gone since, and NextInputAt wakes the caller for it;
+// on a clean link nothing is sent twice.
+func TestOnALossyLinkInputPacketsGoTwiceHalfATickApart(t *testing.T) {
+	for _, tc := range []struct {
+		loss    float64
+		resends int64
+	}{{0, 0}, {0.05, 1}} {
+		c := newOfflineClient(t)
+		clock := c.clock.(*game.ManualClock)
+		c.mu.Lock()
+		c.sync.loss = tc.loss
+		c.lossAt = clock.Now() // keep the loss as set for this test
+		c.mu.Unlock()
+		clock.Advance(time.Millisecond)
+		if _, err := c.SendInput(1, 0, 0, false); err != nil {
+			t.Fatal(err)
+		}
+		sent := c.Stats().PacketsOut
+		half := time.Second / 30 / 2
+		if tc.resends > 0 {
+			if at := c.NextInputAt(clock.Now()); at.Sub(clock.Now()) != half {
+				t.Errorf("loss %v: NextInputAt in %v, want the resend in %v", tc.loss, at.Sub(clock.Now()), half)
+			}
+		}
+		clock.Advance(half - time.Microsecond)
+		c.InputsDue(clock.Now())
+		if got := c.Stats().PacketsOut - sent; got != 0 {
+			t.Fatalf("loss %v: %d packets sent before half a tick", tc.loss, got)
+		}
+		clock.Advance(time.Microsecond)
+		c.InputsDue(clock.Now())
+		c.InputsDue(clock.Now())
+		if s := c.Stats(); s.InputResends != tc.resends || s.PacketsOut-sent != tc.resends {
+			t.Fatalf("loss %v: %d resends, %d packets after half a tick, want %d", tc.loss, s.InputResends, s.PacketsOut-sent, tc.resends)
+		}
+	}
+}
