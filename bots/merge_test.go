@@ -23,6 +23,7 @@ func shardReport(t testing.TB, i, n int, acks []time.Duration, server ServerRepo
 		ConnectFailureReasons: map[string]int{}, Dropped: map[string]int{"CONNECTION_LOST": i},
 		SnapshotsReceived: 3000 - int64(100*i), SnapshotsExpected: 3000,
 		FramesTotal: new(int64(1000)), Corrections: new(int64(5 * i)),
+		Hits:       &HitCounts{ShotsPredicted: 100, Seen: 20 + 10*int64(i), Confirmed: 19 + 9*int64(i), ServerOnly: 1},
 		Server:     server,
 		Histograms: Histograms{InputAck: &Histogram{}, RTT: &Histogram{}},
 		Totals: Totals{
@@ -98,6 +99,8 @@ func TestMergeAddsShardsUp(t *testing.T) {
 		{"window (bot-weighted)", m.WindowSeconds, 10.05},
 		{"frames extrapolated", *m.FramesExtrapolatedShare, 10.0 / 2000},
 		{"corrections", float64(*m.Corrections), 5},
+		{"hits seen", float64(m.Hits.Seen), 50},
+		{"hit agreement (confirmed / seen of both)", *m.HitAgreement, 47.0 / 50},
 		{"dropped", float64(m.Dropped["CONNECTION_LOST"]), 1},
 		// One server seen by both shards: the stricter view, not a sum.
 		{"server missed ticks", *m.Server.MissedTicks, 3},

@@ -106,13 +106,10 @@ type HitCounts struct {
 	ServerOnly       int64 `json:"server_only"`
 }
 
-// add adds the difference between two readings of one bot's ShotStats.
-func (h *HitCounts) add(now, start client.ShotStats) {
-	h.ShotsPredicted += now.Predicted - start.Predicted
-	h.ShotsUnconfirmed += now.Unconfirmed - start.Unconfirmed
-	h.Seen += now.HitsSeen - start.HitsSeen
-	h.Confirmed += now.HitsConfirmed - start.HitsConfirmed
-	h.ServerOnly += now.HitsServerOnly - start.HitsServerOnly
+// hitCounts are the report's figures of the bots' summed ShotStats.
+func hitCounts(s client.ShotStats) *HitCounts {
+	return &HitCounts{ShotsPredicted: s.Predicted, ShotsUnconfirmed: s.Unconfirmed,
+		Seen: s.HitsSeen, Confirmed: s.HitsConfirmed, ServerOnly: s.HitsServerOnly}
 }
 
 // merge adds o to h.

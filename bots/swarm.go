@@ -806,7 +806,7 @@ func (s *swarm) fillClientFigures(r *Report, live []*bot, window time.Duration) 
 		interp, extrap, held, corr         int64
 		hasFrames, hasCorr                 = len(live) > 0, len(live) > 0
 		hasShots                           = len(live) > 0
-		hits                               HitCounts
+		shots                              client.ShotStats
 		rtt                                = &Histogram{}
 	)
 	for _, b := range live {
@@ -823,7 +823,7 @@ func (s *swarm) fillClientFigures(r *Report, live []*bot, window time.Duration) 
 		held += st.FramesHeld - b.start.FramesHeld
 		corr += st.Corrections - b.start.Corrections
 		hasShots = hasShots && st.HasShots
-		hits.add(st.Shots, b.start.Shots)
+		shots = shots.Add(st.Shots.Sub(b.start.Shots))
 		sendErrs += b.sendErrs.Load()
 		if b.dead.Load() {
 			r.Dropped[dropReason(b.sess.Err())]++
@@ -851,7 +851,7 @@ func (s *swarm) fillClientFigures(r *Report, live []*bot, window time.Duration) 
 		r.Corrections = new(corr)
 	}
 	if hasShots {
-		r.Hits = &hits
+		r.Hits = hitCounts(shots)
 	}
 }
 

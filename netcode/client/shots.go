@@ -43,6 +43,25 @@ type ShotStats struct {
 	HitsSeenNotFired int64
 }
 
+// Add returns the sum of s and o, field by field (for totals over
+// sessions).
+func (s ShotStats) Add(o ShotStats) ShotStats {
+	return ShotStats{
+		Predicted: s.Predicted + o.Predicted, Confirmed: s.Confirmed + o.Confirmed,
+		Unconfirmed: s.Unconfirmed + o.Unconfirmed, ServerOnly: s.ServerOnly + o.ServerOnly,
+		HitsSeen: s.HitsSeen + o.HitsSeen, HitsConfirmed: s.HitsConfirmed + o.HitsConfirmed,
+		HitsServerOnly: s.HitsServerOnly + o.HitsServerOnly, HitsSeenNotFired: s.HitsSeenNotFired + o.HitsSeenNotFired,
+	}
+}
+
+// Sub returns s minus an earlier reading o (for a window's counts).
+func (s ShotStats) Sub(o ShotStats) ShotStats {
+	return s.Add(ShotStats{
+		Predicted: -o.Predicted, Confirmed: -o.Confirmed, Unconfirmed: -o.Unconfirmed, ServerOnly: -o.ServerOnly,
+		HitsSeen: -o.HitsSeen, HitsConfirmed: -o.HitsConfirmed, HitsServerOnly: -o.HitsServerOnly, HitsSeenNotFired: -o.HitsSeenNotFired,
+	})
+}
+
 // ownShot is one projectile of the own player as the client shows it:
 // predicted from its input, then the server's copy once that arrives.
 type ownShot struct {

@@ -261,15 +261,7 @@ func TestSimShotsAreSeenAtOnceAndHitWhatTheShooterSaw(t *testing.T) {
 			var sum client.ShotStats
 			var corrections int64
 			for i, p := range res.clients {
-				s := p.c.NetStats().Shots
-				sum.Predicted += s.Predicted
-				sum.Confirmed += s.Confirmed
-				sum.Unconfirmed += s.Unconfirmed
-				sum.ServerOnly += s.ServerOnly
-				sum.HitsSeen += s.HitsSeen
-				sum.HitsConfirmed += s.HitsConfirmed
-				sum.HitsServerOnly += s.HitsServerOnly
-				sum.HitsSeenNotFired += s.HitsSeenNotFired
+				sum = sum.Add(p.c.NetStats().Shots)
 				corrections += p.end.Corrections - p.base.Corrections
 				if p.shotAtPress != p.shotPresses {
 					t.Errorf("client %d: %d of %d fire presses that predicted a shot drew it in the next frame", i, p.shotAtPress, p.shotPresses)
