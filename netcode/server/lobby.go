@@ -19,6 +19,7 @@ import (
 	"github.com/tickwire/tickwire/netcode/lobby"
 	"github.com/tickwire/tickwire/netcode/server/dashboard"
 	"github.com/tickwire/tickwire/netcode/server/directory"
+	"github.com/tickwire/tickwire/netcode/server/recording"
 	"github.com/tickwire/tickwire/netcode/transport"
 	"github.com/tickwire/tickwire/netcode/wire"
 )
@@ -57,7 +58,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+lobby.PathRooms, s.lobbyPost(s.serveCreateRoom))
 	mux.HandleFunc("POST "+lobby.PathRooms+"/{id}/join", s.lobbyPost(s.serveJoin))
 	mux.HandleFunc("POST "+lobby.PathQuickPlay, s.lobbyPost(s.serveQuickPlay))
-	s.replayRoutes(mux)
+	if s.Record.Dir != "" {
+		recording.Handle(mux, s.Record.Dir, s.log)
+	}
 	if s.Handler != nil {
 		mux.Handle("/", s.Handler)
 	}

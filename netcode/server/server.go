@@ -104,7 +104,7 @@ type Server struct {
 	// tests that compare what clients see with the truth.
 	OnTick func(cur *game.Snapshot)
 	// Record records matches to files and serves them at /replays
-	// (record.go, replays.go). The zero value records nothing.
+	// (record.go; package recording). The zero value records nothing.
 	Record RecordOptions
 	// CertFile and KeyFile name a TLS certificate, reloaded when the
 	// files change. Empty means a self-signed certificate, rotated before

@@ -8,6 +8,6 @@
 // writes, and starts a new segment past the size limit. It must never
 // block or slow the tick: when the writer falls behind, ticks are
 // dropped from the recording and counted. It knows nothing of sessions,
-// the lobby or which rooms are recorded (the server decides), and does
-// not serve the files.
+// the lobby or which rooms are recorded (the server decides). Handle
+// serves a directory's recordings over HTTP (/replays).
 package recording
