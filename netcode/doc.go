@@ -21,7 +21,10 @@
 //	server      rooms, sessions, the snapshot fan-out, resume, the lobby,
 //	            metrics and health routes; beneath it directory (rooms
 //	            across processes), directory/redisdir, agones (the Agones
-//	            sidecar) and servertest (running servers for tests)
+//	            sidecar), recording (a room's match to files, and /replays),
+//	            dashboard (the live view's page, event stream and who may
+//	            see it; the server samples) and servertest (running
+//	            servers for tests)
 //
 // The server and the client session never import each other; the
 // browser build of the game reaches neither the server nor the native

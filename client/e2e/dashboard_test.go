@@ -17,6 +17,7 @@ import (
 
 	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/server/dashboard"
 	"github.com/tickwire/tickwire/netcode/server/servertest"
 )
 
@@ -38,7 +39,7 @@ func TestDashboardPageIsLiveInChromium(t *testing.T) {
 	t.Cleanup(cancelTab)
 	ctx, cancel := context.WithTimeout(tabCtx, 2*time.Minute)
 	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL()+server.PathDashboard+"?key="+key)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL()+dashboard.Path+"?key="+key)); err != nil {
 		t.Fatalf("opening the dashboard: %v", err)
 	}
 	loc, err := chromedp.Run(ctx, chromedp.Location())

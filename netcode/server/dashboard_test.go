@@ -14,6 +14,7 @@ import (
 	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/client"
 	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/server/dashboard"
 	"github.com/tickwire/tickwire/netcode/server/servertest"
 	"github.com/tickwire/tickwire/netcode/transport"
 )
@@ -141,9 +142,9 @@ func TestDashboardEventsFollowThePlayers(t *testing.T) {
 	if _, err := srv.CreateRoom(server.RoomOptions{ID: "duel", Game: game.Config{MaxPlayers: 2, TickRate: 20}}); err != nil {
 		t.Fatal(err)
 	}
-	es, resp := openEvents(t, srv.URL()+server.PathDashboardEvents, nil)
+	es, resp := openEvents(t, srv.URL()+dashboard.PathEvents, nil)
 	if es == nil {
-		t.Fatalf("GET %s from loopback without a lobby key: %s", server.PathDashboardEvents, resp.Status)
+		t.Fatalf("GET %s from loopback without a lobby key: %s", dashboard.PathEvents, resp.Status)
 	}
 	ev := es.waitEvent(t, "both rooms", 5, func(v dashView) bool {
 		_, _, a := v.room(server.DefaultRoom)
@@ -195,7 +196,7 @@ func TestDashboardEventsFollowThePlayers(t *testing.T) {
 func TestDashboardNeedsTheLobbyKey(t *testing.T) {
 	const key = "dashboard-test-key"
 	srv := servertest.Start(t, &server.Server{LobbyKey: key})
-	events := srv.URL() + server.PathDashboardEvents
+	events := srv.URL() + dashboard.PathEvents
 
 	for _, tt := range []struct {
 		name string
@@ -216,14 +217,14 @@ func TestDashboardNeedsTheLobbyKey(t *testing.T) {
 
 	// The page opened with ?key= hands over a cookie...
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noRedirect.Get(srv.URL() + server.PathDashboard + "?key=" + key)
+	resp, err := noRedirect.Get(srv.URL() + dashboard.Path + "?key=" + key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	var cookie *http.Cookie
 	for _, c := range resp.Cookies() {
-		if c.Name == server.DashboardCookie {
+		if c.Name == dashboard.Cookie {
 			cookie = c
 		}
 	}
@@ -256,7 +257,7 @@ func TestDashboardNeedsTheLobbyKey(t *testing.T) {
 // them).
 func TestDashboardStreamsEndWithTheirViewersAndTheServer(t *testing.T) {
 	srv := servertest.Start(t, &server.Server{})
-	events := srv.URL() + server.PathDashboardEvents
+	events := srv.URL() + dashboard.PathEvents
 
 	ctx, cancel := context.WithCancel(context.Background())
 	gone, _ := openEvents(t, events, func(r *http.Request) { *r = *r.WithContext(ctx) })
@@ -266,8 +267,8 @@ func TestDashboardStreamsEndWithTheirViewersAndTheServer(t *testing.T) {
 	cancel()
 	servertest.WaitFor(t, 10*time.Second, func() bool { return srv.DashboardViewers() == 0 })
 
-	streams := make([]*eventStream, 0, server.MaxDashboardViewers)
-	for range server.MaxDashboardViewers {
+	streams := make([]*eventStream, 0, dashboard.MaxViewers)
+	for range dashboard.MaxViewers {
 		es, resp := openEvents(t, events, nil)
 		if es == nil {
 			t.Fatalf("viewer %d refused: %s", len(streams)+1, resp.Status)
@@ -275,7 +276,7 @@ func TestDashboardStreamsEndWithTheirViewersAndTheServer(t *testing.T) {
 		streams = append(streams, es)
 	}
 	if es, resp := openEvents(t, events, nil); es != nil || resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("viewer %d: %s, want 503", server.MaxDashboardViewers+1, resp.Status)
+		t.Fatalf("viewer %d: %s, want 503", dashboard.MaxViewers+1, resp.Status)
 	}
 	for i, es := range streams {
 		if _, err := es.next(); err != nil {

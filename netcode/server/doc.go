@@ -14,7 +14,9 @@
 //     sidecar (agones), Prometheus metrics, /healthz and /readyz, drain.
 //   - The live view: /dashboard, a page built in, fed once a second by
 //     /dashboard/events (Server-Sent Events) from what the metrics
-//     already measure.
+//     already measure: the server samples, package dashboard serves.
+//   - Match recording: RecordOptions; package recording records a room
+//     and serves /replays.
 //
 // servertest starts servers for tests. The server never imports the
 // client session (package client).

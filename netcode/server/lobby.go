@@ -17,7 +17,9 @@ import (
 
 	"github.com/tickwire/tickwire/netcode/jointoken"
 	"github.com/tickwire/tickwire/netcode/lobby"
+	"github.com/tickwire/tickwire/netcode/server/dashboard"
 	"github.com/tickwire/tickwire/netcode/server/directory"
+	"github.com/tickwire/tickwire/netcode/server/recording"
 	"github.com/tickwire/tickwire/netcode/transport"
 	"github.com/tickwire/tickwire/netcode/wire"
 )
@@ -50,13 +52,15 @@ func (s *Server) routes() http.Handler {
 		}
 	})
 	mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET "+PathDashboard, s.dash.servePage)
-	mux.HandleFunc("GET "+PathDashboardEvents, s.dash.serveEvents)
+	mux.HandleFunc("GET "+dashboard.Path, s.dash.ServePage)
+	mux.HandleFunc("GET "+dashboard.PathEvents, s.dash.ServeEvents)
 	mux.HandleFunc("GET "+lobby.PathRooms, s.serveListRooms)
 	mux.HandleFunc("POST "+lobby.PathRooms, s.lobbyPost(s.serveCreateRoom))
 	mux.HandleFunc("POST "+lobby.PathRooms+"/{id}/join", s.lobbyPost(s.serveJoin))
 	mux.HandleFunc("POST "+lobby.PathQuickPlay, s.lobbyPost(s.serveQuickPlay))
-	s.replayRoutes(mux)
+	if s.Record.Dir != "" {
+		recording.Handle(mux, s.Record.Dir, s.log)
+	}
 	if s.Handler != nil {
 		mux.Handle("/", s.Handler)
 	}

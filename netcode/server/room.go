@@ -12,6 +12,7 @@ import (
 	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/lobby"
 	"github.com/tickwire/tickwire/netcode/server/directory"
+	"github.com/tickwire/tickwire/netcode/server/recording"
 )
 
 // DefaultRoom is the room every server has, never closed; clients that
@@ -49,7 +50,7 @@ type room struct {
 
 	tickObs prometheus.Observer // pre-resolved: no lookup on the tick
 	fanout  snapshotFanout      // the per-tick snapshot work, on the room goroutine
-	rec     *recorder           // nil: not recorded (record.go)
+	rec     *recording.Recorder // nil: not recorded (record.go)
 	cancel  context.CancelFunc
 	done    chan struct{}
 
@@ -98,7 +99,7 @@ func (r *room) stop() {
 	r.cancel()
 	<-r.done
 	if r.rec != nil {
-		r.rec.stop()
+		r.rec.Stop()
 	}
 	r.srv.metrics.tickDuration.DeleteLabelValues(r.id)
 }
@@ -109,7 +110,7 @@ func (r *room) stop() {
 func (r *room) OnTick(cur *game.Snapshot, history *game.History) {
 	r.fanout.tick(cur, history, r.currentSessions(), r.game, r.opts.AOIRadius)
 	if r.rec != nil {
-		r.rec.offer(cur)
+		r.rec.Offer(cur)
 	}
 }
 
@@ -196,7 +197,7 @@ func (r *room) addSession(ss *session) {
 	copy(next, r.sessions)
 	r.sessions = append(next, ss)
 	if r.rec != nil {
-		r.rec.joined(r.game.CurrentTick()+1, ss.entity, ss.name)
+		r.rec.Joined(r.game.CurrentTick()+1, ss.entity, ss.name)
 	}
 }
 
@@ -211,7 +212,7 @@ func (r *room) removeSession(ss *session) {
 	}
 	r.sessions = next
 	if r.rec != nil {
-		r.rec.left(r.game.CurrentTick()+1, ss.entity)
+		r.rec.Left(r.game.CurrentTick()+1, ss.entity)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/jointoken"
+	"github.com/tickwire/tickwire/netcode/server/dashboard"
 	"github.com/tickwire/tickwire/netcode/server/directory"
 	"github.com/tickwire/tickwire/netcode/transport"
 	"github.com/tickwire/tickwire/netcode/wire"
@@ -103,7 +104,7 @@ type Server struct {
 	// tests that compare what clients see with the truth.
 	OnTick func(cur *game.Snapshot)
 	// Record records matches to files and serves them at /replays
-	// (record.go, replays.go). The zero value records nothing.
+	// (record.go; package recording). The zero value records nothing.
 	Record RecordOptions
 	// CertFile and KeyFile name a TLS certificate, reloaded when the
 	// files change. Empty means a self-signed certificate, rotated before
@@ -138,7 +139,7 @@ type Server struct {
 	log      *slog.Logger
 	endpoint *transport.Endpoint
 	metrics  *serverMetrics
-	dash     *dashboard
+	dash     *dashboard.Handler
 	signer   *jointoken.Signer
 	dir      directory.Directory
 	epoch    time.Time
@@ -249,7 +250,7 @@ func (s *Server) init() error {
 	s.publishNow = make(chan struct{}, 1)
 	s.rooms = make(map[string]*room)
 	s.metrics = newServerMetrics(s.roomList)
-	s.dash = newDashboard(s)
+	s.dash = dashboard.New(dashboard.Config{LobbyKey: s.LobbyKey, Logger: s.log, Now: s.clock.Now})
 	return nil
 }
 
@@ -297,7 +298,7 @@ func (s *Server) Run(ctx context.Context) error {
 	houseCtx, stopHouse := context.WithCancel(context.Background())
 	houseDone := make(chan struct{})
 	go func() { defer close(houseDone); s.housekeeping(houseCtx) }()
-	stopDashboard := s.dash.start(s.clock)
+	stopDashboard := s.startDashboard()
 	s.publish(ctx)
 	s.ready.Store(true)
 	close(s.readyChan())
@@ -872,7 +873,7 @@ func (s *Server) refuse(log *slog.Logger, conn transport.Conn, err error) {
 	s.refused.Add(1)
 	var he *helloError
 	if errors.As(err, &he) {
-		s.dash.noteDisconnect("", he.reason, he.text, true)
+		s.dash.NoteDisconnect("", he.reason, he.text, true)
 		s.metrics.handshakes.WithLabelValues(strings.ToLower(strings.TrimPrefix(he.reason.String(), "DISCONNECT_REASON_"))).Inc()
 		log.Warn("handshake refused", "reason", he.reason.String(), "text", he.text)
 		_ = conn.SendMessage(wire.DisconnectPacket(he.reason, he.text))

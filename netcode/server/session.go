@@ -153,7 +153,7 @@ func (s *session) serve(ctx context.Context, srv *Server) (resumable bool) {
 			return false
 		default:
 			s.log.Info("session ended", "reason", "connection lost", "err", err)
-			srv.dash.noteDisconnectReason(s.room.id, "connection_lost", "", false)
+			srv.dash.NoteConnectionLost(s.room.id)
 			return true
 		}
 	}
@@ -161,7 +161,7 @@ func (s *session) serve(ctx context.Context, srv *Server) (resumable bool) {
 
 func (s *session) finish(k kickReason) {
 	s.log.Info("session ended", "reason", k.reason.String(), "text", k.text)
-	s.room.srv.dash.noteDisconnect(s.room.id, k.reason, k.text, false)
+	s.room.srv.dash.NoteDisconnect(s.room.id, k.reason, k.text, false)
 	if k.reason != pb.DisconnectReason_DISCONNECT_REASON_CLIENT_LEFT {
 		_ = s.conn.SendMessage(wire.DisconnectPacket(k.reason, k.text))
 	}

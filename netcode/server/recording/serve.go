@@ -1,4 +1,4 @@
-package server
+package recording
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,24 +17,29 @@ import (
 	"github.com/tickwire/tickwire/netcode/replay"
 )
 
-// replayRoutes serves the recordings of Record.Dir: GET /replays lists
-// them, GET /replays/NAME serves one as it is (ranges work), or with
-// ?stored=raw every block uncompressed, gzipped for the trip when the
-// client accepts it: what the browser game asks for, since its build
-// leaves zstd out to stay small.
-func (s *Server) replayRoutes(mux *http.ServeMux) {
-	if s.Record.Dir == "" {
-		return
-	}
-	mux.HandleFunc("GET "+replay.Path, s.serveReplayList)
-	mux.HandleFunc("GET "+replay.Path+"/{name}", s.serveReplay)
+// Handle registers on mux the routes that serve dir's recordings:
+// GET replay.Path (/replays) lists them (replay.Listing), GET
+// /replays/NAME serves one as it is (ranges work), or with ?stored=raw
+// every block uncompressed, gzipped for the trip when the client accepts
+// it: what the browser game asks for, since its build leaves zstd out to
+// stay small. A recording still being written is served as it is now.
+func Handle(mux *http.ServeMux, dir string, log *slog.Logger) {
+	f := files{dir: dir, log: log}
+	mux.HandleFunc("GET "+replay.Path, f.serveList)
+	mux.HandleFunc("GET "+replay.Path+"/{name}", f.serveFile)
 }
 
-func (s *Server) serveReplayList(w http.ResponseWriter, _ *http.Request) {
+// files serves the recordings of dir.
+type files struct {
+	dir string
+	log *slog.Logger
+}
+
+func (s files) serveList(w http.ResponseWriter, _ *http.Request) {
 	list := replay.Listing{Replays: []replay.Entry{}}
-	entries, err := os.ReadDir(s.Record.Dir)
+	entries, err := os.ReadDir(s.dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		s.log.Error("listing recordings", "dir", s.Record.Dir, "err", err)
+		s.log.Error("listing recordings", "dir", s.dir, "err", err)
 		http.Error(w, "cannot list recordings", http.StatusInternalServerError)
 		return
 	}
@@ -58,13 +64,13 @@ func (s *Server) serveReplayList(w http.ResponseWriter, _ *http.Request) {
 	_ = json.NewEncoder(w).Encode(list)
 }
 
-func (s *Server) serveReplay(w http.ResponseWriter, r *http.Request) {
+func (s files) serveFile(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if !replay.ValidName(name) {
 		http.Error(w, "no such recording", http.StatusNotFound)
 		return
 	}
-	f, err := os.Open(filepath.Join(s.Record.Dir, name))
+	f, err := os.Open(filepath.Join(s.dir, name))
 	if err != nil {
 		http.Error(w, "no such recording", http.StatusNotFound)
 		return

@@ -1,0 +1,267 @@
+package recording
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/replay"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxBytes = 64 << 20
+	DefaultKeyEvery = 5 * time.Second
+)
+
+// queue is how many ticks the writer may fall behind (2 s at 30 Hz)
+// before the room drops ticks from the recording rather than wait: disk
+// stalls never reach the tick.
+const queue = 64
+
+// Config configures one room's Recorder.
+type Config struct {
+	// Dir is where the recordings go; it is created if need be.
+	Dir string
+	// MaxBytes is the size past which the recording goes on in a new
+	// file (the next segment). Default DefaultMaxBytes.
+	MaxBytes int64
+	// KeyEvery is the time between key frames, where seeks start.
+	// Default DefaultKeyEvery.
+	KeyEvery time.Duration
+
+	// Room names the room: the files' prefix and the header's room.
+	Room string
+	// Params and Seed are the room's, as the header keeps them.
+	Params game.Params
+	Seed   uint64
+	// Logger receives the writer's logs (files opened and closed,
+	// errors, ticks dropped). Default slog.Default().
+	Logger *slog.Logger
+	// Now stamps the segments' names and headers. Default time.Now.
+	Now func() time.Time
+}
+
+// Recorder records one room. The room's goroutine only copies the tick's
+// state into a spare buffer and hands it over (Offer): no encoding, no
+// I/O and no allocation there. The writer goroutine (run) encodes,
+// compresses and writes, and gives the buffer back.
+type Recorder struct {
+	cfg    Config
+	header replay.Header
+	log    *slog.Logger
+
+	free    chan *game.Snapshot // spare buffers
+	work    chan *game.Snapshot // ticks to write, in order
+	dropped atomic.Uint64       // ticks dropped because the writer lagged
+	done    chan struct{}
+
+	mu     sync.Mutex
+	events []rosterEvent // joins and leaves not yet written
+}
+
+type rosterEvent struct {
+	tick uint32
+	id   game.EntityID
+	name string
+	join bool
+}
+
+// New creates cfg.Dir if need be and starts the room's recorder; Stop
+// ends it. The first file opens with the first tick offered.
+func New(cfg Config) (*Recorder, error) {
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("recording: recordings directory: %w", err)
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+	}
+	if cfg.KeyEvery <= 0 {
+		cfg.KeyEvery = DefaultKeyEvery
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	rc := &Recorder{
+		cfg: cfg, log: cfg.Logger,
+		header: replay.Header{Room: cfg.Room, Params: cfg.Params, Seed: cfg.Seed},
+		free:   make(chan *game.Snapshot, queue),
+		work:   make(chan *game.Snapshot, queue),
+		done:   make(chan struct{}),
+	}
+	for range queue {
+		rc.free <- &game.Snapshot{}
+	}
+	go rc.run()
+	return rc, nil
+}
+
+// Offer hands the tick's state to the writer; it runs on the room's
+// goroutine and never blocks. Without a spare buffer the writer is
+// behind: the tick is dropped from the recording (the next one deltas
+// across the gap) and counted; the writer logs it.
+func (rc *Recorder) Offer(cur *game.Snapshot) {
+	select {
+	case s := <-rc.free:
+		s.CopyFrom(cur)
+		rc.work <- s // never blocks: work holds as many as there are buffers
+	default:
+		rc.dropped.Add(1)
+	}
+}
+
+// Joined and Left note the roster's changes (from any goroutine), from
+// tick on: the first tick the player is seen in, or gone from.
+func (rc *Recorder) Joined(tick uint32, id game.EntityID, name string) {
+	rc.note(rosterEvent{tick: tick, id: id, name: name, join: true})
+}
+
+// Left: see Joined.
+func (rc *Recorder) Left(tick uint32, id game.EntityID) {
+	rc.note(rosterEvent{tick: tick, id: id})
+}
+
+func (rc *Recorder) note(e rosterEvent) {
+	rc.mu.Lock()
+	rc.events = append(rc.events, e)
+	rc.mu.Unlock()
+}
+
+// Dropped is how many ticks were left out of the recording because the
+// writer was behind.
+func (rc *Recorder) Dropped() uint64 { return rc.dropped.Load() }
+
+// Pending is how many offered ticks wait for the writer: how far it is
+// behind (Offer drops ticks once it is a queue of 64 behind).
+func (rc *Recorder) Pending() int { return len(rc.work) }
+
+// Stop ends the recording once the room's loop has ended (no more
+// offers): the ticks queued are written, then the end block.
+func (rc *Recorder) Stop() {
+	close(rc.work)
+	<-rc.done
+}
+
+// run is the writer goroutine.
+func (rc *Recorder) run() {
+	defer close(rc.done)
+	var (
+		f        *os.File
+		w        *replay.Writer
+		segment  uint32
+		roster   = map[game.EntityID]string{}
+		reported uint64
+		failed   bool
+	)
+	closeFile := func() {
+		if w == nil {
+			return
+		}
+		err := w.Close()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			rc.log.Error("recording: closing", "file", f.Name(), "err", err)
+		} else {
+			rc.log.Info("recording closed", "file", f.Name(), "bytes", w.Size())
+		}
+		f, w = nil, nil
+	}
+	defer closeFile()
+	for s := range rc.work {
+		if n := rc.dropped.Load(); n != reported {
+			rc.log.Error("recording: the writer fell behind; ticks dropped from the recording", "dropped", n-reported, "total", n)
+			reported = n
+		}
+		if failed {
+			rc.free <- s
+			continue
+		}
+		events := rc.take(s.Tick)
+		for _, e := range events {
+			if e.join {
+				roster[e.id] = e.name
+			} else {
+				delete(roster, e.id)
+			}
+		}
+		if w == nil {
+			var err error
+			f, w, err = rc.create(segment, roster)
+			if err != nil {
+				rc.log.Error("recording: stopped for this room", "err", err)
+				failed = true
+				rc.free <- s
+				continue
+			}
+			segment++
+		} else {
+			for _, e := range events {
+				if e.join {
+					w.Join(e.tick, e.id, e.name)
+				} else {
+					w.Leave(e.tick, e.id)
+				}
+			}
+		}
+		err := w.WriteTick(s)
+		rc.free <- s
+		if err != nil {
+			rc.log.Error("recording: stopped for this room", "file", f.Name(), "err", err)
+			_ = f.Close()
+			f, w, failed = nil, nil, true
+			continue
+		}
+		if w.Size() >= rc.cfg.MaxBytes {
+			closeFile() // the next tick opens the next segment, with a key frame
+		}
+	}
+}
+
+// take removes and returns the roster events due by tick, in order.
+func (rc *Recorder) take(tick uint32) []rosterEvent {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	n := 0
+	for n < len(rc.events) && rc.events[n].tick <= tick {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	out := append([]rosterEvent(nil), rc.events[:n]...)
+	rc.events = append(rc.events[:0], rc.events[n:]...)
+	return out
+}
+
+// create opens segment's file and writes its header and roster.
+func (rc *Recorder) create(segment uint32, roster map[game.EntityID]string) (*os.File, *replay.Writer, error) {
+	start := rc.cfg.Now().UTC()
+	name := fmt.Sprintf("%s-%s-%d%s", rc.cfg.Room, start.Format("20060102T150405Z"), segment, replay.Ext)
+	f, err := os.OpenFile(filepath.Join(rc.cfg.Dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating recording: %w", err)
+	}
+	h := rc.header
+	h.Start, h.Segment = start, segment
+	rate := h.Params.TickRate
+	w, err := replay.NewWriter(f, h, replay.WriterOptions{KeyEvery: uint32(max(1, int(rc.cfg.KeyEvery.Seconds()*float64(rate))))})
+	if err != nil {
+		_ = f.Close()
+		return nil, nil, fmt.Errorf("recording %s: %w", name, err)
+	}
+	for id, n := range roster {
+		w.Join(0, id, n)
+	}
+	rc.log.Info("recording", "file", f.Name(), "segment", segment)
+	return f, w, nil
+}
