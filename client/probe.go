@@ -41,6 +41,9 @@ func (g *Game) probeNow() probe.State {
 		st := probe.State{Screen: probe.Playing, Room: p.to.Room, Server: p.to.Server, Connection: p.mgr.Status().State.String()}
 		if src, ok := p.mgr.Current(); ok {
 			st.Transport = string(src.Transport())
+			if p.to.Spectate {
+				st.Watch = g.watchProbe(src)
+			}
 		}
 		return st
 	}
