@@ -59,10 +59,11 @@ type Row struct {
 	Rect    Rect   `json:"rect"`
 }
 
-// Buttons are the lobby screen's buttons: Play now, Create and the
-// create panel's fields.
+// Buttons are the lobby screen's buttons: Play now, Watch (the selected
+// room), Create and the create panel's fields.
 type Buttons struct {
 	PlayNow    Rect `json:"play_now"`
+	Watch      Rect `json:"watch"`
 	Create     Rect `json:"create"`
 	TickRate   Rect `json:"tick_rate"`
 	Capacity   Rect `json:"capacity"`
