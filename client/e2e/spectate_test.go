@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/client/probe"
+	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/server"
+	"github.com/tickwire/tickwire/netcode/transport"
 )
 
 // spectatorSession waits for the server's session of a spectator named
@@ -93,4 +95,25 @@ func TestBrowserSpectatorFollowsMovingPlayersAndTabSwitches(t *testing.T) {
 	if n := srv.Room().Players(); n != bots {
 		t.Errorf("the room holds %d players with two spectators watching, want %d", n, bots)
 	}
+}
+
+// TestDesktopClientSpectatesAFullRoom: `-spectate duel` against a server
+// that requires join tokens watches duel, whose one seat is taken: the
+// lobby's join to watch holds no seat, its token admits a spectator over
+// WebTransport, and the screen shows the room's player and one spectator.
+func TestDesktopClientSpectatesAFullRoom(t *testing.T) {
+	srv := startLobbyServer(t, "", false)
+	if _, err := srv.CreateRoom(server.RoomOptions{ID: "duel", Game: game.Config{MaxPlayers: 1, Size: arenaSize}}); err != nil {
+		t.Fatal(err)
+	}
+	occupy(t, srv, "duel", "occupant")
+	d := startDesktop(t, "-server", srv.URL(), "-name", "deskwatch", "-spectate", "duel", "-transport", "wt")
+	sess := spectatorSession(t, srv, "deskwatch", 60*time.Second)
+	if sess.Room != "duel" || sess.Transport != transport.WebTransport {
+		t.Fatalf("watching room %q over %s, want duel over webtransport", sess.Room, sess.Transport)
+	}
+	d.waitScreen(t, "the spectator's screen in duel", 30*time.Second, func(s probe.State) bool {
+		return s.Screen == probe.Playing && s.Room == "duel" && s.Connection == "connected" &&
+			s.Watch != nil && s.Watch.Players == 1 && s.Watch.Spectators == 1
+	})
 }
