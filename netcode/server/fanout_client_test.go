@@ -296,3 +296,52 @@ func TestSpectatorSwitchingViewsDecodesEveryTickExactly(t *testing.T) {
 		})
 	}
 }
+
+// TestSpectatorFlippingItsTargetGetsFewFullSnapshots: a spectator that
+// names another player in every packet, with interest management, gets
+// a full snapshot at most once per fullRetry ticks (a view change costs
+// one), not every tick; what it decodes is still exactly the view it was
+// sent.
+func TestSpectatorFlippingItsTargetGetsFewFullSnapshots(t *testing.T) {
+	const radius, ticks = 400, 60
+	fx := newFanoutFixture(t, 200, true)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	conn := &sinkConn{kind: transport.WebTransport, keep: true}
+	ss := &session{id: 999, conn: conn, log: log, spectator: true}
+	ss.out.init(nil, transport.WebTransport)
+	r := newReceiver(t, fx.world.Params, 0, nil)
+	var (
+		f       snapshotFanout
+		decoded []uint32
+		full    int
+	)
+	for n := range ticks {
+		ss.follow.Store(uint32(fx.sessions[n%5].entity))
+		fx.step()
+		cur := fx.history.Latest()
+		conn.datagrams = conn.datagrams[:0]
+		ss.ackTick.Store(ackAfter(decoded, 1))
+		f.tick(cur, fx.history, []*session{ss}, fx.room, radius)
+		got, st := r.deliver(t, conn.datagrams)
+		if got == nil || st.SnapshotsReceived != 1 {
+			t.Fatalf("tick %d: %+v", cur.Tick, st)
+		}
+		var h wire.SnapshotHeader
+		_, body, _ := wire.SplitPacket(conn.datagrams[0])
+		if _, err := wire.DecodeSnapshotPacket(body, &h); err != nil {
+			t.Fatal(err)
+		}
+		if h.BaselineTick == 0 {
+			full++
+		}
+		if diff := arenatest.Diff(got, snapshottest.ExpectedView(fx.world.Params, cur, ss.out.viewer, radius)); diff != "" {
+			t.Fatalf("tick %d: %s", cur.Tick, diff)
+		}
+		decoded = append(decoded, cur.Tick)
+	}
+	most := ticks/int(rulesFor(fx.world.Params.TickRate).fullRetry) + 1
+	if full > most {
+		t.Errorf("%d full snapshots in %d ticks, want at most %d", full, ticks, most)
+	}
+	t.Logf("%d full snapshots in %d ticks", full, ticks)
+}

@@ -43,9 +43,16 @@ type snapshotOutbox struct {
 // (0). The client reconstructed its earlier snapshots with the old view,
 // which the server cannot recompute from the new one, so after a change
 // the next payload is a full snapshot and later deltas only use ticks
-// from then on. Players never call it: their view is their own entity's.
-func (o *snapshotOutbox) watch(viewer game.EntityID, tick uint32) {
+// from then on. A change within minGap ticks of the last one waits (the
+// client repeats its choice in every packet): a spectator that flips its
+// target every packet gets at most one full snapshot per minGap ticks,
+// as a player whose acks stop does. Players never call it: their view
+// is their own entity's.
+func (o *snapshotOutbox) watch(viewer game.EntityID, tick, minGap uint32) {
 	if viewer == o.viewer && o.viewSince != 0 {
+		return
+	}
+	if o.viewSince != 0 && tick-o.viewSince < minGap {
 		return
 	}
 	o.viewer, o.viewSince = viewer, tick
@@ -217,8 +224,8 @@ func (f *snapshotFanout) tick(cur *game.Snapshot, history *game.History, session
 		hdr := wire.SnapshotHeader{ServerTick: cur.Tick}
 		viewer := ss.entity
 		if ss.spectator && curIx != nil {
-			viewer = game.EntityID(ss.follow.Load())
-			ss.out.watch(viewer, cur.Tick)
+			ss.out.watch(game.EntityID(ss.follow.Load()), cur.Tick, f.rules.fullRetry)
+			viewer = ss.out.viewer
 		}
 		base := ss.out.baseline(ss.ackTick.Load(), ss.staleAcks.Load(), cur, history, f.rules)
 		ss.out.chose(base, cur)
