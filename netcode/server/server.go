@@ -716,20 +716,18 @@ func (s *Server) handleConn(ctx context.Context, raw transport.Conn, req *http.R
 	}
 	defer s.releaseRoom(r)
 	spectate := hello.GetSpectate()
-	if spectate {
+	var (
+		entity  game.EntityID
+		resumed bool
+	)
+	if spectate { // no entity, no seat: a place among the room's spectators
 		if !r.watch(s.MaxSpectators) {
 			s.refuse(log, conn, &helloError{pb.DisconnectReason_DISCONNECT_REASON_SERVER_FULL,
 				fmt.Sprintf("room %q has no place left to watch from: %d spectators, the most it takes", r.id, max(0, s.MaxSpectators))})
 			return
 		}
 		defer r.unwatch()
-	}
-	var entity game.EntityID
-	resumed := false
-	if !spectate {
-		entity, resumed = s.resumeEntity(ctx, r, hello.GetResumeToken())
-	}
-	if !resumed && !spectate {
+	} else if entity, resumed = s.resumeEntity(ctx, r, hello.GetResumeToken()); !resumed {
 		// Lobby joins carry its token, or, in anonymous play, nothing
 		// tells them apart from anyone else.
 		sentByLobby := s.signer == nil || hello.GetAuthToken() != ""
@@ -753,9 +751,7 @@ func (s *Server) handleConn(ctx context.Context, raw transport.Conn, req *http.R
 		done:   make(chan struct{}),
 		kick:   make(chan kickReason, 1),
 		in:     wire.InputPacket{Inputs: make([]game.Input, 0, wire.MaxInputsPerPacket)},
-
-		spectator: spectate,
-		budget:    newPacketLimiter(s.PacketBudget.withDefaults(r.game.Params().TickRate)),
+		budget: newPacketLimiter(s.PacketBudget.withDefaults(r.game.Params().TickRate)),
 	}
 	if claims.PlayerName != "" {
 		ss.name = claims.PlayerName
@@ -766,7 +762,7 @@ func (s *Server) handleConn(ctx context.Context, raw transport.Conn, req *http.R
 	}
 	ss.log = log.With("session", ss.id, "room", r.id, "entity", uint32(entity), "name", ss.name, "spectator", spectate)
 	if spectate {
-		ss.token = nil // nothing to resume: a spectator says hello again
+		ss.spectator, ss.token = true, nil // nothing to resume: a spectator says hello again
 	}
 	ss.out.init(s, conn.Kind())
 	ss.lastHeard.Store(s.clock.Now().UnixNano())
