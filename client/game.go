@@ -48,6 +48,10 @@ type Config struct {
 	Room string
 	// Quick quick-plays at start: the lobby picks (or opens) a room.
 	Quick bool
+	// Spectate watches Room rather than plays in it: no player of its
+	// own, the camera follows a player (Tab: the next) or moves freely
+	// (F). The lobby's Watch does the same for the selected room.
+	Spectate bool
 	// Replay plays a recorded match instead (replay.go): a recording
 	// file on the desktop, the name of one of the server's recordings in
 	// a browser.
@@ -113,6 +117,7 @@ type Game struct {
 	probe     probeState
 
 	frame    reconnect.Frame
+	watch    watchState // a spectator's camera (watch.go)
 	showNet  bool
 	w, h     int
 	camX     float64
@@ -156,6 +161,8 @@ func (g *Game) Start(ctx context.Context) {
 	}
 	g.openLobby("")
 	switch {
+	case g.cfg.Room != "" && g.cfg.Spectate:
+		g.startAction(lobbyui.Action{Kind: lobbyui.WatchRoom, Room: g.cfg.Room}, true)
 	case g.cfg.Room != "":
 		g.startAction(lobbyui.Action{Kind: lobbyui.JoinRoom, Room: g.cfg.Room}, true)
 	case g.cfg.Quick:
@@ -215,6 +222,11 @@ func (g *Game) updatePlay() {
 		return
 	}
 	now := time.Now()
+	g.updateNetStats(src, now)
+	if g.spectating() {
+		g.updateWatch(src)
+		return
+	}
 	mx, my, aim, fire := g.controls()
 	for n := src.InputsDue(now); n > 0; n-- {
 		if _, err := src.SendInput(mx, my, aim, fire); err != nil {
@@ -224,6 +236,11 @@ func (g *Game) updatePlay() {
 			}
 		}
 	}
+}
+
+// updateNetStats refreshes the net graph's figures, four times a second
+// while it shows.
+func (g *Game) updateNetStats(src *reconnect.NetSource, now time.Time) {
 	if g.showNet && now.Sub(g.statsAt) > 250*time.Millisecond {
 		st := src.NetStats()
 		g.statsMu.Lock()
@@ -289,9 +306,10 @@ func (g *Game) Draw(screen *ebiten.Image) {
 	if ok {
 		src.Frame(time.Now(), &g.frame)
 		g.params, g.ownID = src.Params(), src.Entity()
-		if g.frame.HasOwn {
-			g.camX, g.camY = g.frame.Own.X, g.frame.Own.Y
+		if g.spectating() {
+			g.followInFrame(g.watch.follow)
 		}
+		g.placeCamera()
 		g.drawWorld(screen)
 		g.drawScoreboard(screen)
 		if g.showNet {
@@ -358,7 +376,7 @@ func (g *Game) playerName(id game.EntityID, own bool) string {
 	if g.rp != nil {
 		return g.rp.replayName(id)
 	}
-	if own {
+	if own && !g.spectating() {
 		return g.cfg.Name
 	}
 	if src, ok := g.play.mgr.Current(); ok {
@@ -452,7 +470,11 @@ func (g *Game) drawStatus(screen *ebiten.Image) {
 	case reconnect.Connecting:
 		msg = fmt.Sprintf("joining room %s on %s ...  (Esc: lobby)", g.play.to.Room, g.play.to.Server)
 	case reconnect.Connected:
-		ebitenutil.DebugPrintAt(screen, fmt.Sprintf("connected as %s in room %s   (Esc: lobby)", g.cfg.Name, g.play.to.Room), 8, 8)
+		line := fmt.Sprintf("connected as %s in room %s   (Esc: lobby)", g.cfg.Name, g.play.to.Room)
+		if src, ok := g.play.mgr.Current(); ok && g.spectating() {
+			line = g.watchStatus(src)
+		}
+		ebitenutil.DebugPrintAt(screen, line, 8, 8)
 		return
 	case reconnect.Reconnecting:
 		wait := max(0, time.Until(st.RetryAt)).Round(100 * time.Millisecond)

@@ -138,12 +138,15 @@ func (g *Game) runAction(ctx context.Context, a lobbyui.Action, direct bool) act
 		what string
 	)
 	switch a.Kind {
-	case lobbyui.JoinRoom:
+	case lobbyui.JoinRoom, lobbyui.WatchRoom:
 		what = "join room " + a.Room
+		if req.Spectate = a.Kind == lobbyui.WatchRoom; req.Spectate {
+			what = "watch room " + a.Room
+		}
 		j, err = g.lc.Join(ctx, a.Room, req)
 		if err != nil && direct && lobbyui.LobbyMissing(err) {
 			g.log.Info("no lobby join here; joining the room directly", "room", a.Room, "err", err)
-			return actionResult{what: what, target: lobbyui.Target{Server: g.cfg.Server, Room: a.Room}}
+			return actionResult{what: what, target: lobbyui.Target{Server: g.cfg.Server, Room: a.Room, Spectate: req.Spectate}}
 		}
 	case lobbyui.QuickPlay:
 		what = "quick-play"
@@ -213,6 +216,7 @@ func readLobbyInput() lobbyui.Input {
 		Down:    key(ebiten.KeyArrowDown),
 		Enter:   key(ebiten.KeyEnter) || key(ebiten.KeyNumpadEnter),
 		PlayNow: key(ebiten.KeyP),
+		Watch:   key(ebiten.KeyW),
 		Create:  key(ebiten.KeyN),
 	}
 	in.Cycle[lobbyui.FieldTickRate] = key(ebiten.KeyT)
@@ -244,10 +248,12 @@ func (g *Game) drawLobby(screen *ebiten.Image) {
 	ebitenutil.DebugPrintAt(screen, fmt.Sprintf("TICKWIRE LOBBY   %s   playing as %s", g.cfg.Server, g.cfg.Name), lobbyui.Margin, 16)
 	fillRect(screen, l.PlayNow, lobbyButton)
 	label(screen, l.PlayNow, "[P] Play now")
+	fillRect(screen, l.Watch, lobbyButton)
+	label(screen, l.Watch, "[W] Watch the selected room")
 	g.drawRooms(screen, l)
 	drawPanel(screen, l, s.Form)
 	drawMessage(screen, l, s)
-	ebitenutil.DebugPrintAt(screen, "Up/Down select   Enter or click: join   P: play now   N: create   T C A V: room options", l.Help.X, l.Help.Y)
+	ebitenutil.DebugPrintAt(screen, "Up/Down select   Enter or click: join   W: watch   P: play now   N: create   T C A V: room options", l.Help.X, l.Help.Y)
 }
 
 func (g *Game) drawRooms(screen *ebiten.Image, l lobbyui.Layout) {

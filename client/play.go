@@ -47,10 +47,11 @@ func (g *Game) startPlay(t lobbyui.Target) {
 	}()
 	g.play = p
 	g.frame, g.ownID, g.camX, g.camY = reconnect.Frame{}, 0, 0, 0
+	g.watch = watchState{}
 	g.statsMu.Lock()
 	g.stats, g.fallback = reconnect.NetStats{}, "" // the last game's
 	g.statsMu.Unlock()
-	g.log.Info("playing", "server", t.Server, "room", t.Room, "token", t.Token != "")
+	g.log.Info("playing", "server", t.Server, "room", t.Room, "token", t.Token != "", "spectate", t.Spectate)
 }
 
 // sessionConfig is the netcode session for t, offering resume (nil the
@@ -64,6 +65,7 @@ func (g *Game) sessionConfig(t lobbyui.Target, resume []byte) netclient.Config {
 		Room:        t.Room,
 		AuthToken:   t.Token,
 		ResumeToken: resume,
+		Spectate:    t.Spectate,
 		Dial: transport.DialOptions{
 			Transport:           g.cfg.Transport,
 			TrustServerCertHash: g.cfg.TrustCertHash,

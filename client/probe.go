@@ -41,6 +41,9 @@ func (g *Game) probeNow() probe.State {
 		st := probe.State{Screen: probe.Playing, Room: p.to.Room, Server: p.to.Server, Connection: p.mgr.Status().State.String()}
 		if src, ok := p.mgr.Current(); ok {
 			st.Transport = string(src.Transport())
+			if p.to.Spectate {
+				st.Watch = g.watchProbe(src)
+			}
 		}
 		return st
 	}
@@ -52,6 +55,7 @@ func (g *Game) probeNow() probe.State {
 		Form:    &probe.Form{TickRate: s.Form.TickRate(), Capacity: s.Form.Capacity(), AOI: s.Form.AOI, Private: s.Form.Private},
 		Buttons: &probe.Buttons{
 			PlayNow:    probe.FromRectangle(l.PlayNow),
+			Watch:      probe.FromRectangle(l.Watch),
 			Create:     probe.FromRectangle(l.Create),
 			TickRate:   probe.FromRectangle(l.Fields[lobbyui.FieldTickRate]),
 			Capacity:   probe.FromRectangle(l.Fields[lobbyui.FieldCapacity]),

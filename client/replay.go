@@ -33,10 +33,8 @@ import (
 // replaySpeeds are the playback speeds, slowest first.
 var replaySpeeds = []float64{0.25, 0.5, 1, 2, 4}
 
-const (
-	replayJump     = 5 * time.Second // the arrows' jump
-	replayPanSpeed = 600.0           // free view, world units per second
-)
+// replayJump is the arrows' jump.
+const replayJump = 5 * time.Second
 
 // playback is the replay screen's state, owned by Ebiten's goroutine.
 type playback struct {
@@ -154,7 +152,7 @@ func (g *Game) replayControls(dt float64) {
 	case pressed(ebiten.KeyEqual, ebiten.KeyNumpadAdd, ebiten.KeyBracketRight, ebiten.KeyArrowUp):
 		p.speed = min(p.speed+1, len(replaySpeeds)-1)
 	case pressed(ebiten.KeyTab):
-		p.follow = nextPlayer(g.frame.Remote, g.frame.Own, g.frame.HasOwn, p.follow)
+		p.follow = nextID(g.frameIDs(g.watch.ids[:0]), p.follow) // after the last: the free view
 	case pressed(ebiten.KeyEscape):
 		p.follow = 0
 	}
@@ -166,38 +164,8 @@ func (g *Game) replayControls(dt float64) {
 		}
 	}
 	if p.follow == 0 {
-		step := replayPanSpeed * dt / g.cfg.Zoom
-		if ebiten.IsKeyPressed(ebiten.KeyA) {
-			g.camX -= step
-		}
-		if ebiten.IsKeyPressed(ebiten.KeyD) {
-			g.camX += step
-		}
-		if ebiten.IsKeyPressed(ebiten.KeyW) {
-			g.camY -= step
-		}
-		if ebiten.IsKeyPressed(ebiten.KeyS) {
-			g.camY += step
-		}
+		g.panCamera(dt, false) // the arrows seek
 	}
-}
-
-// nextPlayer is the player after cur by ID among those shown, or 0 (the
-// free view) after the last.
-func nextPlayer(remote []game.Player, own game.Player, hasOwn bool, cur game.EntityID) game.EntityID {
-	next := game.EntityID(0)
-	consider := func(id game.EntityID) {
-		if id > cur && (next == 0 || id < next) {
-			next = id
-		}
-	}
-	for i := range remote {
-		consider(remote[i].ID)
-	}
-	if hasOwn {
-		consider(own.ID)
-	}
-	return next
 }
 
 // seek moves the render clock to tick t (clamped to the recording).
@@ -256,20 +224,8 @@ func (g *Game) drawReplay(screen *ebiten.Image) {
 	}
 	p.view.Frame(p.pos, &g.frame)
 	g.params = p.params
-	if p.follow != 0 {
-		for i := range g.frame.Remote {
-			if g.frame.Remote[i].ID == p.follow {
-				g.frame.Own, g.frame.HasOwn = g.frame.Remote[i], true
-				g.frame.Remote = slices.Delete(g.frame.Remote, i, i+1)
-				break
-			}
-		}
-	}
-	if g.frame.HasOwn {
-		g.camX, g.camY = g.frame.Own.X, g.frame.Own.Y
-	} else if g.camX == 0 && g.camY == 0 {
-		g.camX, g.camY = p.params.Size/2, p.params.Size/2
-	}
+	g.followInFrame(p.follow)
+	g.placeCamera()
 	g.drawWorld(screen)
 	g.drawScoreboard(screen)
 	g.drawReplayStatus(screen)

@@ -18,6 +18,7 @@ const (
 	LineH       = 16  // height of one line of it
 	ButtonH     = 28  // buttons and fields
 	PlayNowW    = 140 // the Play now button
+	WatchW      = 200 // the Watch button, right of Play now
 	TableTop    = 96  // the table's header row
 	HeaderH     = 20  // the header row's height
 	RowH        = 24  // one room's row
@@ -43,6 +44,8 @@ const (
 type Layout struct {
 	W, H    int
 	PlayNow image.Rectangle
+	// Watch watches the selected room as a spectator.
+	Watch image.Rectangle
 	// Table is the header row and the rows beneath it.
 	Table  image.Rectangle
 	Header image.Rectangle
@@ -62,6 +65,7 @@ type Layout struct {
 func NewLayout(w, h int) Layout {
 	l := Layout{W: w, H: h}
 	l.PlayNow = image.Rect(Margin, 48, Margin+PlayNowW, 48+ButtonH)
+	l.Watch = image.Rect(l.PlayNow.Max.X+12, 48, l.PlayNow.Max.X+12+WatchW, 48+ButtonH)
 
 	panelX := max(w-Margin-PanelW, Margin+MinTableW+Gap)
 	footerTop := max(h-FooterH, TableTop+HeaderH)
@@ -97,6 +101,7 @@ const (
 	HitPlayNow
 	HitField // Hit.Index is the Field
 	HitCreate
+	HitWatch
 )
 
 // Hit is what a point is over.
@@ -114,6 +119,8 @@ func (l Layout) Hit(p image.Point) Hit {
 		return Hit{Kind: HitPlayNow}
 	case p.In(l.Create):
 		return Hit{Kind: HitCreate}
+	case p.In(l.Watch):
+		return Hit{Kind: HitWatch}
 	}
 	for f, r := range l.Fields {
 		if p.In(r) {

@@ -109,8 +109,9 @@ type Input struct {
 	Wheel int
 	// Up, Down move the selection; Enter joins it.
 	Up, Down, Enter bool
-	// PlayNow quick-plays; Create creates the form's room and joins it.
-	PlayNow, Create bool
+	// PlayNow quick-plays; Create creates the form's room and joins it;
+	// Watch watches the selected room as a spectator.
+	PlayNow, Create, Watch bool
 	// Cycle cycles a field of the form (by its key).
 	Cycle [NumFields]bool
 }
@@ -123,6 +124,7 @@ const (
 	JoinRoom              // Action.Room
 	QuickPlay             // any room at the server's default tick rate
 	CreateRoom            // Action.Create, then join it
+	WatchRoom             // Action.Room, as a spectator
 )
 
 // Action is a request for the game to start.
@@ -150,6 +152,8 @@ func (s *State) Step(in Input, l Layout) Action {
 	switch {
 	case in.Enter && s.Selected >= 0:
 		return s.join(s.Selected)
+	case in.Watch && s.Selected >= 0:
+		return s.watch(s.Selected)
 	case in.PlayNow:
 		return Action{Kind: QuickPlay}
 	case in.Create:
@@ -185,6 +189,11 @@ func (s *State) click(h Hit) Action {
 		}
 	case HitPlayNow:
 		return Action{Kind: QuickPlay}
+	case HitWatch:
+		if s.Selected >= 0 {
+			return s.watch(s.Selected)
+		}
+		s.Message = "Select a room to watch first (Up/Down)."
 	case HitCreate:
 		return Action{Kind: CreateRoom, Create: s.Form.Request()}
 	case HitField:
@@ -198,6 +207,11 @@ func (s *State) join(k int) Action {
 	return Action{Kind: JoinRoom, Room: s.Rooms[k].ID}
 }
 
+func (s *State) watch(k int) Action {
+	s.Selected = k
+	return Action{Kind: WatchRoom, Room: s.Rooms[k].ID}
+}
+
 // Describe is what the lobby shows while a starts ("joining room duel").
 func (a *Action) Describe() string {
 	switch a.Kind {
@@ -207,6 +221,8 @@ func (a *Action) Describe() string {
 		return "finding a room"
 	case CreateRoom:
 		return "creating a room"
+	case WatchRoom:
+		return "joining room " + a.Room + " to watch"
 	}
 	return ""
 }

@@ -280,3 +280,41 @@ func TestClipAndWrap(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchWatchesTheSelectedRoom: the W key or the Watch button watch
+// the selected room as a spectator; with no room selected the button
+// says to select one and starts nothing; a lobby join that spectates
+// becomes a target that spectates.
+func TestWatchWatchesTheSelectedRoom(t *testing.T) {
+	l := NewLayout(1024, 768)
+	wx, wy := l.Watch.Min.X+2, l.Watch.Min.Y+2
+	for _, tc := range []struct {
+		name  string
+		rooms []lobby.Room
+		in    Input
+		want  Action
+		msg   bool
+	}{
+		{"key, a room selected", []lobby.Room{room("duel", 2, 2)}, Input{Watch: true}, Action{Kind: WatchRoom, Room: "duel"}, false},
+		{"button, a room selected", []lobby.Room{room("duel", 2, 2)}, Input{Click: true, Cursor: image.Pt(wx, wy)}, Action{Kind: WatchRoom, Room: "duel"}, false},
+		{"key, no room", nil, Input{Watch: true}, Action{}, false},
+		{"button, no room", nil, Input{Click: true, Cursor: image.Pt(wx, wy)}, Action{}, true},
+	} {
+		s := NewState("")
+		s.SetRooms(tc.rooms, l)
+		got := s.Step(tc.in, l)
+		if got.Kind != tc.want.Kind || got.Room != tc.want.Room {
+			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+		}
+		if (s.Message != "") != tc.msg {
+			t.Errorf("%s: message %q", tc.name, s.Message)
+		}
+	}
+	if d := (&Action{Kind: WatchRoom, Room: "duel"}).Describe(); !strings.Contains(d, "watch") {
+		t.Errorf("Describe = %q", d)
+	}
+	tg, err := FromJoin("http://127.0.0.1:4433", lobby.Join{Room: "duel", URL: "http://127.0.0.1:4433", Spectate: true}, true)
+	if err != nil || !tg.Spectate {
+		t.Errorf("FromJoin = %+v, %v; want a spectating target", tg, err)
+	}
+}

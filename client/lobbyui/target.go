@@ -22,6 +22,8 @@ type Target struct {
 	Token string
 	// CertHashes pin the process's self-signed certificate.
 	CertHashes [][sha256.Size]byte
+	// Spectate watches the room rather than plays in it.
+	Spectate bool
 }
 
 // FromJoin is the target of a lobby's join, asked of the lobby at
@@ -31,7 +33,7 @@ type Target struct {
 // /cert-hash); otherwise a man in the middle of plain http could pin his
 // own certificate, and the certificate is verified by its chain instead.
 func FromJoin(lobbyBase string, j lobby.Join, trusted bool) (Target, error) {
-	t := Target{Server: ServerOf(lobbyBase, j.URL), Room: j.Room, Token: j.Token}
+	t := Target{Server: ServerOf(lobbyBase, j.URL), Room: j.Room, Token: j.Token, Spectate: j.Spectate}
 	if trusted || strings.HasPrefix(strings.ToLower(lobbyBase), "https:") {
 		hashes, err := transport.CertHashesBytes(j.CertHashes)
 		if err != nil {

@@ -59,10 +59,11 @@ type Row struct {
 	Rect    Rect   `json:"rect"`
 }
 
-// Buttons are the lobby screen's buttons: Play now, Create and the
-// create panel's fields.
+// Buttons are the lobby screen's buttons: Play now, Watch (the selected
+// room), Create and the create panel's fields.
 type Buttons struct {
 	PlayNow    Rect `json:"play_now"`
+	Watch      Rect `json:"watch"`
 	Create     Rect `json:"create"`
 	TickRate   Rect `json:"tick_rate"`
 	Capacity   Rect `json:"capacity"`
@@ -97,7 +98,30 @@ type State struct {
 	Buttons *Buttons `json:"buttons,omitempty"`
 	// Playback is the replay's state (Screen Replay).
 	Playback *Playback `json:"playback,omitempty"`
+	// Watch is a spectator's view (Screen Playing, watching a room).
+	Watch *Watch `json:"watch,omitempty"`
 }
+
+// Watch is what a spectator's screen shows.
+type Watch struct {
+	// Follow is the player the camera follows, 0 for the free camera.
+	Follow int `json:"follow"`
+	// Players is how many players the frame shows; Spectators how many
+	// watch the room, by the server's roster.
+	Players    int `json:"players"`
+	Spectators int `json:"spectators"`
+	// X and Y are where the followed player is drawn, in world units
+	// rounded by Coarse (0, 0 for the free camera): they change as it
+	// moves, a few times a second rather than every frame.
+	X int `json:"x"`
+	Y int `json:"y"`
+}
+
+// CoarseUnits is the step of Watch.X and Watch.Y, in world units.
+const CoarseUnits = 20
+
+// Coarse rounds a world coordinate to CoarseUnits.
+func Coarse(v float64) int { return int(v/CoarseUnits+0.5) * CoarseUnits }
 
 // Playback is what the replay screen shows.
 type Playback struct {

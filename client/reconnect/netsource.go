@@ -7,6 +7,7 @@ package reconnect
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -26,9 +27,11 @@ type (
 type NetSource struct {
 	*client.Client
 
-	mu        sync.Mutex
-	names     map[game.EntityID]string
-	rosterRev uint64
+	mu         sync.Mutex
+	names      map[game.EntityID]string
+	players    []game.EntityID // the roster's, by ID
+	spectators int
+	rosterRev  uint64
 }
 
 // Connect dials the server and joins; cfg.OnRoster is the source's.
@@ -53,11 +56,29 @@ func (s *NetSource) onRoster(r *wire.Roster) {
 	if r.Revision <= s.rosterRev && s.names != nil {
 		return
 	}
-	s.rosterRev = r.Revision
+	s.rosterRev, s.spectators = r.Revision, r.Spectators
 	s.names = make(map[game.EntityID]string, len(r.Players))
+	s.players = s.players[:0]
 	for _, p := range r.Players {
 		s.names[p.Entity] = p.Name
+		s.players = append(s.players, p.Entity)
 	}
+	slices.Sort(s.players)
+}
+
+// Players appends the roster's players to dst, by entity ID: for a
+// spectator to choose whom to follow, whoever is in view.
+func (s *NetSource) Players(dst []game.EntityID) []game.EntityID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append(dst, s.players...)
+}
+
+// Spectators is how many watch the room, from the roster.
+func (s *NetSource) Spectators() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.spectators
 }
 
 // Name is a player's name from the server's roster.

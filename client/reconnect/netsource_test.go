@@ -23,3 +23,15 @@ func TestNamesComeFromTheNewestRoster(t *testing.T) {
 		t.Error("a player who left still has a name")
 	}
 }
+
+func TestPlayersAndSpectatorsComeFromTheNewestRoster(t *testing.T) {
+	s := &NetSource{}
+	s.onRoster(&wire.Roster{Revision: 2, Spectators: 3, Players: []wire.RosterEntry{{Entity: 9, Name: "cy"}, {Entity: 4, Name: "ann"}}})
+	s.onRoster(&wire.Roster{Revision: 1, Spectators: 7, Players: []wire.RosterEntry{{Entity: 1, Name: "stale"}}})
+	if got := s.Players(nil); len(got) != 2 || got[0] != 4 || got[1] != 9 {
+		t.Errorf("players %v, want [4 9] from revision 2", got)
+	}
+	if n := s.Spectators(); n != 3 {
+		t.Errorf("%d spectators, want 3", n)
+	}
+}

@@ -8,6 +8,7 @@ package main
 //	/?name=ann            player name (default "player")
 //	/?room=duel           join room duel at once, skipping the lobby
 //	/?play=now            quick-play at once: the lobby picks (or opens) a room
+//	/?spectate=duel       watch room duel at once (Tab: next player, F: free camera)
 //	/?replay=NAME         play the server's recording NAME (listed at /replays)
 //	/?transport=ws        force WebSocket (wt forces WebTransport)
 //	/?debug=1             net graph on from the start
@@ -38,12 +39,15 @@ func main() {
 		Name:          q.Get("name"),
 		Room:          q.Get("room"),
 		Replay:        q.Get("replay"),
-		Quick:         q.Get("room") == "" && q.Get("play") == "now",
+		Quick:         q.Get("room") == "" && q.Get("spectate") == "" && q.Get("play") == "now",
 		TrustCertHash: loc.Get("protocol").String() == "http:",
 		Debug:         q.Get("debug") == "1" || q.Get("debug") == "true",
 	}
 	if cfg.Name == "" {
 		cfg.Name = "player"
+	}
+	if room := q.Get("spectate"); room != "" && cfg.Room == "" {
+		cfg.Room, cfg.Spectate = room, true
 	}
 	switch q.Get("transport") {
 	case "ws":

@@ -35,6 +35,7 @@ type config struct {
 	Addr          string
 	TickRate      int
 	MaxPlayers    int
+	MaxSpectators int
 	Seed          uint64
 	AOI           float64
 	Cert, Key     string
@@ -71,6 +72,10 @@ type config struct {
 	source map[string]string // flag name -> where its value came from
 }
 
+// maxSpectators bounds -max-spectators: each spectator costs the room's
+// tick as much as a player does.
+const maxSpectators = 4096
+
 // envPrefix starts every environment variable the server reads.
 const envPrefix = "TICKWIRE_"
 
@@ -80,6 +85,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.Addr, "addr", "localhost:4433", "listen `host:port` for TCP and UDP; localhost means 127.0.0.1 and ::1")
 	fs.IntVar(&c.TickRate, "tick-rate", 30, "simulation rate in Hz: 20, 30 or 60")
 	fs.IntVar(&c.MaxPlayers, "max-players", 100, "most players per room (also sizes the arena)")
+	fs.IntVar(&c.MaxSpectators, "max-spectators", server.DefaultMaxSpectators, "most spectators per room, who take no player's seat (0: none)")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the world's randomness")
 	fs.Float64Var(&c.AOI, "aoi", 0, "send each client only entities within this `radius` of its player (0: everything)")
 	fs.StringVar(&c.Cert, "cert", "", "TLS certificate `file` (default: self-signed, rotated)")
@@ -250,6 +256,9 @@ func (c *config) validate() error {
 	if c.MaxPlayers < 1 || c.MaxPlayers > game.MaxPlayersLimit {
 		bad("max-players", "%d out of [1, %d]", c.MaxPlayers, game.MaxPlayersLimit)
 	}
+	if c.MaxSpectators < 0 || c.MaxSpectators > maxSpectators {
+		bad("max-spectators", "%d out of [0, %d]", c.MaxSpectators, maxSpectators)
+	}
 	if c.AOI < 0 {
 		bad("aoi", "radius %v is negative", c.AOI)
 	}
@@ -335,6 +344,7 @@ func (c *config) server(logger *slog.Logger) *server.Server {
 		Addr:          c.Addr,
 		Game:          game.Config{TickRate: c.TickRate, MaxPlayers: c.MaxPlayers, Seed: c.Seed, NoLagCompensation: !c.LagCompensation},
 		AOIRadius:     c.AOI,
+		MaxSpectators: c.MaxSpectators,
 		MaxRooms:      c.MaxRooms,
 		RoomGrace:     c.RoomGrace,
 		RequireTokens: c.RequireTokens,
@@ -350,6 +360,9 @@ func (c *config) server(logger *slog.Logger) *server.Server {
 		ACME:          transport.ACME{Directory: c.ACMEDirectory, Cache: c.ACMECache, Email: c.ACMEEmail},
 		Record:        server.RecordOptions{Dir: c.Record, All: c.RecordAll, MaxBytes: c.RecordMaxBytes, KeyEvery: c.RecordKeyEvery},
 		Logger:        logger,
+	}
+	if c.MaxSpectators == 0 {
+		srv.MaxSpectators = -1 // none; Server's zero is its default
 	}
 	if c.TokenSecret != "" {
 		srv.TokenSecret = []byte(c.TokenSecret)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tickwire/tickwire/netcode/server"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -28,6 +30,12 @@ func TestZeroConfigIsAWorkingLocalServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := c.server(nil)
+	if srv.MaxSpectators != server.DefaultMaxSpectators {
+		t.Errorf("zero config: %d spectators a room, want %d", srv.MaxSpectators, server.DefaultMaxSpectators)
+	}
+	if none, _ := loadConfig([]string{"-max-spectators", "0"}, env(nil), io.Discard); none.server(nil).MaxSpectators >= 0 {
+		t.Error("-max-spectators 0 does not refuse every spectator")
+	}
 	if srv.Addr != "localhost:4433" || srv.Game.TickRate != 30 || srv.RequireTokens || srv.TokenSecret != nil || c.Redis != "" || c.agones(false) || !c.agones(true) {
 		t.Errorf("zero config = %+v", c)
 	}
@@ -38,8 +46,8 @@ func TestZeroConfigIsAWorkingLocalServer(t *testing.T) {
 func TestConfigFlagBeatsEnvBeatsFileBeatsDefault(t *testing.T) {
 	file := writeFile(t, `{"tick_rate": 20, "max_players": 50, "seed": 9, "drain_timeout": "5s", "origins": ["http://a:1", "http://b:2"]}`)
 	c, err := loadConfig(
-		[]string{"-tick-rate", "60"},
-		env(map[string]string{"TICKWIRE_CONFIG": file, "TICKWIRE_TICK_RATE": "30", "TICKWIRE_MAX_PLAYERS": "70"}),
+		[]string{"-tick-rate", "60", "-max-spectators", "5"},
+		env(map[string]string{"TICKWIRE_CONFIG": file, "TICKWIRE_TICK_RATE": "30", "TICKWIRE_MAX_PLAYERS": "70", "TICKWIRE_MAX_SPECTATORS": "6"}),
 		io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -50,6 +58,8 @@ func TestConfigFlagBeatsEnvBeatsFileBeatsDefault(t *testing.T) {
 	}{
 		{"tick-rate: flag over env and file", c.TickRate, 60},
 		{"max-players: env over file", c.MaxPlayers, 70},
+		{"max-spectators: flag over env", c.MaxSpectators, 5},
+		{"max-spectators: reaches the server", c.server(nil).MaxSpectators, 5},
 		{"seed: file over default", c.Seed, uint64(9)},
 		{"drain-timeout: file duration", c.DrainTimeout, 5 * time.Second},
 		{"origins: file list", c.Origins, "http://a:1,http://b:2"},
@@ -71,6 +81,7 @@ func TestConfigErrorsNameTheBadFieldAndItsSource(t *testing.T) {
 	}{
 		{"flag", []string{"-tick-rate", "25"}, nil, "", "-tick-rate: 25 Hz"},
 		{"env", nil, map[string]string{"TICKWIRE_MAX_PLAYERS": "0"}, "", "-max-players (from TICKWIRE_MAX_PLAYERS): 0 out of"},
+		{"spectators", []string{"-max-spectators", "-1"}, nil, "", "-max-spectators: -1 out of"},
 		{"env unparsable", nil, map[string]string{"TICKWIRE_DRAIN_TIMEOUT": "soon"}, "", "TICKWIRE_DRAIN_TIMEOUT"},
 		{"file value", nil, nil, `{"tick_rate": 45}`, `-tick-rate (from config file key "tick_rate"): 45 Hz`},
 		{"file unknown key", nil, nil, `{"tickrate": 30}`, `unknown key "tickrate"`},

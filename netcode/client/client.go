@@ -33,6 +33,12 @@ type Config struct {
 	// that issued it (ServerWelcome.resume_token) after a dropped
 	// connection. Whether the server honours it is the server's business.
 	ResumeToken []byte
+	// Spectate asks to watch rather than play (ClientHello.spectate): the
+	// session gets snapshots but no entity (Entity is 0), and after every
+	// snapshot it sends the server an input packet without inputs, which
+	// acknowledges it and names the player it follows (Follow). Inputs it
+	// is asked to send anyway go out, and the server refuses them.
+	Spectate bool
 	// AuthToken is the join token sent in the hello (from a lobby's join
 	// response); empty for an open server.
 	AuthToken string
@@ -169,6 +175,7 @@ type Client struct {
 	err    error
 
 	ack       atomic.Uint32 // newest decoded snapshot tick
+	follow    atomic.Uint32 // spectators: the entity followed (0: free camera)
 	rttNs     atomic.Int64
 	lastHeard atomic.Int64 // clock time of the newest packet from the server, UnixNano
 	// serverSilent is set when the session ends for ServerTimeout.
@@ -310,6 +317,7 @@ func (c *Client) hello() []byte {
 		PlayerName:      c.cfg.Name,
 		AuthToken:       c.cfg.AuthToken,
 		ResumeToken:     c.cfg.ResumeToken,
+		Spectate:        c.cfg.Spectate,
 	}}})
 }
 
@@ -379,6 +387,20 @@ func (c *Client) acceptWelcome(raw []byte, sent, now time.Time) error {
 
 // Welcome is the server's welcome: entity, tick rate, arena.
 func (c *Client) Welcome() *pb.ServerWelcome { return c.welcome }
+
+// Spectator says whether the session watches (Config.Spectate).
+func (c *Client) Spectator() bool { return c.cfg.Spectate }
+
+// Follow tells the server which player a spectator follows (0: a free
+// camera). With interest management the server then sends that player's
+// view (the whole arena to a free camera); the first snapshot of a new
+// view is a full one. It goes out with the next acknowledgement, after
+// the next snapshot. Players need not call it: the server ignores it
+// from them.
+func (c *Client) Follow(id game.EntityID) { c.follow.Store(uint32(id)) }
+
+// Following is the entity Follow last named.
+func (c *Client) Following() game.EntityID { return game.EntityID(c.follow.Load()) }
 
 // Entity is the entity this client controls.
 func (c *Client) Entity() game.EntityID { return c.entity }
@@ -556,8 +578,18 @@ func (c *Client) sendInputs(now time.Time) error {
 			c.pkt.Inputs = append(c.pkt.Inputs, old)
 		}
 	}
+	return c.sendInputPacket(now)
+}
+
+// sendInputPacket sends c.pkt's inputs with the ack and, from a
+// spectator, the entity it follows. The caller holds mu.
+func (c *Client) sendInputPacket(now time.Time) error {
 	c.pkt.AckTick = c.ack.Load()
 	c.pkt.ClientTimeUs = uint64(c.elapsed(now).Microseconds())
+	c.pkt.Follow = 0
+	if c.cfg.Spectate {
+		c.pkt.Follow = game.EntityID(c.follow.Load())
+	}
 	c.outBuf = wire.AppendInputPacket(c.outBuf[:0], &c.pkt)
 	c.lastInputSend = now
 	c.resendAt = time.Time{}
@@ -565,6 +597,15 @@ func (c *Client) sendInputs(now time.Time) error {
 		c.resendAt = now.Add(c.sync.interval / 2)
 	}
 	return c.sendDatagram(c.outBuf, now)
+}
+
+// sendWatch acknowledges a spectator's snapshot: an input packet without
+// inputs. The caller holds mu.
+func (c *Client) sendWatch(now time.Time) {
+	c.pkt.Inputs = c.pkt.Inputs[:0]
+	if err := c.sendInputPacket(now); err != nil {
+		c.log.Debug("ack not sent", "err", err)
+	}
 }
 
 // chooseRedundancy is the number of inputs per packet: fixed if
@@ -771,6 +812,10 @@ func (c *Client) noteSnapshot(snap *game.Snapshot, h *wire.SnapshotHeader, now t
 		c.sync.observeLead(h.InputLeadMs, now)
 		c.sync.observeBacklog(h.InputBacklog, now)
 		c.noteInputAck(h.LastInputTick, now)
+	}
+	if c.cfg.Spectate {
+		c.sendWatch(now)
+		return // no player of its own to reconcile
 	}
 	c.repeatInputTail(now)
 	if i, ok := slices.BinarySearchFunc(snap.Players, c.entity, func(p game.Player, id game.EntityID) int {

@@ -41,10 +41,13 @@ type RoomState struct {
 	ID string `json:"id"`
 	// Players counts seats taken: players playing, players the room keeps
 	// for their reconnect, and seats held for players the lobby sent.
-	Players  int  `json:"players"`
-	Capacity int  `json:"capacity"`
-	TickRate int  `json:"tick_rate"`
-	AOI      bool `json:"aoi"`
+	Players  int `json:"players"`
+	Capacity int `json:"capacity"`
+	// Spectators counts the sessions watching the room; they take no
+	// seat (see JoinRequest.Spectate).
+	Spectators int  `json:"spectators"`
+	TickRate   int  `json:"tick_rate"`
+	AOI        bool `json:"aoi"`
 	// Private rooms are joinable by ID but never listed.
 	Private bool `json:"private,omitempty"`
 }
@@ -82,6 +85,10 @@ type CreateRequest struct {
 type JoinRequest struct {
 	PlayerID   string `json:"player_id,omitempty"`
 	PlayerName string `json:"player_name,omitempty"`
+	// Spectate asks to watch rather than play: no seat is held (the room
+	// may be full of players), and the client says hello with spectate
+	// set. The room's spectator cap still applies.
+	Spectate bool `json:"spectate,omitempty"`
 }
 
 // QuickPlayRequest is the body of POST /quickplay; it may be empty. A
@@ -107,6 +114,9 @@ type Join struct {
 	TokenExpires    time.Time `json:"token_expires,omitzero"`
 	// Created is set when quick play opened the room for this player.
 	Created bool `json:"created,omitempty"`
+	// Spectate echoes JoinRequest.Spectate: the client must say hello as a
+	// spectator.
+	Spectate bool `json:"spectate,omitempty"`
 }
 
 // SeatHold is how long the owning process keeps a seat for a player the

@@ -29,6 +29,7 @@ type dashView struct {
 		ID        string  `json:"id"`
 		Players   int     `json:"players"`
 		Playing   int     `json:"playing"`
+		Spectate  *int    `json:"spectators"` // nil: not reported
 		Capacity  int     `json:"capacity"`
 		TickRate  int     `json:"tick_rate"`
 		TickP99Ms float64 `json:"tick_p99_ms"`
@@ -187,6 +188,42 @@ func TestDashboardEventsFollowThePlayers(t *testing.T) {
 	}
 	if playing, _, _ := ev.room(server.DefaultRoom); playing != 0 {
 		t.Errorf("%d still playing after the goodbye", playing)
+	}
+}
+
+// TestDashboardCountsSpectatorsApartFromPlayers: a spectator shows in
+// its room's spectators (the page's spectators column), not among the
+// players playing; an empty room reports 0 rather than nothing.
+func TestDashboardCountsSpectatorsApartFromPlayers(t *testing.T) {
+	srv := servertest.Start(t, &server.Server{})
+	es, resp := openEvents(t, srv.URL()+dashboard.PathEvents, nil)
+	if es == nil {
+		t.Fatalf("GET %s: %s", dashboard.PathEvents, resp.Status)
+	}
+	spectators := func(v dashView) (playing, watching int, reported bool) {
+		for _, r := range v.Rooms {
+			if r.ID == server.DefaultRoom && r.Spectate != nil {
+				return r.Playing, *r.Spectate, true
+			}
+		}
+		return 0, 0, false
+	}
+	es.waitEvent(t, "the default room reporting 0 spectators", 5, func(v dashView) bool {
+		_, n, ok := spectators(v)
+		return ok && n == 0
+	})
+	c, err := client.Connect(context.Background(), client.Config{Server: srv.URL(), Name: "eve", Spectate: true, Logger: servertest.Logger(t),
+		Dial: transport.DialOptions{Transport: transport.WebSocket, TrustServerCertHash: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ev := es.waitEvent(t, "one spectator", 10, func(v dashView) bool {
+		_, n, _ := spectators(v)
+		return n == 1
+	})
+	if playing, _, _ := spectators(ev); playing != 0 || ev.Players != 0 {
+		t.Errorf("with one spectator: %d playing in the room, %d players in all; want 0", playing, ev.Players)
 	}
 }
 

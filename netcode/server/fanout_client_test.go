@@ -245,3 +245,103 @@ func ackAfter(ticks []uint32, lag int) uint32 {
 	}
 	return ticks[len(ticks)-1-lag]
 }
+
+// TestSpectatorSwitchingViewsDecodesEveryTickExactly runs the real
+// fan-out with interest management to a spectator over each transport
+// that changes whom it follows every 10 ticks (a player, another, the
+// free camera, a third), acking what it decoded two ticks late and, over
+// WebTransport, losing two deltas of every ten. Every snapshot it gets
+// decodes, and is exactly the view it asked for at that tick: the
+// followed player's, or the whole arena.
+func TestSpectatorSwitchingViewsDecodesEveryTickExactly(t *testing.T) {
+	const radius = 400
+	for _, kind := range []transport.Kind{transport.WebTransport, transport.WebSocket} {
+		t.Run(string(kind), func(t *testing.T) {
+			fx := newFanoutFixture(t, 200, true)
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			conn := &sinkConn{kind: kind, keep: true}
+			ss := &session{id: 999, conn: conn, log: log, spectator: true}
+			ss.out.init(nil, kind)
+			sessions := append(fx.sessions[:3:3], ss)
+			follows := []game.EntityID{fx.sessions[0].entity, fx.sessions[1].entity, 0, fx.sessions[2].entity}
+			r := newReceiver(t, fx.world.Params, 0, nil)
+			var (
+				f       snapshotFanout
+				decoded []uint32
+			)
+			for n := range 10 * len(follows) {
+				follow := follows[n/10]
+				ss.follow.Store(uint32(follow))
+				fx.step()
+				cur := fx.history.Latest()
+				conn.datagrams = conn.datagrams[:0]
+				ss.ackTick.Store(ackAfter(decoded, 2))
+				f.tick(cur, fx.history, sessions, fx.room, radius)
+				if kind == transport.WebTransport && (n%10 == 4 || n%10 == 7) {
+					continue // lost (a lost full snapshot is TestLostFragmentLosesOnlyThatSnapshot's)
+				}
+				got, st := r.deliver(t, conn.datagrams)
+				if got == nil || st.SnapshotsReceived != 1 {
+					t.Fatalf("tick %d following %d: %+v", cur.Tick, follow, st)
+				}
+				rad := float64(radius)
+				if follow == 0 {
+					rad = 0
+				}
+				if diff := arenatest.Diff(got, snapshottest.ExpectedView(fx.world.Params, cur, follow, rad)); diff != "" {
+					t.Fatalf("tick %d following %d: %s", cur.Tick, follow, diff)
+				}
+				decoded = append(decoded, cur.Tick)
+			}
+		})
+	}
+}
+
+// TestSpectatorFlippingItsTargetGetsFewFullSnapshots: a spectator that
+// names another player in every packet, with interest management, gets
+// a full snapshot at most once per fullRetry ticks (a view change costs
+// one), not every tick; what it decodes is still exactly the view it was
+// sent.
+func TestSpectatorFlippingItsTargetGetsFewFullSnapshots(t *testing.T) {
+	const radius, ticks = 400, 60
+	fx := newFanoutFixture(t, 200, true)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	conn := &sinkConn{kind: transport.WebTransport, keep: true}
+	ss := &session{id: 999, conn: conn, log: log, spectator: true}
+	ss.out.init(nil, transport.WebTransport)
+	r := newReceiver(t, fx.world.Params, 0, nil)
+	var (
+		f       snapshotFanout
+		decoded []uint32
+		full    int
+	)
+	for n := range ticks {
+		ss.follow.Store(uint32(fx.sessions[n%5].entity))
+		fx.step()
+		cur := fx.history.Latest()
+		conn.datagrams = conn.datagrams[:0]
+		ss.ackTick.Store(ackAfter(decoded, 1))
+		f.tick(cur, fx.history, []*session{ss}, fx.room, radius)
+		got, st := r.deliver(t, conn.datagrams)
+		if got == nil || st.SnapshotsReceived != 1 {
+			t.Fatalf("tick %d: %+v", cur.Tick, st)
+		}
+		var h wire.SnapshotHeader
+		_, body, _ := wire.SplitPacket(conn.datagrams[0])
+		if _, err := wire.DecodeSnapshotPacket(body, &h); err != nil {
+			t.Fatal(err)
+		}
+		if h.BaselineTick == 0 {
+			full++
+		}
+		if diff := arenatest.Diff(got, snapshottest.ExpectedView(fx.world.Params, cur, ss.out.viewer, radius)); diff != "" {
+			t.Fatalf("tick %d: %s", cur.Tick, diff)
+		}
+		decoded = append(decoded, cur.Tick)
+	}
+	most := ticks/int(rulesFor(fx.world.Params.TickRate).fullRetry) + 1
+	if full > most {
+		t.Errorf("%d full snapshots in %d ticks, want at most %d", full, ticks, most)
+	}
+	t.Logf("%d full snapshots in %d ticks", full, ticks)
+}

@@ -249,12 +249,20 @@ func (s *Server) findRoom(ctx context.Context, id string) (lobby.Room, bool) {
 }
 
 // seat holds a seat in rm, here, and issues the join.
+// A spectator's join holds no seat: the hello is what counts it against
+// the room's spectator cap, which is only checked here.
 func (s *Server) seat(rm *room, req lobby.JoinRequest) (lobby.Join, int, error) {
-	if !rm.hold(s.clock.Now()) {
+	switch {
+	case req.Spectate:
+		if n := rm.spectators(); n >= s.MaxSpectators {
+			return lobby.Join{}, http.StatusConflict, fmt.Errorf("room %q has no place left to watch from (%d spectators)", rm.id, n)
+		}
+	case !rm.hold(s.clock.Now()):
 		return lobby.Join{}, http.StatusConflict, fmt.Errorf("room %q is full (%d players)", rm.id, rm.opts.Game.Capacity())
 	}
 	proc := s.processRecord()
 	resp := lobby.Join{
+		Spectate:        req.Spectate,
 		Room:            rm.id,
 		Process:         proc.ID,
 		URL:             proc.URL,

@@ -19,13 +19,14 @@ import (
 //	tickwire_ticks_total{room}                 counter    ticks simulated
 //	tickwire_missed_ticks_total{room}          counter    ticks skipped because the loop woke too late
 //	tickwire_players{room}                     gauge      players in the room
+//	tickwire_spectators{room}                  gauge      spectators watching the room
 //	tickwire_rooms                             gauge      rooms open
 //	tickwire_sessions{transport}               gauge      sessions by transport ("webtransport", "websocket")
 //	tickwire_inputs_total{room,result}         counter    inputs: applied, late, duplicate, dropped (buffer full), future
 //	tickwire_datagrams_total{direction,transport}  counter  datagrams in/out (input, ping, pong in; snapshot, ping, pong out)
 //	tickwire_messages_total{direction,transport}   counter  reliable messages in/out (hello, welcome, roster, disconnect)
 //	tickwire_bytes_total{direction,transport}      counter  payload bytes of both
-//	tickwire_dropped_total{reason}             counter    packets dropped: send_queue_full, malformed, rate_limited
+//	tickwire_dropped_total{reason}             counter    packets dropped: send_queue_full, malformed, rate_limited, spectator_input (a spectator's input packet that carried inputs: the inputs are refused)
 //	tickwire_snapshot_bytes{transport}         histogram  size of each snapshot datagram sent to a client
 //	tickwire_rtt_seconds                       histogram  round trip of the server's pings (every second per session)
 //	tickwire_input_lead_seconds                histogram  how early inputs arrive before their tick (sampled every second per session; negative: late)
@@ -48,7 +49,10 @@ type serverMetrics struct {
 	malformed    prometheus.Counter
 	queueFull    prometheus.Counter
 	rateLimited  prometheus.Counter
-	transports   map[transport.Kind]*transportMetrics
+	// spectatorInput counts spectators' input packets that carried
+	// inputs (refused; their acks and follow targets still count).
+	spectatorInput prometheus.Counter
+	transports     map[transport.Kind]*transportMetrics
 }
 
 // transportMetrics are one transport's pre-resolved children.
@@ -112,6 +116,7 @@ func newServerMetrics(rooms func() []*room) *serverMetrics {
 	m.malformed = dropped.WithLabelValues("malformed")
 	m.queueFull = dropped.WithLabelValues("send_queue_full")
 	m.rateLimited = dropped.WithLabelValues("rate_limited")
+	m.spectatorInput = dropped.WithLabelValues("spectator_input")
 	for _, k := range []transport.Kind{transport.WebTransport, transport.WebSocket} {
 		t := string(k)
 		m.transports[k] = &transportMetrics{
@@ -143,12 +148,13 @@ var (
 	descMissed  = prometheus.NewDesc("tickwire_missed_ticks_total", "Ticks skipped because the loop woke more than a period late.", []string{"room"}, nil)
 	descTickMax = prometheus.NewDesc("tickwire_tick_duration_max_seconds", "Longest tick since the room started.", []string{"room"}, nil)
 	descPlayers = prometheus.NewDesc("tickwire_players", "Players in the room.", []string{"room"}, nil)
+	descSpect   = prometheus.NewDesc("tickwire_spectators", "Spectators watching the room.", []string{"room"}, nil)
 	descInputs  = prometheus.NewDesc("tickwire_inputs_total", "Inputs by result: applied, late (applied after their tick), duplicate, dropped (buffer full), future (too far ahead).", []string{"room", "result"}, nil)
 	descHits    = prometheus.NewDesc("tickwire_hits_total", "Projectile hits, by whether lag compensation rewound the target (applied) or judged it where it is (none).", []string{"room", "rewind"}, nil)
 )
 
 func (c *roomCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descTicks, descMissed, descTickMax, descPlayers, descInputs, descHits} {
+	for _, d := range []*prometheus.Desc{descTicks, descMissed, descTickMax, descPlayers, descSpect, descInputs, descHits} {
 		ch <- d
 	}
 }
@@ -160,6 +166,7 @@ func (c *roomCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descMissed, prometheus.CounterValue, float64(st.MissedTicks), r.id)
 		ch <- prometheus.MustNewConstMetric(descTickMax, prometheus.GaugeValue, st.TickMax.Seconds(), r.id)
 		ch <- prometheus.MustNewConstMetric(descPlayers, prometheus.GaugeValue, float64(r.players()), r.id)
+		ch <- prometheus.MustNewConstMetric(descSpect, prometheus.GaugeValue, float64(r.spectators()), r.id)
 		for _, in := range []struct {
 			result string
 			n      uint64

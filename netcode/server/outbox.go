@@ -30,6 +30,33 @@ type snapshotOutbox struct {
 	fullTick uint32
 	// queued is the newest tick queued whole to a reliable transport.
 	queued uint32
+	// viewer is whose view a spectator's payloads are, with AOI (0: the
+	// whole arena, a free camera), since the tick viewSince: no baseline
+	// before it is the client's reconstruction of the same view, so none
+	// is used (see watch).
+	viewer    game.EntityID
+	viewSince uint32
+}
+
+// watch sets, with AOI, whose view a spectator's payloads carry from
+// tick on: the player it follows, or the whole arena for a free camera
+// (0). The client reconstructed its earlier snapshots with the old view,
+// which the server cannot recompute from the new one, so after a change
+// the next payload is a full snapshot and later deltas only use ticks
+// from then on. A change within minGap ticks of the last one waits (the
+// client repeats its choice in every packet): a spectator that flips its
+// target every packet gets at most one full snapshot per minGap ticks,
+// as a player whose acks stop does. Players never call it: their view
+// is their own entity's.
+func (o *snapshotOutbox) watch(viewer game.EntityID, tick, minGap uint32) {
+	if viewer == o.viewer && o.viewSince != 0 {
+		return
+	}
+	if o.viewSince != 0 && tick-o.viewSince < minGap {
+		return
+	}
+	o.viewer, o.viewSince = viewer, tick
+	o.fullTick, o.queued = 0, 0
 }
 
 // ackStall is how long the input packets of a reliable session may keep
@@ -78,6 +105,9 @@ func rulesFor(tickRate int) baselineRules {
 // over.
 func (o *snapshotOutbox) baseline(ack, staleAcks uint32, cur *game.Snapshot, history *game.History, r baselineRules) *game.Snapshot {
 	stalled := o.queued > ack && staleAcks >= r.ackStall
+	if ack < o.viewSince {
+		ack = 0 // a tick of another view (watch)
+	}
 	if o.reliable && o.queued != 0 && o.queued < cur.Tick && !stalled {
 		if b, ok := history.At(o.queued); ok {
 			return b
@@ -194,26 +224,33 @@ func (f *snapshotFanout) tick(cur *game.Snapshot, history *game.History, session
 	}
 	for _, ss := range sessions {
 		hdr := wire.SnapshotHeader{ServerTick: cur.Tick}
-		ownState(&hdr, cur, ss.entity)
-		f.hits.fill(&hdr, ss.entity)
+		viewer := ss.entity
+		if ss.spectator && curIx != nil {
+			ss.out.watch(game.EntityID(ss.follow.Load()), cur.Tick, f.rules.fullRetry)
+			viewer = ss.out.viewer
+		}
 		base := ss.out.baseline(ss.ackTick.Load(), ss.staleAcks.Load(), cur, history, f.rules)
 		ss.out.chose(base, cur)
 		if base != nil {
 			hdr.BaselineTick = base.Tick
 		}
-		if lead, ok := room.InputLead(ss.entity); ok {
-			setLead(&hdr, lead)
+		if !ss.spectator {
+			ownState(&hdr, cur, ss.entity)
+			f.hits.fill(&hdr, ss.entity)
+			if lead, ok := room.InputLead(ss.entity); ok {
+				setLead(&hdr, lead)
+			}
 		}
 		var payload []byte
 		var err error
-		if curIx != nil {
+		if curIx != nil && viewer != 0 {
 			var baseIx *snapshot.AOIIndex
 			if base != nil {
 				baseIx = f.index(base, false)
 			}
-			payload, err = f.enc.EncodeIndexed(f.payload[:0], curIx, baseIx, ss.entity)
+			payload, err = f.enc.EncodeIndexed(f.payload[:0], curIx, baseIx, viewer)
 			f.payload = payload
-		} else {
+		} else { // without AOI, or a spectator's free camera: the whole arena
 			payload, err = f.sharedPayload(cur, base)
 		}
 		if err != nil {

@@ -280,16 +280,29 @@ func BenchmarkTickFanout(b *testing.B) {
 		players   int
 		aoi       float64
 		perClient bool
+		watchers  bool // one session in ten a spectator, one in a hundred with a free camera
 	}{
-		{"clients=100", 100, 0, false},
-		{"clients=1000", 1000, 0, false},
-		{"clients=1000_aoi=400", 1000, 400, false},
-		{"clients=100/per_client", 100, 0, true},
-		{"clients=1000/per_client", 1000, 0, true},
-		{"clients=1000_aoi=400/per_client", 1000, 400, true},
+		{"clients=100", 100, 0, false, false},
+		{"clients=1000", 1000, 0, false, false},
+		{"clients=1000_aoi=400", 1000, 400, false, false},
+		{"clients=1000_aoi=400_spectators=100", 1000, 400, false, true},
+		{"clients=1000_spectators=100", 1000, 0, false, true},
+		{"clients=100/per_client", 100, 0, true, false},
+		{"clients=1000/per_client", 1000, 0, true, false},
+		{"clients=1000_aoi=400/per_client", 1000, 400, true, false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			fx := newFanoutFixture(b, bc.players, false)
+			if bc.watchers {
+				for i, ss := range fx.sessions {
+					if i%10 == 5 {
+						ss.spectator, ss.entity = true, 0
+						if i%100 != 5 {
+							ss.follow.Store(uint32(fx.sessions[i-1].entity))
+						}
+					}
+				}
+			}
 			ticks := make([]*game.Snapshot, 0, 40)
 			for range 40 {
 				fx.step()

@@ -57,6 +57,7 @@ type room struct {
 	mu        sync.Mutex
 	sessions  []*session    // snapshot order; replaced, never mutated in place
 	holds     []time.Time   // seats the lobby promised, by expiry, oldest first
+	watchers  int           // spectators admitted (see watch), who take no seat
 	rosterRev atomic.Uint64 // see sendRoster (room_roster.go)
 
 	rosterMu      sync.Mutex
@@ -136,7 +137,35 @@ func (r *room) info() RoomInfo {
 		TickRate: p.TickRate,
 		AOI:      r.opts.AOIRadius > 0,
 		Private:  r.opts.Private,
+
+		Spectators: r.spectators(),
 	}
+}
+
+// watch admits a spectator when the room has fewer than most; unwatch
+// gives the place back. Spectators take no player seat: they have no
+// entity, and their own cap (Server.MaxSpectators).
+func (r *room) watch(most int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.watchers >= most {
+		return false
+	}
+	r.watchers++
+	return true
+}
+
+func (r *room) unwatch() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.watchers--
+}
+
+// spectators counts the spectators admitted.
+func (r *room) spectators() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.watchers
 }
 
 // seatsTaken counts the players in the world (playing, or parked for
@@ -175,11 +204,17 @@ func (r *room) takeSeat(now time.Time, sentByLobby bool) bool {
 	return r.game.Players()+len(r.holds) < r.opts.Game.Capacity()
 }
 
-// players counts the sessions playing now.
+// players counts the sessions playing now (spectators aside).
 func (r *room) players() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.sessions)
+	n := 0
+	for _, ss := range r.sessions {
+		if !ss.spectator {
+			n++
+		}
+	}
+	return n
 }
 
 func (r *room) dropExpiredHolds(now time.Time) {
@@ -196,7 +231,7 @@ func (r *room) addSession(ss *session) {
 	next := make([]*session, len(r.sessions), len(r.sessions)+1)
 	copy(next, r.sessions)
 	r.sessions = append(next, ss)
-	if r.rec != nil {
+	if r.rec != nil && !ss.spectator {
 		r.rec.Joined(r.game.CurrentTick()+1, ss.entity, ss.name)
 	}
 }
@@ -211,7 +246,7 @@ func (r *room) removeSession(ss *session) {
 		}
 	}
 	r.sessions = next
-	if r.rec != nil {
+	if r.rec != nil && !ss.spectator {
 		r.rec.Left(r.game.CurrentTick()+1, ss.entity)
 	}
 }

@@ -43,14 +43,19 @@ func (rm *room) flushRoster(now time.Time) {
 	rm.sendRoster()
 }
 
-// sendRoster tells every session who is in the room: the complete list
-// with a new revision. Sends run on their own goroutines so a slow client
-// (bounded by the transport's write timeout) delays no one.
+// sendRoster tells every session, spectators too, who is in the room:
+// the complete list of players, how many watch, and a new revision.
+// Sends run on their own goroutines so a slow client (bounded by the
+// transport's write timeout) delays no one.
 func (rm *room) sendRoster() {
 	list := rm.currentSessions()
-	r := wire.Roster{Revision: rm.rosterRev.Add(1), Players: make([]wire.RosterEntry, len(list))}
-	for i, ss := range list {
-		r.Players[i] = wire.RosterEntry{Entity: ss.entity, Name: ss.name}
+	r := wire.Roster{Revision: rm.rosterRev.Add(1), Players: make([]wire.RosterEntry, 0, len(list))}
+	for _, ss := range list {
+		if ss.spectator {
+			r.Spectators++
+			continue
+		}
+		r.Players = append(r.Players, wire.RosterEntry{Entity: ss.entity, Name: ss.name})
 	}
 	b := wire.RosterPacket(&r)
 	for _, ss := range list {

@@ -47,6 +47,11 @@ type Server struct {
 	// the entities within this distance of its player. Zero sends the
 	// whole world.
 	AOIRadius float64
+	// MaxSpectators bounds the spectators of each room (hellos with
+	// spectate set), who take none of its player seats: one more is
+	// refused with SERVER_FULL. Default DefaultMaxSpectators; negative
+	// allows none.
+	MaxSpectators int
 	// MaxRooms bounds the rooms open at once, the default room included.
 	// Default 64.
 	MaxRooms int
@@ -159,19 +164,20 @@ type Server struct {
 	rooms    map[string]*room
 	roomsCtx context.Context
 
-	resume      resumeBook
-	quickMu     sync.Mutex   // quick plays, one at a time (see quickPlay)
-	placed      placedRooms  // rooms this lobby opened on other processes
-	lobbyLimit  addrLimiter  // lobby requests per client address
-	createLimit addrLimiter  // rooms opened per client address
-	lobbyHTTP   *http.Client // calls to other processes' lobbies
-	publishNow  chan struct{}
-	publicURL   atomic.Pointer[string]
-	nextID      atomic.Uint64
-	malformed   atomic.Int64
-	rateLimited atomic.Int64
-	refused     atomic.Int64
-	activeRefs  atomic.Int64 // sessions in every room
+	resume          resumeBook
+	quickMu         sync.Mutex   // quick plays, one at a time (see quickPlay)
+	placed          placedRooms  // rooms this lobby opened on other processes
+	lobbyLimit      addrLimiter  // lobby requests per client address
+	createLimit     addrLimiter  // rooms opened per client address
+	lobbyHTTP       *http.Client // calls to other processes' lobbies
+	publishNow      chan struct{}
+	publicURL       atomic.Pointer[string]
+	nextID          atomic.Uint64
+	malformed       atomic.Int64
+	rateLimited     atomic.Int64
+	refused         atomic.Int64
+	spectatorInputs atomic.Int64
+	activeRefs      atomic.Int64 // sessions in every room
 }
 
 // PlayerEvent tells Server.OnPlayer that a player joined or left.
@@ -190,7 +196,14 @@ type SessionInfo struct {
 	PlayerID  string
 	Transport transport.Kind
 	Remote    string // the player's network address
+	// Spectator sessions watch: Entity is 0, Follow the entity followed
+	// (0: free camera).
+	Spectator bool
+	Follow    game.EntityID
 }
+
+// DefaultMaxSpectators is Server.MaxSpectators when zero.
+const DefaultMaxSpectators = 32
 
 func (s *Server) init() error {
 	if !s.started.CompareAndSwap(false, true) {
@@ -215,6 +228,9 @@ func (s *Server) init() error {
 	}
 	if s.ResumeGrace == 0 {
 		s.ResumeGrace = DefaultResumeGrace
+	}
+	if s.MaxSpectators == 0 {
+		s.MaxSpectators = DefaultMaxSpectators
 	}
 	if s.MaxRooms <= 0 {
 		s.MaxRooms = 64
@@ -447,7 +463,8 @@ func (s *Server) Sessions() []SessionInfo {
 	var out []SessionInfo
 	for _, r := range s.roomList() {
 		for _, ss := range r.currentSessions() {
-			out = append(out, SessionInfo{ID: ss.id, Room: r.id, Entity: ss.entity, Name: ss.name, PlayerID: ss.playerID, Transport: ss.conn.Kind(), Remote: ss.conn.RemoteAddr().String()})
+			out = append(out, SessionInfo{ID: ss.id, Room: r.id, Entity: ss.entity, Name: ss.name, PlayerID: ss.playerID, Transport: ss.conn.Kind(), Remote: ss.conn.RemoteAddr().String(),
+				Spectator: ss.spectator, Follow: game.EntityID(ss.follow.Load())})
 		}
 	}
 	return out
@@ -669,6 +686,10 @@ func (s *Server) MalformedPackets() int64 { return s.malformed.Load() }
 // PacketBudget.
 func (s *Server) RateLimitedPackets() int64 { return s.rateLimited.Load() }
 
+// SpectatorInputs counts the input packets spectators sent with inputs
+// in them, which were refused.
+func (s *Server) SpectatorInputs() int64 { return s.spectatorInputs.Load() }
+
 // RefusedHandshakes is the number of connections refused before a session.
 func (s *Server) RefusedHandshakes() int64 { return s.refused.Load() }
 
@@ -695,8 +716,19 @@ func (s *Server) handleConn(ctx context.Context, raw transport.Conn, req *http.R
 		return
 	}
 	defer s.releaseRoom(r)
-	entity, resumed := s.resumeEntity(ctx, r, hello.GetResumeToken())
-	if !resumed {
+	spectate := hello.GetSpectate()
+	var (
+		entity  game.EntityID
+		resumed bool
+	)
+	if spectate { // no entity, no seat: a place among the room's spectators
+		if !r.watch(s.MaxSpectators) {
+			s.refuse(log, conn, &helloError{pb.DisconnectReason_DISCONNECT_REASON_SERVER_FULL,
+				fmt.Sprintf("room %q has no place left to watch from: %d spectators, the most it takes", r.id, max(0, s.MaxSpectators))})
+			return
+		}
+		defer r.unwatch()
+	} else if entity, resumed = s.resumeEntity(ctx, r, hello.GetResumeToken()); !resumed {
 		// Lobby joins carry its token, or, in anonymous play, nothing
 		// tells them apart from anyone else.
 		sentByLobby := s.signer == nil || hello.GetAuthToken() != ""
@@ -729,7 +761,10 @@ func (s *Server) handleConn(ctx context.Context, raw transport.Conn, req *http.R
 	if ss.playerID == "" {
 		ss.playerID = fmt.Sprintf("session-%d", ss.id)
 	}
-	ss.log = log.With("session", ss.id, "room", r.id, "entity", uint32(entity), "name", ss.name)
+	ss.log = log.With("session", ss.id, "room", r.id, "entity", uint32(entity), "name", ss.name, "spectator", spectate)
+	if spectate {
+		ss.spectator, ss.token = true, nil // nothing to resume: a spectator says hello again
+	}
 	ss.out.init(s, conn.Kind())
 	ss.lastHeard.Store(s.clock.Now().UnixNano())
 	// Whatever ends the session decides where the entity goes: back to the
@@ -743,8 +778,10 @@ func (s *Server) handleConn(ctx context.Context, raw transport.Conn, req *http.R
 		}
 		return
 	}
-	s.resume.register(ss.token, ss)
-	defer s.resume.unregister(ss.token, ss)
+	if !spectate {
+		s.resume.register(ss.token, ss)
+		defer s.resume.unregister(ss.token, ss)
+	}
 	s.metrics.handshakes.WithLabelValues("accepted").Inc()
 	tm.sessions.Inc()
 	defer tm.sessions.Dec()
@@ -752,7 +789,7 @@ func (s *Server) handleConn(ctx context.Context, raw transport.Conn, req *http.R
 	r.rosterChanged(s.clock.Now())
 	defer func() { r.rosterChanged(s.clock.Now()) }()
 	defer r.removeSession(ss)
-	if s.OnPlayer != nil {
+	if s.OnPlayer != nil && !spectate {
 		s.OnPlayer(PlayerEvent{Joined: true, Room: r.id, PlayerID: ss.playerID})
 		defer s.OnPlayer(PlayerEvent{Joined: false, Room: r.id, PlayerID: ss.playerID})
 	}
@@ -803,6 +840,9 @@ func (s *Server) resumeEntity(ctx context.Context, r *room, token []byte) (game.
 // leave takes a finished session's entity out of the world, or parks it
 // for ResumeGrace when the session may come back.
 func (s *Server) leave(ss *session, resumable bool) {
+	if ss.spectator {
+		return // no entity
+	}
 	if !resumable || s.ResumeGrace < 0 || s.draining.Load() {
 		ss.room.game.RemovePlayer(ss.entity)
 		return
@@ -836,7 +876,7 @@ func (s *Server) admit(hello *pb.ClientHello, asked string) (*room, jointoken.Cl
 	if s.draining.Load() {
 		return nil, claims, &helloError{pb.DisconnectReason_DISCONNECT_REASON_SERVER_SHUTDOWN, "server is draining: not accepting new players"}
 	}
-	if p, ok := s.resumable(hello.GetResumeToken()); ok {
+	if p, ok := s.resumable(hello.GetResumeToken()); ok && !hello.GetSpectate() {
 		// The resume token, which only this server issues, brings its
 		// player back to its room within the grace, however old the join
 		// token that first admitted it is by now.
@@ -933,6 +973,9 @@ func (s *Server) housekeeping(ctx context.Context) {
 					}
 					buf = wire.AppendPing(buf[:0], wire.KindPing, &wire.Ping{Nonce: nonce, SentUs: sentUs})
 					_ = ss.conn.SendDatagram(buf)
+					if ss.spectator {
+						continue
+					}
 					if lead, ok := r.game.InputLead(ss.entity); ok {
 						s.metrics.inputLead.Observe(lead.Mean.Seconds())
 					}

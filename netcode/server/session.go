@@ -37,10 +37,13 @@ type session struct {
 	// done is closed once the session has ended and its entity has been
 	// parked or removed.
 	done chan struct{}
+	// spectator sessions watch: entity 0, no seat, inputs refused.
+	spectator bool
 
 	// Shared.
 	ackTick   atomic.Uint32
 	staleAcks atomic.Uint32 // input packets since ackTick last advanced
+	follow    atomic.Uint32 // spectators: the entity followed (0: free camera)
 	lastHeard atomic.Int64  // Clock time, UnixNano
 	kick      chan kickReason
 	kickOnce  sync.Once
@@ -53,6 +56,8 @@ type session struct {
 	replyBuf  []byte
 	malformed int
 	budget    *packetLimiter
+	// refusedInputs counts a spectator's input packets that carried inputs.
+	refusedInputs int
 }
 
 type kickReason struct {
@@ -216,6 +221,10 @@ func (s *session) dispatch(srv *Server, kind wire.PacketKind, body, raw []byte) 
 			return err
 		}
 		s.noteAck(s.in.AckTick, s.room.game.CurrentTick())
+		if s.spectator {
+			s.watchInputs(srv)
+			return nil
+		}
 		s.room.game.QueueInputs(s.entity, s.in.Inputs)
 		return nil
 	case wire.KindPing:
@@ -242,6 +251,24 @@ func (s *session) dispatch(srv *Server, kind wire.PacketKind, body, raw []byte) 
 		return &clientLeft{p.GetDisconnect().GetText()}
 	}
 	return wire.Malformedf("unexpected %v from client", kind)
+}
+
+// watchInputs takes a spectator's input packet: its ack (noted already)
+// and its follow target count; inputs are refused, counted
+// (tickwire_dropped_total{reason="spectator_input"}) and never reach the
+// room. Not malformed: a client that sends them anyway plays on as a
+// spectator.
+func (s *session) watchInputs(srv *Server) {
+	s.follow.Store(uint32(s.in.Follow))
+	if len(s.in.Inputs) == 0 {
+		return
+	}
+	if s.refusedInputs == 0 {
+		s.log.Info("refused a spectator's inputs (logged once per session)", "inputs", len(s.in.Inputs))
+	}
+	s.refusedInputs++
+	srv.spectatorInputs.Add(1)
+	srv.metrics.spectatorInput.Inc()
 }
 
 // noteAck records the newest snapshot tick the client says it holds, from

@@ -16,6 +16,7 @@ const (
 	fieldInputPacketInputs       protowire.Number = 1 // InputPacket.inputs
 	fieldInputPacketAckTick      protowire.Number = 2 // InputPacket.ack_tick
 	fieldInputPacketClientTimeUs protowire.Number = 3 // InputPacket.client_time_us
+	fieldInputPacketFollow       protowire.Number = 4 // InputPacket.follow
 
 	fieldSnapshotServerTick    protowire.Number = 1  // Snapshot.server_tick
 	fieldSnapshotBaselineTick  protowire.Number = 2  // Snapshot.baseline_tick

@@ -27,6 +27,7 @@ func TestFieldNumbersMatchTheSchema(t *testing.T) {
 		{&pb.InputPacket{}, "inputs", fieldInputPacketInputs},
 		{&pb.InputPacket{}, "ack_tick", fieldInputPacketAckTick},
 		{&pb.InputPacket{}, "client_time_us", fieldInputPacketClientTimeUs},
+		{&pb.InputPacket{}, "follow", fieldInputPacketFollow},
 		{&pb.Snapshot{}, "server_tick", fieldSnapshotServerTick},
 		{&pb.Snapshot{}, "baseline_tick", fieldSnapshotBaselineTick},
 		{&pb.Snapshot{}, "last_input_tick", fieldSnapshotLastInputTick},

@@ -10,6 +10,9 @@ import (
 // MaxRosterPlayers bounds the entries of a roster a client accepts.
 const MaxRosterPlayers = game.MaxPlayersLimit
 
+// MaxRosterSpectators bounds the spectator count a client accepts.
+const MaxRosterSpectators = 1 << 20
+
 // MaxPlayerNameBytes bounds ClientHello.player_name.
 const MaxPlayerNameBytes = 32
 
@@ -17,6 +20,9 @@ const MaxPlayerNameBytes = 32
 type Roster struct {
 	Revision uint64
 	Players  []RosterEntry
+	// Spectators counts the sessions watching the room; they are not
+	// among Players.
+	Spectators int
 }
 
 // RosterEntry names one player's entity.
@@ -27,7 +33,7 @@ type RosterEntry struct {
 
 // RosterPacket encodes a Packet{roster}.
 func RosterPacket(r *Roster) []byte {
-	msg := &pb.Roster{Revision: r.Revision, Players: make([]*pb.RosterEntry, len(r.Players))}
+	msg := &pb.Roster{Revision: r.Revision, Players: make([]*pb.RosterEntry, len(r.Players)), Spectators: uint32(max(0, r.Spectators))}
 	for i, e := range r.Players {
 		msg.Players[i] = &pb.RosterEntry{EntityId: uint32(e.Entity), Name: e.Name}
 	}
@@ -49,7 +55,10 @@ func DecodeRoster(raw []byte) (*Roster, error) {
 	if len(msg.GetPlayers()) > MaxRosterPlayers {
 		return nil, Malformedf("roster of %d players", len(msg.GetPlayers()))
 	}
-	r := &Roster{Revision: msg.GetRevision(), Players: make([]RosterEntry, 0, len(msg.GetPlayers()))}
+	if msg.GetSpectators() > MaxRosterSpectators {
+		return nil, Malformedf("roster of %d spectators", msg.GetSpectators())
+	}
+	r := &Roster{Revision: msg.GetRevision(), Players: make([]RosterEntry, 0, len(msg.GetPlayers())), Spectators: int(msg.GetSpectators())}
 	for _, e := range msg.GetPlayers() {
 		if e.GetEntityId() == 0 {
 			return nil, Malformedf("roster entry for entity 0")

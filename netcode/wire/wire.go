@@ -160,6 +160,9 @@ type InputPacket struct {
 	Inputs       []game.Input
 	AckTick      uint32
 	ClientTimeUs uint64
+	// Follow is the entity a spectator follows (0: free camera); players
+	// leave it 0.
+	Follow game.EntityID
 }
 
 // AppendInputPacket appends a Packet{input} to b.
@@ -181,6 +184,7 @@ func AppendInputPacket(b []byte, p *InputPacket) []byte {
 	}
 	b = appendUint(b, fieldInputPacketAckTick, uint64(p.AckTick))
 	b = appendUint(b, fieldInputPacketClientTimeUs, p.ClientTimeUs)
+	b = appendUint(b, fieldInputPacketFollow, uint64(p.Follow))
 	return endField(b, outer)
 }
 
@@ -192,7 +196,7 @@ func AppendInputPacket(b []byte, p *InputPacket) []byte {
 // it accepted is refused.
 func DecodeInputPacket(body []byte, p *InputPacket) error {
 	p.Inputs = p.Inputs[:0]
-	p.AckTick, p.ClientTimeUs = 0, 0
+	p.AckTick, p.ClientTimeUs, p.Follow = 0, 0, 0
 	r := fieldReader{b: body}
 	for {
 		num, typ, v, raw, ok := r.next()
@@ -219,6 +223,11 @@ func DecodeInputPacket(body []byte, p *InputPacket) error {
 			p.AckTick = uint32(v)
 		case num == fieldInputPacketClientTimeUs && typ == protowire.VarintType:
 			p.ClientTimeUs = v
+		case num == fieldInputPacketFollow && typ == protowire.VarintType:
+			if v > 1<<32-1 {
+				return Malformedf("follow %d out of range", v)
+			}
+			p.Follow = game.EntityID(v)
 		}
 	}
 	if r.err != nil {

@@ -34,6 +34,7 @@ func TestHandEncodedInputPacketMatchesSchema(t *testing.T) {
 		},
 		AckTick:      299,
 		ClientTimeUs: 1 << 40,
+		Follow:       42,
 	}
 	want := marshalDeterministic(t, &pb.Packet{Body: &pb.Packet_Input{Input: &pb.InputPacket{
 		Inputs: []*pb.Input{
@@ -44,6 +45,7 @@ func TestHandEncodedInputPacketMatchesSchema(t *testing.T) {
 		},
 		AckTick:      299,
 		ClientTimeUs: 1 << 40,
+		Follow:       42,
 	}}})
 	got := AppendInputPacket(nil, &p)
 	if !bytes.Equal(got, want) {
@@ -57,7 +59,7 @@ func TestHandEncodedInputPacketMatchesSchema(t *testing.T) {
 	if err := DecodeInputPacket(body, &back); err != nil {
 		t.Fatal(err)
 	}
-	if back.AckTick != p.AckTick || back.ClientTimeUs != p.ClientTimeUs || len(back.Inputs) != len(p.Inputs) {
+	if back.AckTick != p.AckTick || back.ClientTimeUs != p.ClientTimeUs || back.Follow != p.Follow || len(back.Inputs) != len(p.Inputs) {
 		t.Fatalf("round trip = %+v, want %+v", back, p)
 	}
 	for i := range p.Inputs {

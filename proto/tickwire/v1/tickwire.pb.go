@@ -312,7 +312,13 @@ type ClientHello struct {
 	PlayerName string `protobuf:"bytes,3,opt,name=player_name,json=playerName,proto3" json:"player_name,omitempty"`
 	// resume_token, when set, asks to take over the session that issued it
 	// (ServerWelcome.resume_token) after a dropped connection.
-	ResumeToken   []byte `protobuf:"bytes,4,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	ResumeToken []byte `protobuf:"bytes,4,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	// spectate asks to watch rather than play: the session gets snapshots
+	// but no entity (ServerWelcome.player_entity_id is 0), takes no player
+	// seat (spectators have their own cap per room; a full one is refused
+	// with SERVER_FULL), gets no resume token, and any input it sends is
+	// refused and counted. Older servers ignore the field and seat a player.
+	Spectate      bool `protobuf:"varint,5,opt,name=spectate,proto3" json:"spectate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -373,6 +379,13 @@ func (x *ClientHello) GetResumeToken() []byte {
 		return x.ResumeToken
 	}
 	return nil
+}
+
+func (x *ClientHello) GetSpectate() bool {
+	if x != nil {
+		return x.Spectate
+	}
+	return false
 }
 
 // Arena describes the fixed parameters of the room's world so that a
@@ -719,7 +732,14 @@ type InputPacket struct {
 	// client_time_us is reserved: the client sets it to its monotonic
 	// clock in microseconds when it sends the packet, and the server does
 	// not use it (round trips are measured with Ping and Pong).
-	ClientTimeUs  uint64 `protobuf:"varint,3,opt,name=client_time_us,json=clientTimeUs,proto3" json:"client_time_us,omitempty"`
+	ClientTimeUs uint64 `protobuf:"varint,3,opt,name=client_time_us,json=clientTimeUs,proto3" json:"client_time_us,omitempty"`
+	// follow is, from a spectator, the entity it follows (0: a free camera
+	// over the whole arena). With interest management the server sends a
+	// spectator the view of the player it follows, and the whole arena to
+	// a free camera. Spectators send input packets without inputs, for
+	// ack_tick and follow; players leave follow at 0 and the server
+	// ignores it from them.
+	Follow        uint32 `protobuf:"varint,4,opt,name=follow,proto3" json:"follow,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -771,6 +791,13 @@ func (x *InputPacket) GetAckTick() uint32 {
 func (x *InputPacket) GetClientTimeUs() uint64 {
 	if x != nil {
 		return x.ClientTimeUs
+	}
+	return 0
+}
+
+func (x *InputPacket) GetFollow() uint32 {
+	if x != nil {
+		return x.Follow
 	}
 	return 0
 }
@@ -1061,8 +1088,11 @@ func (x *Pong) GetServerTick() uint32 {
 type Roster struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// revision increases with every change of the room's players.
-	Revision      uint64         `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
-	Players       []*RosterEntry `protobuf:"bytes,2,rep,name=players,proto3" json:"players,omitempty"`
+	Revision uint64         `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	Players  []*RosterEntry `protobuf:"bytes,2,rep,name=players,proto3" json:"players,omitempty"`
+	// spectators is how many sessions watch the room (ClientHello.spectate);
+	// they are not among players.
+	Spectators    uint32 `protobuf:"varint,3,opt,name=spectators,proto3" json:"spectators,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1109,6 +1139,13 @@ func (x *Roster) GetPlayers() []*RosterEntry {
 		return x.Players
 	}
 	return nil
+}
+
+func (x *Roster) GetSpectators() uint32 {
+	if x != nil {
+		return x.Spectators
+	}
+	return 0
 }
 
 // RosterEntry names one player's entity.
@@ -1235,14 +1272,15 @@ const file_tickwire_v1_tickwire_proto_rawDesc = "" +
 	"disconnect\x18\a \x01(\v2\x17.tickwire.v1.DisconnectH\x00R\n" +
 	"disconnect\x12-\n" +
 	"\x06roster\x18\b \x01(\v2\x13.tickwire.v1.RosterH\x00R\x06rosterB\x06\n" +
-	"\x04body\"\x9b\x01\n" +
+	"\x04body\"\xb7\x01\n" +
 	"\vClientHello\x12)\n" +
 	"\x10protocol_version\x18\x01 \x01(\rR\x0fprotocolVersion\x12\x1d\n" +
 	"\n" +
 	"auth_token\x18\x02 \x01(\tR\tauthToken\x12\x1f\n" +
 	"\vplayer_name\x18\x03 \x01(\tR\n" +
 	"playerName\x12!\n" +
-	"\fresume_token\x18\x04 \x01(\fR\vresumeToken\"\xbb\x03\n" +
+	"\fresume_token\x18\x04 \x01(\fR\vresumeToken\x12\x1a\n" +
+	"\bspectate\x18\x05 \x01(\bR\bspectate\"\xbb\x03\n" +
 	"\x05Arena\x12\x12\n" +
 	"\x04size\x18\x01 \x01(\x02R\x04size\x12#\n" +
 	"\rplayer_radius\x18\x02 \x01(\x02R\fplayerRadius\x12!\n" +
@@ -1273,11 +1311,12 @@ const file_tickwire_v1_tickwire_proto_rawDesc = "" +
 	"\x06move_y\x18\x03 \x01(\x11R\x05moveY\x12\x10\n" +
 	"\x03aim\x18\x04 \x01(\rR\x03aim\x12\x12\n" +
 	"\x04fire\x18\x05 \x01(\bR\x04fire\x12\x19\n" +
-	"\bview_lag\x18\x06 \x01(\rR\aviewLag\"z\n" +
+	"\bview_lag\x18\x06 \x01(\rR\aviewLag\"\x92\x01\n" +
 	"\vInputPacket\x12*\n" +
 	"\x06inputs\x18\x01 \x03(\v2\x12.tickwire.v1.InputR\x06inputs\x12\x19\n" +
 	"\back_tick\x18\x02 \x01(\rR\aackTick\x12$\n" +
-	"\x0eclient_time_us\x18\x03 \x01(\x04R\fclientTimeUs\"\x96\x03\n" +
+	"\x0eclient_time_us\x18\x03 \x01(\x04R\fclientTimeUs\x12\x16\n" +
+	"\x06follow\x18\x04 \x01(\rR\x06follow\"\x96\x03\n" +
 	"\bSnapshot\x12\x1f\n" +
 	"\vserver_tick\x18\x01 \x01(\rR\n" +
 	"serverTick\x12#\n" +
@@ -1299,10 +1338,13 @@ const file_tickwire_v1_tickwire_proto_rawDesc = "" +
 	"\x05nonce\x18\x01 \x01(\rR\x05nonce\x12\x17\n" +
 	"\aecho_us\x18\x02 \x01(\x04R\x06echoUs\x12\x1f\n" +
 	"\vserver_tick\x18\x03 \x01(\rR\n" +
-	"serverTick\"X\n" +
+	"serverTick\"x\n" +
 	"\x06Roster\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x04R\brevision\x122\n" +
-	"\aplayers\x18\x02 \x03(\v2\x18.tickwire.v1.RosterEntryR\aplayers\">\n" +
+	"\aplayers\x18\x02 \x03(\v2\x18.tickwire.v1.RosterEntryR\aplayers\x12\x1e\n" +
+	"\n" +
+	"spectators\x18\x03 \x01(\rR\n" +
+	"spectators\">\n" +
 	"\vRosterEntry\x12\x1b\n" +
 	"\tentity_id\x18\x01 \x01(\rR\bentityId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"W\n" +
