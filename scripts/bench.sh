@@ -13,7 +13,9 @@
 # (default 20s), -w warm-up (default 3s), -o output markdown (default
 # bench-results.md), -r per-run JSON directory (default a temporary one),
 # -m min snapshot ratio for "holds" (default 0.98), -k keep sweeping N
-# after a run that does not hold.
+# after a run that does not hold, -b DIR use the server, bots and loopfloor
+# binaries in DIR instead of building them (to compare two builds), -p DIR
+# write each run's CPU profiles (server and swarm, whole run) into DIR.
 # A sweep stops growing N for a transport/AOI pair after the first N whose
 # run does not hold: snapshot ratio below -m, missed ticks above 1 % of
 # ticks, or bots failing to connect.
@@ -35,10 +37,13 @@ OUT=bench-results.md
 RUNDIR=""
 MINRATIO=0.98
 KEEP=no
-while getopts "n:t:a:d:w:o:r:m:kh" opt; do
+BIN=""
+PROF=""
+while getopts "n:t:a:d:w:o:r:m:b:p:kh" opt; do
   case $opt in
     n) NS=$OPTARG ;; t) TRANSPORTS=$OPTARG ;; a) AOIS=$OPTARG ;; d) DURATION=$OPTARG ;;
     w) WARMUP=$OPTARG ;; o) OUT=$OPTARG ;; r) RUNDIR=$OPTARG ;; m) MINRATIO=$OPTARG ;; k) KEEP=yes ;;
+    b) BIN=$(realpath "$OPTARG") ;; p) mkdir -p "$OPTARG"; PROF=$(realpath "$OPTARG") ;;
     *) sed -n "2,/^set -euo/p" "$0" | sed "\$d"; exit 2 ;;
   esac
 done
@@ -54,8 +59,13 @@ trap 'rm -rf "$work"' EXIT
 [ -n "$RUNDIR" ] || RUNDIR="$work/runs"
 mkdir -p "$RUNDIR"
 
-step "building server and bots"
-go build -o "$work/" ./cmd/server ./cmd/bots ./scripts/loopfloor
+if [ -n "$BIN" ]; then
+  step "using the binaries in $BIN"
+  cp "$BIN/server" "$BIN/bots" "$BIN/loopfloor" "$work/"
+else
+  step "building server and bots"
+  go build -o "$work/" ./cmd/server ./cmd/bots ./scripts/loopfloor
+fi
 
 # The kernel's own price of a small message over this loopback, reader
 # and writer on their own cores as the server and the bots will be: the
@@ -109,7 +119,11 @@ if command -v nft >/dev/null 2>&1; then
 fi
 srv_core=0 bot_core=1
 [ "$(nproc)" -ge 2 ] || bot_core=0
-taskset -c $srv_core "$WORK/server" -addr 127.0.0.1:4433 -max-players "$N" -aoi "$AOI" 2>"$LOG.server" &
+srvprof=() botprof=()
+if [ -n "$PROF" ]; then
+  srvprof=(-cpuprofile "$PROF/$NAME.server.pprof") botprof=(-cpuprofile "$PROF/$NAME.bots.pprof")
+fi
+taskset -c $srv_core "$WORK/server" -addr 127.0.0.1:4433 -max-players "$N" -aoi "$AOI" "${srvprof[@]}" 2>"$LOG.server" &
 srv=$!
 for _ in $(seq 100); do
   grep -q "tickwire server listening" "$LOG.server" 2>/dev/null && break
@@ -117,7 +131,7 @@ for _ in $(seq 100); do
 done
 set +e
 taskset -c $bot_core "$WORK/bots" -server http://127.0.0.1:4433 -n "$N" -transport "$TRANSPORT" \
-  -ramp "$RAMP" -warmup "$WARMUP" -duration "$DURATION" -server-pid $srv "${wire[@]}" \
+  -ramp "$RAMP" -warmup "$WARMUP" -duration "$DURATION" -server-pid $srv "${wire[@]}" "${botprof[@]}" \
   -json "$JSON" >"$LOG.report" 2>"$LOG.progress"
 code=$?
 set -e
@@ -136,7 +150,7 @@ machine="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $c
   echo "Date: $(date -u +%Y-%m-%dT%H:%MZ). Machine: $machine. $(go version | cut -d' ' -f3-4)."
   echo "Load average before the sweep: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo "Kernel floor (scripts/loopfloor, 1000 connections × 30 messages/s of 100 B, writer and reader on their own cores): $floor."
-  echo "Command: scripts/bench.sh -n \"$NS\" -t \"$TRANSPORTS\" -a \"$AOIS\" -d $DURATION -w $WARMUP -m $MINRATIO$([ $KEEP = yes ] && echo ' -k')"
+  echo "Command: scripts/bench.sh -n \"$NS\" -t \"$TRANSPORTS\" -a \"$AOIS\" -d $DURATION -w $WARMUP -m $MINRATIO$([ $KEEP = yes ] && echo ' -k')$([ -n "$BIN" ] && echo " -b $BIN")$([ -n "$PROF" ] && echo " -p $PROF")"
   echo
   echo "\"holds\": the server's 30 Hz loop held (missed ticks ≤ 1 %), snapshots received ≥ $MINRATIO of expected, no connect failure. \"goal\": it holds and input→ack p99 < 100 ms (docs/GAME.md)."
   echo
@@ -152,7 +166,7 @@ for AOI in $AOIS; do
       step "N=$N transport=$TRANSPORT aoi=$AOI (ramp ${ramp}s, warm-up $WARMUP, window $DURATION)"
       set +e
       WORK=$work N=$N AOI=$AOI TRANSPORT=$TRANSPORT RAMP=${ramp}s WARMUP=$WARMUP DURATION=$DURATION \
-        JSON=$json LOG="$RUNDIR/$TRANSPORT-aoi$AOI-n$N" timeout -k 10 900 unshare -n "$work/run-in-ns.sh"
+        JSON=$json LOG="$RUNDIR/$TRANSPORT-aoi$AOI-n$N" PROF=$PROF NAME="$TRANSPORT-aoi$AOI-n$N" timeout -k 10 900 unshare -n "$work/run-in-ns.sh"
       code=$?
       set -e
       if [ ! -s "$json" ]; then

@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,6 +57,13 @@ func run() error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	if unknown := unknownEnv(os.Environ()); len(unknown) > 0 {
 		logger.Warn("ignoring environment variables that name no setting", "vars", unknown)
+	}
+	if cfg.CPUProfile != "" {
+		stop, err := startCPUProfile(cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	srv := cfg.server(logger)
 	if cfg.RequireTokens && cfg.LobbyKey == "" {
@@ -183,4 +191,17 @@ func serveRedirect(addr string, ep *transport.Endpoint, logger *slog.Logger) (bo
 		defer cancel()
 		_ = hs.Shutdown(ctx)
 	}, nil
+}
+
+// startCPUProfile profiles the process into file name until stop.
+func startCPUProfile(name string) (stop func(), err error) {
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
