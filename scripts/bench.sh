@@ -135,6 +135,9 @@ taskset -c $bot_core "$WORK/bots" -server http://127.0.0.1:4433 -n "$N" -transpo
   -json "$JSON" >"$LOG.report" 2>"$LOG.progress"
 code=$?
 set -e
+# Packets and bytes each way over the whole run (ramp included), for
+# packets per player-tick.
+[ "${wire[0]}" = -wire-dev ] || nft list chain inet twbench out >"$LOG.nft" 2>/dev/null || true
 kill -TERM $srv 2>/dev/null || true
 wait $srv 2>/dev/null || true
 exit $code

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"reflect"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -66,6 +68,7 @@ type wtConn struct {
 	cancel     context.CancelFunc
 	readerDone chan struct{} // the stream reader has exited
 	peerFIN    chan struct{} // the peer finished its side of the stream
+	wake       receiveWake   // wakes a Receive waiting for a datagram
 }
 
 var _ Conn = (*wtConn)(nil)
@@ -89,11 +92,85 @@ func newWTConn(sess *webtransport.Session, str *webtransport.Stream, qconn *quic
 		peerFIN:    make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.wg.Add(3)
+	c.wg.Add(2)
 	go c.readStream()
-	go c.readDatagrams()
 	go c.writeDatagrams()
 	return c
+}
+
+// Receive implements Conn.Receive. Datagrams are taken from the session
+// on the caller's goroutine: no reader goroutine and queue stand between
+// quic-go and the caller, which at one datagram a tick per connection
+// saves a goroutine wake-up and a channel hand-off per datagram. The
+// stream reader queues reliable messages (rare: the welcome, rosters, a
+// goodbye) and wakes a Receive waiting for a datagram; those are
+// returned first. Once teardown begins, Receive returns what the stream
+// reader queued, then the end (connCore.Receive).
+func (c *wtConn) Receive(ctx context.Context) ([]byte, bool, error) {
+	if c.closedLocally() {
+		return nil, false, ErrClosed
+	}
+	for !c.ending.Load() {
+		wake := c.wake.get(ctx)
+		if c.ending.Load() {
+			break // teardown's wake may have come before get
+		}
+		select {
+		case r := <-c.in:
+			return r.p, r.reliable, nil
+		default:
+		}
+		p, err := c.sess.ReceiveDatagram(wake)
+		if err == nil {
+			return p, false, nil
+		}
+		if ctx.Err() != nil {
+			return nil, false, ctx.Err()
+		}
+		if wake.Err() != nil {
+			continue // a message was queued, or teardown began
+		}
+		c.fail(wtCodeNormal, describeWTError(err))
+	}
+	return c.connCore.Receive(ctx)
+}
+
+// receiveWake is the context a Receive waits for a datagram with: the
+// caller's, cancelled also when a reliable message is queued or the
+// connection ends. It is made again only after it was cancelled or for
+// another caller's context, so a Receive allocates nothing in steady
+// state.
+type receiveWake struct {
+	mu     sync.Mutex
+	parent context.Context
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func (w *receiveWake) get(parent context.Context) context.Context {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	// A context whose dynamic type is not comparable (none of the
+	// standard library's) gets a fresh child each time.
+	same := w.ctx != nil && reflect.TypeOf(parent).Comparable() && w.parent == parent
+	if !same || w.ctx.Err() != nil {
+		if w.cancel != nil {
+			w.cancel()
+		}
+		w.ctx, w.cancel = context.WithCancel(parent)
+		w.parent = parent
+	}
+	return w.ctx
+}
+
+// wake makes a waiting Receive look again at the message queue and the
+// connection's state.
+func (w *receiveWake) wake() {
+	w.mu.Lock()
+	if w.cancel != nil {
+		w.cancel()
+	}
+	w.mu.Unlock()
 }
 
 func (c *wtConn) Kind() Kind           { return WebTransport }
@@ -224,6 +301,7 @@ func (c *wtConn) peerFinished() {
 func (c *wtConn) teardown() {
 	r := c.reason
 	close(c.closing)
+	c.wake.wake() // Receive switches to connCore.Receive
 	if r.local {
 		c.markDead(ErrClosed)
 		c.stopReading()
@@ -307,6 +385,7 @@ func (c *wtConn) readStream() {
 			continue // we are closing: read on only to see the peer's FIN
 		}
 		c.pushMessage(p)
+		c.wake.wake()
 	}
 }
 
@@ -333,23 +412,6 @@ func describeWTError(err error) error {
 		return fmt.Errorf("netcode: webtransport: session closed by peer (code %d: %q)", se.ErrorCode, se.Message)
 	}
 	return fmt.Errorf("netcode: webtransport: connection lost: %w", err)
-}
-
-func (c *wtConn) readDatagrams() {
-	defer c.wg.Done()
-	for {
-		p, err := c.sess.ReceiveDatagram(c.ctx)
-		if err != nil {
-			if c.ctx.Err() == nil {
-				c.fail(wtCodeNormal, describeWTError(err))
-			}
-			return
-		}
-		if c.ending.Load() {
-			continue
-		}
-		c.pushDatagram(p)
-	}
 }
 
 func (c *wtConn) writeDatagrams() {
