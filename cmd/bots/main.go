@@ -87,6 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Ramp, "ramp", 0, "spread the connections over this long")
 	fs.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "play this long after the ramp before measuring")
 	fs.StringVar(&cfg.Transport, "transport", "wt", "wt, ws or mixed (even bots wt, odd bots ws)")
+	fs.BoolVar(&cfg.OwnSockets, "own-sockets", false, "give each WebTransport bot its own UDP socket (default: one shared by the swarm)")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of every bot's behaviour and link")
 	linkFlags(fs, "up", "client to server", &cfg.Up)
 	linkFlags(fs, "down", "server to client", &cfg.Down)
