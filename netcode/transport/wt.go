@@ -314,6 +314,12 @@ func (c *wtConn) teardown() {
 		c.waitReaderThenKill(c.readerDone, c.cfg.FlushTimeout)
 	}
 	c.cancel()
+	// Wake the datagram writer if it waits on an empty queue; a full one
+	// means it is busy and will see ctx done after its datagram.
+	select {
+	case c.dgOut <- nil:
+	default:
+	}
 	c.releaseQUIC()
 	c.wg.Wait()
 	if !r.local {
@@ -414,29 +420,38 @@ func describeWTError(err error) error {
 	return fmt.Errorf("netcode: webtransport: connection lost: %w", err)
 }
 
+// writeDatagrams hands queued datagrams to quic-go until teardown. It
+// waits on the queue alone, not in a select with the teardown signal (a
+// select locks every channel it waits on, once per datagram): teardown
+// wakes it with a nil buffer, or it sees ctx done after a datagram.
 func (c *wtConn) writeDatagrams() {
 	defer c.wg.Done()
+	done := c.ctx.Done()
 	for {
-		select {
-		case b := <-c.dgOut:
-			err := c.sess.SendDatagram(*b)
-			putBuf(b)
-			var tooLarge *quic.DatagramTooLargeError
-			switch {
-			case err == nil:
-			case errors.As(err, &tooLarge):
-				// The path's datagram size is below our budget for now
-				// (before path MTU discovery, or a small-MTU link). The
-				// datagram is lost, as it would be on the network.
-				c.tooLarge.Add(1)
-			default:
-				if c.ctx.Err() == nil {
-					c.fail(wtCodeNormal, describeWTError(err))
-				}
-				return
+		b := <-c.dgOut
+		if b == nil {
+			return // teardown's wake-up
+		}
+		err := c.sess.SendDatagram(*b)
+		putBuf(b)
+		var tooLarge *quic.DatagramTooLargeError
+		switch {
+		case err == nil:
+		case errors.As(err, &tooLarge):
+			// The path's datagram size is below our budget for now
+			// (before path MTU discovery, or a small-MTU link). The
+			// datagram is lost, as it would be on the network.
+			c.tooLarge.Add(1)
+		default:
+			if c.ctx.Err() == nil {
+				c.fail(wtCodeNormal, describeWTError(err))
 			}
-		case <-c.ctx.Done():
 			return
+		}
+		select {
+		case <-done:
+			return
+		default:
 		}
 	}
 }
