@@ -420,6 +420,14 @@ func describeWTError(err error) error {
 	return fmt.Errorf("netcode: webtransport: connection lost: %w", err)
 }
 
+// isDatagramTooLarge reports whether quic-go refused a datagram for the
+// path's size. (Declared in the writer's loop, the target of errors.As
+// escaped to the heap: an allocation per datagram sent.)
+func isDatagramTooLarge(err error) bool {
+	var tooLarge *quic.DatagramTooLargeError
+	return errors.As(err, &tooLarge)
+}
+
 // writeDatagrams hands queued datagrams to quic-go until teardown. It
 // waits on the queue alone, not in a select with the teardown signal (a
 // select locks every channel it waits on, once per datagram): teardown
@@ -434,10 +442,9 @@ func (c *wtConn) writeDatagrams() {
 		}
 		err := c.sess.SendDatagram(*b)
 		putBuf(b)
-		var tooLarge *quic.DatagramTooLargeError
 		switch {
 		case err == nil:
-		case errors.As(err, &tooLarge):
+		case isDatagramTooLarge(err):
 			// The path's datagram size is below our budget for now
 			// (before path MTU discovery, or a small-MTU link). The
 			// datagram is lost, as it would be on the network.
