@@ -1,17 +1,20 @@
-// Command cpubreak sorts a Go CPU profile of the server or the swarm into
+// Command cpubreak sorts Go CPU profiles of the server or the swarm into
 // the categories docs/BENCHMARKS.md reports per player-tick: system calls
 // (send, receive, futex wake-ups, epoll), AEAD, quic-go's packing, receive
 // path, ACK handling and connection loop, Go's scheduler, timers and
 // channels, allocation and GC, and Tickwire's own code.
 //
-//	go run ./scripts/cpubreak -bin /tmp/b/server -us 45.2 /tmp/p/wt-aoi0-n100.server.pprof
+//	go run ./scripts/cpubreak /tmp/p/wt-aoi0-n100.server.pprof
+//	go run ./scripts/cpubreak wt=/tmp/a/wt-aoi0-n100.server.pprof@116.7 ws=/tmp/a/ws-aoi0-n100.server.pprof@36.7
 //
-// Each sample goes to the category of the innermost frame of its stack
-// that names one (a system call is then told apart by its callers), so
-// the categories add up to the whole profile. Samples of connection setup
-// (TLS handshakes, the hello) are counted apart and left out of the
-// shares: a benchmark's window has none. With -us, the CPU a player-tick
-// costs in the run's window, each share is also given in microseconds.
+// Each argument is a profile, optionally named (NAME=) and given the CPU
+// a player-tick cost in the run's window, in microseconds (@US): each
+// profile is a column of the table, in percent, and in microseconds when
+// @US is given. Each sample goes to the category of the innermost frame
+// of its stack that names one (a system call is then told apart by its
+// callers), so the categories add up to the whole profile. Samples of
+// connection setup (TLS handshakes, the hello) are counted apart and
+// left out of the shares: a benchmark's window has none.
 package main
 
 import (
@@ -30,29 +33,66 @@ import (
 )
 
 func main() {
-	bin := flag.String("bin", "", "the profiled `binary` (for symbols; optional)")
-	us := flag.Float64("us", 0, "CPU `microseconds` per player-tick measured in the window: also print each share in µs")
 	verbose := flag.Bool("v", false, "also list, per category, the frames that decided it")
 	flag.Parse()
-	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: cpubreak [-bin BINARY] [-us µs] PROFILE")
+	if flag.NArg() == 0 {
+		fmt.Fprintln(os.Stderr, "usage: cpubreak [-v] [NAME=]PROFILE[@US] ...")
 		os.Exit(2)
 	}
-	args := []string{"tool", "pprof", "-traces"}
-	if *bin != "" {
-		args = append(args, *bin)
+	var cols []column
+	for _, arg := range flag.Args() {
+		c, err := load(arg)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cpubreak:", err)
+			os.Exit(1)
+		}
+		cols = append(cols, c)
 	}
-	out, err := exec.Command("go", append(args, flag.Arg(0))...).Output()
+	report(os.Stdout, cols, *verbose)
+}
+
+// column is one profile, sorted into categories.
+type column struct {
+	name     string
+	us       float64 // CPU per player-tick, µs (0: unknown)
+	by       map[string]time.Duration
+	deciders map[string]map[string]time.Duration
+	total    time.Duration // without setup
+}
+
+func load(arg string) (column, error) {
+	c := column{name: arg, by: map[string]time.Duration{}, deciders: map[string]map[string]time.Duration{}}
+	path := arg
+	if name, rest, ok := strings.Cut(arg, "="); ok {
+		c.name, path = name, rest
+	}
+	if i := strings.LastIndex(path, "@"); i >= 0 {
+		us, err := strconv.ParseFloat(path[i+1:], 64)
+		if err != nil {
+			return c, fmt.Errorf("%s: microseconds: %w", arg, err)
+		}
+		c.us, path = us, path[:i]
+	}
+	out, err := exec.Command("go", "tool", "pprof", "-traces", path).Output()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "cpubreak: go tool pprof:", err)
-		os.Exit(1)
+		return c, fmt.Errorf("go tool pprof -traces %s: %w", path, err)
 	}
 	stacks, err := parseTraces(bytes.NewReader(out))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "cpubreak:", err)
-		os.Exit(1)
+		return c, fmt.Errorf("%s: %w", path, err)
 	}
-	report(os.Stdout, stacks, *us, *verbose)
+	for _, s := range stacks {
+		cat, f := categorize(s.frames)
+		c.by[cat] += s.value
+		if c.deciders[cat] == nil {
+			c.deciders[cat] = map[string]time.Duration{}
+		}
+		c.deciders[cat][f] += s.value
+		if cat != catSetup {
+			c.total += s.value
+		}
+	}
+	return c, nil
 }
 
 // stack is one distinct call stack of the profile, innermost frame first.
@@ -238,54 +278,62 @@ func syscallKind(frames []string) string {
 	}
 }
 
-func report(w io.Writer, stacks []stack, us float64, verbose bool) {
-	by := map[string]time.Duration{}
-	deciders := map[string]map[string]time.Duration{}
-	var total time.Duration
-	for _, s := range stacks {
-		c, f := categorize(s.frames)
-		by[c] += s.value
-		if deciders[c] == nil {
-			deciders[c] = map[string]time.Duration{}
-		}
-		deciders[c][f] += s.value
-		if c != catSetup {
-			total += s.value
-		}
+func report(w io.Writer, cols []column, verbose bool) {
+	fmt.Fprint(w, "| category |")
+	for _, c := range cols {
+		fmt.Fprintf(w, " %s |", c.name)
 	}
-	fmt.Fprintf(w, "steady-state samples %v (setup %v)\n", total, by[catSetup])
-	if us > 0 {
-		fmt.Fprintf(w, "| category | share | µs per player-tick |\n|---|---|---|\n")
-	} else {
-		fmt.Fprintf(w, "| category | share |\n|---|---|\n")
+	fmt.Fprint(w, "\n|---|")
+	for range cols {
+		fmt.Fprint(w, "---|")
 	}
-	for _, c := range order {
-		d := by[c]
-		if d == 0 || c == catSetup {
+	fmt.Fprintln(w)
+	cell := func(c column, d time.Duration) string {
+		if d == 0 {
+			return " |"
+		}
+		share := float64(d) / float64(c.total)
+		if c.us > 0 {
+			return fmt.Sprintf(" %.1f µs (%.0f %%) |", share*c.us, 100*share)
+		}
+		return fmt.Sprintf(" %.1f %% |", 100*share)
+	}
+	for _, cat := range order {
+		if cat == catSetup || !slices.ContainsFunc(cols, func(c column) bool { return c.by[cat] > 0 }) {
 			continue
 		}
-		share := float64(d) / float64(total)
-		if us > 0 {
-			fmt.Fprintf(w, "| %s | %.1f %% | %.1f |\n", c, 100*share, share*us)
+		fmt.Fprintf(w, "| %s |", cat)
+		for _, c := range cols {
+			fmt.Fprint(w, cell(c, c.by[cat]))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprint(w, "| total (samples, setup left out) |")
+	for _, c := range cols {
+		if c.us > 0 {
+			fmt.Fprintf(w, " %.1f µs (%v; setup %v) |", c.us, c.total, c.by[catSetup])
 		} else {
-			fmt.Fprintf(w, "| %s | %.1f %% |\n", c, 100*share)
+			fmt.Fprintf(w, " %v (setup %v) |", c.total, c.by[catSetup])
 		}
 	}
+	fmt.Fprintln(w)
 	if !verbose {
 		return
 	}
-	for _, c := range order {
-		if by[c] == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "\n%s:\n", c)
-		fs := make([]string, 0, len(deciders[c]))
-		for f := range deciders[c] {
-			fs = append(fs, f)
-		}
-		slices.SortFunc(fs, func(a, b string) int { return int(deciders[c][b] - deciders[c][a]) })
-		for _, f := range fs[:min(len(fs), 8)] {
-			fmt.Fprintf(w, "  %6v  %s\n", deciders[c][f], f)
+	for _, c := range cols {
+		for _, cat := range order {
+			if c.by[cat] == 0 {
+				continue
+			}
+			fmt.Fprintf(w, "\n%s, %s:\n", c.name, cat)
+			fs := make([]string, 0, len(c.deciders[cat]))
+			for f := range c.deciders[cat] {
+				fs = append(fs, f)
+			}
+			slices.SortFunc(fs, func(a, b string) int { return int(c.deciders[cat][b] - c.deciders[cat][a]) })
+			for _, f := range fs[:min(len(fs), 8)] {
+				fmt.Fprintf(w, "  %6v  %s\n", c.deciders[cat][f], f)
+			}
 		}
 	}
 }
