@@ -90,12 +90,15 @@ echo "$floor"
 # nft counters on the namespace's output hook split server->client (source
 # port 4433) from client->server (destination port 4433); IP packets,
 # every protocol overhead included.
+# It also appends the packet counts to $PKTLOG: the swarm reads the
+# counter exactly at the window's start and end, so the last two lines
+# give the packets of the window.
 cat >"$work/wirebytes.sh" <<'WIRE'
 #!/bin/sh
-nft list chain inet twbench out | awk '
-  /sport 4433/ { for (i = 1; i < NF; i++) if ($i == "bytes") down += $(i+1) }
-  /dport 4433/ { for (i = 1; i < NF; i++) if ($i == "bytes") up += $(i+1) }
-  END { printf "%d %d\n", down, up }'
+nft list chain inet twbench out | awk -v pktlog="${PKTLOG:-/dev/null}" '
+  /sport 4433/ { for (i = 1; i < NF; i++) { if ($i == "bytes") down += $(i+1); if ($i == "packets") dp += $(i+1) } }
+  /dport 4433/ { for (i = 1; i < NF; i++) { if ($i == "bytes") up += $(i+1); if ($i == "packets") upk += $(i+1) } }
+  END { printf "%d %d\n", down, up; printf "%d %d\n", dp, upk >> pktlog }'
 WIRE
 chmod +x "$work/wirebytes.sh"
 
@@ -115,7 +118,7 @@ if command -v nft >/dev/null 2>&1; then
     nft add rule inet twbench out $p sport 4433 counter
     nft add rule inet twbench out $p dport 4433 counter
   done
-  wire=(-wire-cmd "$WORK/wirebytes.sh")
+  wire=(-wire-cmd "PKTLOG=$LOG.pkts $WORK/wirebytes.sh")
 fi
 srv_core=0 bot_core=1
 [ "$(nproc)" -ge 2 ] || bot_core=0
@@ -157,8 +160,8 @@ machine="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $c
   echo
   echo "\"holds\": the server's 30 Hz loop held (missed ticks ≤ 1 %), snapshots received ≥ $MINRATIO of expected, no connect failure. \"goal\": it holds and input→ack p99 < 100 ms (docs/GAME.md)."
   echo
-  echo "| transport | AOI | N | holds | goal | snapshots recv/exp | input→ack p50 / p99 ms | wire B/client/s down / up | app B/client/s down / up | server tick p50 / p99 / max ms | missed ticks | server CPU | server peak MiB | bots CPU | bots µs/bot/s | bots µs/snapshot | connect fails |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| transport | AOI | N | holds | goal | snapshots recv/exp | input→ack p50 / p99 ms | wire B/client/s down / up | wire packets/client/s down / up | app B/client/s down / up | server tick p50 / p99 / max ms | missed ticks | server CPU | server peak MiB | bots CPU | bots µs/bot/s | bots µs/snapshot | connect fails |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$OUT"
 
 for AOI in $AOIS; do
@@ -174,7 +177,7 @@ for AOI in $AOIS; do
       set -e
       if [ ! -s "$json" ]; then
         echo "run failed (exit $code); see $RUNDIR/$TRANSPORT-aoi$AOI-n$N.*"
-        echo "| $TRANSPORT | $AOI | $N | run failed (exit $code) | | | | | | | | | | | | | |" >>"$OUT"
+        echo "| $TRANSPORT | $AOI | $N | run failed (exit $code) | | | | | | | | | | | | | | |" >>"$OUT"
         break
       fi
       cat "$RUNDIR/$TRANSPORT-aoi$AOI-n$N.report"
@@ -196,11 +199,17 @@ for AOI in $AOIS; do
       if [ $holds = yes ] && awk -v p="$(jget input_ack_p99_ms "$json")" 'BEGIN { exit !(p != "null" && p < 100) }'; then
         goal=yes
       fi
-      printf '| %s | %s | %s | %s | %s | %s / %s (%s) | %s / %s | %s / %s | %s / %s | %s / %s / %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+      # Packets per client per second each way, over the window.
+      pkts="n/a"
+      if [ -s "$RUNDIR/$TRANSPORT-aoi$AOI-n$N.pkts" ]; then
+        pkts=$(tail -2 "$RUNDIR/$TRANSPORT-aoi$AOI-n$N.pkts" | paste -sd' ' | awk -v n="$N" -v w="$(jget window_seconds "$json")" \
+          '{ if (w > 0 && NF == 4) printf "%.1f / %.1f", ($3-$1)/n/w, ($4-$2)/n/w; else printf "n/a" }')
+      fi
+      printf '| %s | %s | %s | %s | %s | %s / %s (%s) | %s / %s | %s / %s | %s | %s / %s | %s / %s / %s | %s | %s | %s | %s | %s | %s | %s |\n' \
         "$TRANSPORT" "$([ "$AOI" = 0 ] && echo off || echo "$AOI")" "$N" "$holds" "$goal" \
         "$(jget snapshots_received "$json")" "$(jget snapshots_expected "$json")" "$(fmt "$ratio" %.3f)" \
         "$(fmt "$(jget input_ack_p50_ms "$json")" %.0f)" "$(fmt "$(jget input_ack_p99_ms "$json")" %.0f)" \
-        "$(fmt "$(jget wire_down_bytes_per_client_sec "$json")" %.0f)" "$(fmt "$(jget wire_up_bytes_per_client_sec "$json")" %.0f)" \
+        "$(fmt "$(jget wire_down_bytes_per_client_sec "$json")" %.0f)" "$(fmt "$(jget wire_up_bytes_per_client_sec "$json")" %.0f)" "$pkts" \
         "$(fmt "$(jget app_down_bytes_per_client_sec "$json")" %.0f)" "$(fmt "$(jget app_up_bytes_per_client_sec "$json")" %.0f)" \
         "$(fmt "$(jget tick_p50_ms "$json")" %.2f)" "$(fmt "$(jget tick_p99_ms "$json")" %.2f)" "$(fmt "$(jget tick_max_ms "$json")" %.1f)" \
         "$missedcol" "$(fmt "$(jget cpu_per_sec "$json")" %.2f)" "$(fmt "$(jget peak_rss_mib "$json")" %.0f)" \
