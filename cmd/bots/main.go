@@ -30,12 +30,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/tickwire/tickwire/bots"
+	"github.com/tickwire/tickwire/internal/cpuprofile"
 )
 
 func main() {
@@ -131,7 +131,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	if cpuProf != "" {
-		stopProf, err := startCPUProfile(cpuProf)
+		stopProf, err := cpuprofile.Start(cpuProf)
 		if err != nil {
 			fmt.Fprintln(stderr, "bots:", err)
 			return exitError
@@ -253,18 +253,6 @@ func writeJSON(name string, rep *bots.Report) error {
 		return fmt.Errorf("writing report %s: %w", name, err)
 	}
 	return nil
-}
-
-func startCPUProfile(name string) (stop func(), err error) {
-	f, err := os.Create(name)
-	if err != nil {
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // isTerminal reports whether w is a character device (a terminal).

@@ -26,13 +26,13 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/tickwire/tickwire/internal/cpuprofile"
 	"github.com/tickwire/tickwire/netcode/lobby"
 	"github.com/tickwire/tickwire/netcode/server"
 	"github.com/tickwire/tickwire/netcode/server/directory/redisdir"
@@ -59,7 +59,7 @@ func run() error {
 		logger.Warn("ignoring environment variables that name no setting", "vars", unknown)
 	}
 	if cfg.CPUProfile != "" {
-		stop, err := startCPUProfile(cfg.CPUProfile)
+		stop, err := cpuprofile.Start(cfg.CPUProfile)
 		if err != nil {
 			return err
 		}
@@ -191,17 +191,4 @@ func serveRedirect(addr string, ep *transport.Endpoint, logger *slog.Logger) (bo
 		defer cancel()
 		_ = hs.Shutdown(ctx)
 	}, nil
-}
-
-// startCPUProfile profiles the process into file name until stop.
-func startCPUProfile(name string) (stop func(), err error) {
-	f, err := os.Create(name)
-	if err != nil {
-		return nil, fmt.Errorf("-cpuprofile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("-cpuprofile: %w", err)
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
