@@ -34,7 +34,9 @@ type botClientConfig struct {
 	CertHashes [][sha256.Size]byte
 	OnSnapshot func(h *wire.SnapshotHeader)
 	// Share decodes each distinct snapshot once for the whole swarm.
-	Share  *client.SnapshotShare
+	Share *client.SnapshotShare
+	// Socket is the swarm's shared UDP socket (nil: the bot's own).
+	Socket *transport.Socket
 	Logger *slog.Logger
 }
 
@@ -54,6 +56,7 @@ func (cfg botClientConfig) clientConfig() client.Config {
 			Transport:           cfg.Transport,
 			CertHashes:          cfg.CertHashes,
 			TrustServerCertHash: cfg.CertHashes == nil,
+			Socket:              cfg.Socket,
 			Logger:              cfg.Logger,
 		},
 		OnSnapshot: func(_ *game.Snapshot, h *wire.SnapshotHeader) {

@@ -24,6 +24,8 @@
 // The swarm is cheap by construction: a few scheduler goroutines (one by
 // default) drive every bot's inputs from one ticker; there is no
 // goroutine or ticker per bot beyond those of the client session itself.
+// The WebTransport bots share one UDP socket (transport.Socket), read by
+// one goroutine several packets at a time, unless Config.OwnSockets.
 // Input-to-ack latency is measured from a 128-entry ring per bot filled
 // by the scheduler and read in the session's snapshot callback.
 //

@@ -74,6 +74,13 @@ type Config struct {
 	Shard, Shards int
 	// Transport is "wt", "ws" or "mixed". Default "wt".
 	Transport string
+	// OwnSockets gives each WebTransport bot a UDP socket of its own, as
+	// players on their own machines have. By default the swarm's
+	// WebTransport bots share one (transport.Socket): one goroutine reads
+	// every bot's packets, several per system call, for fewer system
+	// calls and wake-ups per snapshot (docs/BENCHMARKS.md); the server
+	// sees the same connections.
+	OwnSockets bool
 	// Ramp spreads the bots' connections evenly over this long. Default 0:
 	// all at once.
 	Ramp time.Duration
@@ -275,6 +282,9 @@ type swarm struct {
 	// share decodes each distinct snapshot once for every bot: bots that
 	// acked the same baseline receive the same bytes.
 	share client.SnapshotShare
+	// socket carries every WebTransport bot's connection (nil: each has
+	// its own, Config.OwnSockets).
+	socket *transport.Socket
 
 	mu        sync.Mutex
 	connected []*bot
@@ -362,6 +372,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	s := &swarm{cfg: cfg, epoch: time.Now(), failed: map[string]int{}, failEx: map[string]string{}}
+	if cfg.Transport != TransportWS && !cfg.OwnSockets {
+		sock, err := transport.ListenSocket(":0")
+		if err != nil {
+			return nil, fmt.Errorf("bots: %w", err)
+		}
+		defer sock.Close() // after shutdown has closed the sessions
+		s.socket = sock
+	}
 	s.scheds = make([]*scheduler, cfg.Schedulers)
 	for i := range s.scheds {
 		s.scheds[i] = &scheduler{}
@@ -514,6 +532,7 @@ func (s *swarm) connect(ctx context.Context, i int) {
 		CertHashes: s.certHashes,
 		OnSnapshot: func(h *wire.SnapshotHeader) { s.onSnapshot(b, h) },
 		Share:      &s.share,
+		Socket:     s.socket,
 		Logger:     s.cfg.Logger,
 	})
 	if err != nil {

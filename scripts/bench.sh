@@ -13,7 +13,9 @@
 # (default 20s), -w warm-up (default 3s), -o output markdown (default
 # bench-results.md), -r per-run JSON directory (default a temporary one),
 # -m min snapshot ratio for "holds" (default 0.98), -k keep sweeping N
-# after a run that does not hold.
+# after a run that does not hold, -b DIR use the server, bots and loopfloor
+# binaries in DIR instead of building them (to compare two builds), -p DIR
+# write each run's CPU profiles (server and swarm, whole run) into DIR.
 # A sweep stops growing N for a transport/AOI pair after the first N whose
 # run does not hold: snapshot ratio below -m, missed ticks above 1 % of
 # ticks, or bots failing to connect.
@@ -35,10 +37,13 @@ OUT=bench-results.md
 RUNDIR=""
 MINRATIO=0.98
 KEEP=no
-while getopts "n:t:a:d:w:o:r:m:kh" opt; do
+BIN=""
+PROF=""
+while getopts "n:t:a:d:w:o:r:m:b:p:kh" opt; do
   case $opt in
     n) NS=$OPTARG ;; t) TRANSPORTS=$OPTARG ;; a) AOIS=$OPTARG ;; d) DURATION=$OPTARG ;;
     w) WARMUP=$OPTARG ;; o) OUT=$OPTARG ;; r) RUNDIR=$OPTARG ;; m) MINRATIO=$OPTARG ;; k) KEEP=yes ;;
+    b) BIN=$(realpath "$OPTARG") ;; p) mkdir -p "$OPTARG"; PROF=$(realpath "$OPTARG") ;;
     *) sed -n "2,/^set -euo/p" "$0" | sed "\$d"; exit 2 ;;
   esac
 done
@@ -54,8 +59,13 @@ trap 'rm -rf "$work"' EXIT
 [ -n "$RUNDIR" ] || RUNDIR="$work/runs"
 mkdir -p "$RUNDIR"
 
-step "building server and bots"
-go build -o "$work/" ./cmd/server ./cmd/bots ./scripts/loopfloor
+if [ -n "$BIN" ]; then
+  step "using the binaries in $BIN"
+  cp "$BIN/server" "$BIN/bots" "$BIN/loopfloor" "$work/"
+else
+  step "building server and bots"
+  go build -o "$work/" ./cmd/server ./cmd/bots ./scripts/loopfloor
+fi
 
 # The kernel's own price of a small message over this loopback, reader
 # and writer on their own cores as the server and the bots will be: the
@@ -80,12 +90,15 @@ echo "$floor"
 # nft counters on the namespace's output hook split server->client (source
 # port 4433) from client->server (destination port 4433); IP packets,
 # every protocol overhead included.
+# It also appends the packet counts to $PKTLOG: the swarm reads the
+# counter exactly at the window's start and end, so the last two lines
+# give the packets of the window.
 cat >"$work/wirebytes.sh" <<'WIRE'
 #!/bin/sh
-nft list chain inet twbench out | awk '
-  /sport 4433/ { for (i = 1; i < NF; i++) if ($i == "bytes") down += $(i+1) }
-  /dport 4433/ { for (i = 1; i < NF; i++) if ($i == "bytes") up += $(i+1) }
-  END { printf "%d %d\n", down, up }'
+nft list chain inet twbench out | awk -v pktlog="${PKTLOG:-/dev/null}" '
+  /sport 4433/ { for (i = 1; i < NF; i++) { if ($i == "bytes") down += $(i+1); if ($i == "packets") dp += $(i+1) } }
+  /dport 4433/ { for (i = 1; i < NF; i++) { if ($i == "bytes") up += $(i+1); if ($i == "packets") upk += $(i+1) } }
+  END { printf "%d %d\n", down, up; printf "%d %d\n", dp, upk >> pktlog }'
 WIRE
 chmod +x "$work/wirebytes.sh"
 
@@ -105,11 +118,15 @@ if command -v nft >/dev/null 2>&1; then
     nft add rule inet twbench out $p sport 4433 counter
     nft add rule inet twbench out $p dport 4433 counter
   done
-  wire=(-wire-cmd "$WORK/wirebytes.sh")
+  wire=(-wire-cmd "PKTLOG=$LOG.pkts $WORK/wirebytes.sh")
 fi
 srv_core=0 bot_core=1
 [ "$(nproc)" -ge 2 ] || bot_core=0
-taskset -c $srv_core "$WORK/server" -addr 127.0.0.1:4433 -max-players "$N" -aoi "$AOI" 2>"$LOG.server" &
+srvprof=() botprof=()
+if [ -n "$PROF" ]; then
+  srvprof=(-cpuprofile "$PROF/$NAME.server.pprof") botprof=(-cpuprofile "$PROF/$NAME.bots.pprof")
+fi
+taskset -c $srv_core "$WORK/server" -addr 127.0.0.1:4433 -max-players "$N" -aoi "$AOI" "${srvprof[@]}" 2>"$LOG.server" &
 srv=$!
 for _ in $(seq 100); do
   grep -q "tickwire server listening" "$LOG.server" 2>/dev/null && break
@@ -117,10 +134,13 @@ for _ in $(seq 100); do
 done
 set +e
 taskset -c $bot_core "$WORK/bots" -server http://127.0.0.1:4433 -n "$N" -transport "$TRANSPORT" \
-  -ramp "$RAMP" -warmup "$WARMUP" -duration "$DURATION" -server-pid $srv "${wire[@]}" \
+  -ramp "$RAMP" -warmup "$WARMUP" -duration "$DURATION" -server-pid $srv "${wire[@]}" "${botprof[@]}" \
   -json "$JSON" >"$LOG.report" 2>"$LOG.progress"
 code=$?
 set -e
+# Packets and bytes each way over the whole run (ramp included), for
+# packets per player-tick.
+[ "${wire[0]}" = -wire-dev ] || nft list chain inet twbench out >"$LOG.nft" 2>/dev/null || true
 kill -TERM $srv 2>/dev/null || true
 wait $srv 2>/dev/null || true
 exit $code
@@ -136,12 +156,12 @@ machine="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $c
   echo "Date: $(date -u +%Y-%m-%dT%H:%MZ). Machine: $machine. $(go version | cut -d' ' -f3-4)."
   echo "Load average before the sweep: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo "Kernel floor (scripts/loopfloor, 1000 connections × 30 messages/s of 100 B, writer and reader on their own cores): $floor."
-  echo "Command: scripts/bench.sh -n \"$NS\" -t \"$TRANSPORTS\" -a \"$AOIS\" -d $DURATION -w $WARMUP -m $MINRATIO$([ $KEEP = yes ] && echo ' -k')"
+  echo "Command: scripts/bench.sh -n \"$NS\" -t \"$TRANSPORTS\" -a \"$AOIS\" -d $DURATION -w $WARMUP -m $MINRATIO$([ $KEEP = yes ] && echo ' -k')$([ -n "$BIN" ] && echo " -b $BIN")$([ -n "$PROF" ] && echo " -p $PROF")"
   echo
   echo "\"holds\": the server's 30 Hz loop held (missed ticks ≤ 1 %), snapshots received ≥ $MINRATIO of expected, no connect failure. \"goal\": it holds and input→ack p99 < 100 ms (docs/GAME.md)."
   echo
-  echo "| transport | AOI | N | holds | goal | snapshots recv/exp | input→ack p50 / p99 ms | wire B/client/s down / up | app B/client/s down / up | server tick p50 / p99 / max ms | missed ticks | server CPU | server peak MiB | bots CPU | bots µs/bot/s | bots µs/snapshot | connect fails |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| transport | AOI | N | holds | goal | snapshots recv/exp | input→ack p50 / p99 ms | wire B/client/s down / up | wire packets/client/s down / up | app B/client/s down / up | server tick p50 / p99 / max ms | missed ticks | server CPU | server peak MiB | bots CPU | bots µs/bot/s | bots µs/snapshot | connect fails |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$OUT"
 
 for AOI in $AOIS; do
@@ -152,12 +172,12 @@ for AOI in $AOIS; do
       step "N=$N transport=$TRANSPORT aoi=$AOI (ramp ${ramp}s, warm-up $WARMUP, window $DURATION)"
       set +e
       WORK=$work N=$N AOI=$AOI TRANSPORT=$TRANSPORT RAMP=${ramp}s WARMUP=$WARMUP DURATION=$DURATION \
-        JSON=$json LOG="$RUNDIR/$TRANSPORT-aoi$AOI-n$N" timeout -k 10 900 unshare -n "$work/run-in-ns.sh"
+        JSON=$json LOG="$RUNDIR/$TRANSPORT-aoi$AOI-n$N" PROF=$PROF NAME="$TRANSPORT-aoi$AOI-n$N" timeout -k 10 900 unshare -n "$work/run-in-ns.sh"
       code=$?
       set -e
       if [ ! -s "$json" ]; then
         echo "run failed (exit $code); see $RUNDIR/$TRANSPORT-aoi$AOI-n$N.*"
-        echo "| $TRANSPORT | $AOI | $N | run failed (exit $code) | | | | | | | | | | | | | |" >>"$OUT"
+        echo "| $TRANSPORT | $AOI | $N | run failed (exit $code) | | | | | | | | | | | | | | |" >>"$OUT"
         break
       fi
       cat "$RUNDIR/$TRANSPORT-aoi$AOI-n$N.report"
@@ -179,11 +199,17 @@ for AOI in $AOIS; do
       if [ $holds = yes ] && awk -v p="$(jget input_ack_p99_ms "$json")" 'BEGIN { exit !(p != "null" && p < 100) }'; then
         goal=yes
       fi
-      printf '| %s | %s | %s | %s | %s | %s / %s (%s) | %s / %s | %s / %s | %s / %s | %s / %s / %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+      # Packets per client per second each way, over the window.
+      pkts="n/a"
+      if [ -s "$RUNDIR/$TRANSPORT-aoi$AOI-n$N.pkts" ]; then
+        pkts=$(tail -2 "$RUNDIR/$TRANSPORT-aoi$AOI-n$N.pkts" | paste -sd' ' | awk -v n="$N" -v w="$(jget window_seconds "$json")" \
+          '{ if (w > 0 && NF == 4) printf "%.1f / %.1f", ($3-$1)/n/w, ($4-$2)/n/w; else printf "n/a" }')
+      fi
+      printf '| %s | %s | %s | %s | %s | %s / %s (%s) | %s / %s | %s / %s | %s | %s / %s | %s / %s / %s | %s | %s | %s | %s | %s | %s | %s |\n' \
         "$TRANSPORT" "$([ "$AOI" = 0 ] && echo off || echo "$AOI")" "$N" "$holds" "$goal" \
         "$(jget snapshots_received "$json")" "$(jget snapshots_expected "$json")" "$(fmt "$ratio" %.3f)" \
         "$(fmt "$(jget input_ack_p50_ms "$json")" %.0f)" "$(fmt "$(jget input_ack_p99_ms "$json")" %.0f)" \
-        "$(fmt "$(jget wire_down_bytes_per_client_sec "$json")" %.0f)" "$(fmt "$(jget wire_up_bytes_per_client_sec "$json")" %.0f)" \
+        "$(fmt "$(jget wire_down_bytes_per_client_sec "$json")" %.0f)" "$(fmt "$(jget wire_up_bytes_per_client_sec "$json")" %.0f)" "$pkts" \
         "$(fmt "$(jget app_down_bytes_per_client_sec "$json")" %.0f)" "$(fmt "$(jget app_up_bytes_per_client_sec "$json")" %.0f)" \
         "$(fmt "$(jget tick_p50_ms "$json")" %.2f)" "$(fmt "$(jget tick_p99_ms "$json")" %.2f)" "$(fmt "$(jget tick_max_ms "$json")" %.1f)" \
         "$missedcol" "$(fmt "$(jget cpu_per_sec "$json")" %.2f)" "$(fmt "$(jget peak_rss_mib "$json")" %.0f)" \

@@ -30,12 +30,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/tickwire/tickwire/bots"
+	"github.com/tickwire/tickwire/internal/cpuprofile"
 )
 
 func main() {
@@ -87,6 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Ramp, "ramp", 0, "spread the connections over this long")
 	fs.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "play this long after the ramp before measuring")
 	fs.StringVar(&cfg.Transport, "transport", "wt", "wt, ws or mixed (even bots wt, odd bots ws)")
+	fs.BoolVar(&cfg.OwnSockets, "own-sockets", false, "give each WebTransport bot its own UDP socket (default: one shared by the swarm)")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of every bot's behaviour and link")
 	linkFlags(fs, "up", "client to server", &cfg.Up)
 	linkFlags(fs, "down", "server to client", &cfg.Down)
@@ -130,7 +131,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	if cpuProf != "" {
-		stopProf, err := startCPUProfile(cpuProf)
+		stopProf, err := cpuprofile.Start(cpuProf)
 		if err != nil {
 			fmt.Fprintln(stderr, "bots:", err)
 			return exitError
@@ -252,18 +253,6 @@ func writeJSON(name string, rep *bots.Report) error {
 		return fmt.Errorf("writing report %s: %w", name, err)
 	}
 	return nil
-}
-
-func startCPUProfile(name string) (stop func(), err error) {
-	f, err := os.Create(name)
-	if err != nil {
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // isTerminal reports whether w is a character device (a terminal).

@@ -68,6 +68,9 @@ type config struct {
 	RecordAll      bool
 	RecordMaxBytes int64
 	RecordKeyEvery time.Duration
+	// CPUProfile writes the process's CPU profile to a file until exit
+	// (-cpuprofile; for benchmarks, scripts/bench.sh -p).
+	CPUProfile string
 
 	source map[string]string // flag name -> where its value came from
 }
@@ -117,6 +120,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.BoolVar(&c.RecordAll, "record-all", true, "with -record: record every room (false: only rooms created with \"record\": true)")
 	fs.Int64Var(&c.RecordMaxBytes, "record-max-bytes", 64<<20, "with -record: size in `bytes` past which a room's recording goes on in a new file")
 	fs.DurationVar(&c.RecordKeyEvery, "record-key-every", 5*time.Second, "with -record: time between key frames, where playback seeks from")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the process's CPU profile to `file` until it exits (go tool pprof reads it)")
 	return fs
 }
 

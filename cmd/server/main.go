@@ -32,6 +32,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tickwire/tickwire/internal/cpuprofile"
 	"github.com/tickwire/tickwire/netcode/lobby"
 	"github.com/tickwire/tickwire/netcode/server"
 	"github.com/tickwire/tickwire/netcode/server/directory/redisdir"
@@ -56,6 +57,13 @@ func run() error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	if unknown := unknownEnv(os.Environ()); len(unknown) > 0 {
 		logger.Warn("ignoring environment variables that name no setting", "vars", unknown)
+	}
+	if cfg.CPUProfile != "" {
+		stop, err := cpuprofile.Start(cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	srv := cfg.server(logger)
 	if cfg.RequireTokens && cfg.LobbyKey == "" {

@@ -35,6 +35,10 @@ type (
 	header   = map[string][]string
 )
 
+// Socket is DialOptions.Socket's type; a page's connections have the
+// browser's sockets, so there is nothing to share (socket.go is native).
+type Socket struct{}
+
 // dialPlatform is Dial in a browser. (Elsewhere, dial_native.go.)
 func dialPlatform(ctx context.Context, serverURL string, opts DialOptions) (Conn, error) {
 	base, err := parseServerURL(serverURL)

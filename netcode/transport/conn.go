@@ -28,7 +28,10 @@ type ConnStats struct {
 	// DatagramsDroppedOut counts SendDatagram calls refused with ErrDropped.
 	DatagramsDroppedOut int64
 	// DatagramsDroppedIn counts received datagrams dropped because the
-	// receive queue was full (the application did not keep up).
+	// receive queue was full (the application did not keep up). A native
+	// WebTransport Conn hands datagrams straight from quic-go's queues to
+	// Receive; those queues (32 datagrams per session in http3) drop
+	// uncounted, so it stays 0 there.
 	DatagramsDroppedIn int64
 	// DatagramsTooLarge counts queued datagrams QUIC refused because they
 	// exceeded the current path's datagram size (WebTransport only).
@@ -117,16 +120,6 @@ func (c *connCore) Receive(ctx context.Context) ([]byte, bool, error) {
 		}
 	case <-ctx.Done():
 		return nil, false, ctx.Err()
-	}
-}
-
-// pushDatagram queues an unreliable packet, dropping it when the queue is
-// full: a reader that stalls must not stall the network.
-func (c *connCore) pushDatagram(p []byte) {
-	select {
-	case c.in <- received{p, false}:
-	default:
-		c.droppedIn.Add(1)
 	}
 }
 

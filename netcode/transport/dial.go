@@ -51,6 +51,10 @@ type DialOptions struct {
 	// (header is an alias of it; a browser sets the headers itself, and
 	// the browser build has a placeholder).
 	Header header
+	// Socket, when set, carries a native WebTransport connection on a UDP
+	// socket shared with other connections (ListenSocket) instead of a
+	// socket of its own. Browsers ignore it.
+	Socket *Socket
 	// Conn tunes the connection's queues and timeouts.
 	Conn ConnConfig
 	// Logger receives dialing events. Default slog.Default().

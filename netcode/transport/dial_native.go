@@ -225,6 +225,9 @@ func (d *dialer) webTransport(ctx context.Context) (Conn, error) {
 			KeepAlivePeriod:                  d.cfg.IdleTimeout / 3,
 		},
 	}
+	if d.opts.Socket != nil {
+		tr.DialAddr = d.opts.Socket.dialQUIC
+	}
 	rsp, sess, err := tr.Dial(ctx, u, d.opts.Header)
 	if err != nil {
 		_ = tr.Close()

@@ -90,8 +90,10 @@ type ConnConfig struct {
 	// Default 64.
 	SendQueue int
 	// ReceiveQueue is how many received packets may wait for Receive;
-	// beyond it datagrams are dropped (and counted) and the reliable
-	// channel pushes back on the peer. Default 256.
+	// beyond it the reliable channel pushes back on the peer. Over native
+	// WebTransport only reliable messages wait there: Receive takes
+	// datagrams from quic-go's own queues, which drop what a slow reader
+	// leaves. Default 256.
 	ReceiveQueue int
 }
 

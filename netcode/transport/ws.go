@@ -147,6 +147,12 @@ func (c *wsConn) teardown() {
 	}
 	c.flushDeadline = time.Now().Add(c.cfg.FlushTimeout)
 	close(c.closing)
+	// Wake the writer if it waits on an empty queue; with a full one it is
+	// busy and sees closing after its message.
+	select {
+	case c.out <- nil:
+	default:
+	}
 	if r.local {
 		// The writer flushes and sends the close frame; the reader ends
 		// when the peer's close frame arrives.
@@ -226,20 +232,29 @@ func (c *wsConn) writeLoop() {
 	defer close(c.writerDone)
 	var stuck deadline
 	for {
+		// The queue alone, not a select with closing (a select locks
+		// every channel it waits on, once per message): teardown wakes
+		// an idle writer with a nil buffer, a busy one sees closing after
+		// its message.
+		b := <-c.out
+		if b == nil {
+			c.finish()
+			return
+		}
+		if d, renew := stuck.next(time.Now(), c.cfg.WriteTimeout); renew {
+			_ = c.ws.SetWriteDeadline(d)
+		}
+		err := c.write(*b)
+		putBuf(b)
+		if err != nil {
+			c.fail(endReason{err: fmt.Errorf("%w: netcode: websocket: writing: %w", ErrClosed, err)})
+			return
+		}
 		select {
-		case b := <-c.out:
-			if d, renew := stuck.next(time.Now(), c.cfg.WriteTimeout); renew {
-				_ = c.ws.SetWriteDeadline(d)
-			}
-			err := c.write(*b)
-			putBuf(b)
-			if err != nil {
-				c.fail(endReason{err: fmt.Errorf("%w: netcode: websocket: writing: %w", ErrClosed, err)})
-				return
-			}
 		case <-c.closing:
 			c.finish()
 			return
+		default:
 		}
 	}
 }
@@ -256,6 +271,9 @@ func (c *wsConn) finish() {
 	for {
 		select {
 		case b := <-c.out:
+			if b == nil {
+				continue // teardown's wake-up
+			}
 			err := c.write(*b)
 			putBuf(b)
 			if err != nil {

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"reflect"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -66,6 +68,7 @@ type wtConn struct {
 	cancel     context.CancelFunc
 	readerDone chan struct{} // the stream reader has exited
 	peerFIN    chan struct{} // the peer finished its side of the stream
+	wake       receiveWake   // wakes a Receive waiting for a datagram
 }
 
 var _ Conn = (*wtConn)(nil)
@@ -89,11 +92,85 @@ func newWTConn(sess *webtransport.Session, str *webtransport.Stream, qconn *quic
 		peerFIN:    make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.wg.Add(3)
+	c.wg.Add(2)
 	go c.readStream()
-	go c.readDatagrams()
 	go c.writeDatagrams()
 	return c
+}
+
+// Receive implements Conn.Receive. Datagrams are taken from the session
+// on the caller's goroutine: no reader goroutine and queue stand between
+// quic-go and the caller, which at one datagram a tick per connection
+// saves a goroutine wake-up and a channel hand-off per datagram. The
+// stream reader queues reliable messages (rare: the welcome, rosters, a
+// goodbye) and wakes a Receive waiting for a datagram; those are
+// returned first. Once teardown begins, Receive returns what the stream
+// reader queued, then the end (connCore.Receive).
+func (c *wtConn) Receive(ctx context.Context) ([]byte, bool, error) {
+	if c.closedLocally() {
+		return nil, false, ErrClosed
+	}
+	for !c.ending.Load() {
+		wake := c.wake.get(ctx)
+		if c.ending.Load() {
+			break // teardown's wake may have come before get
+		}
+		select {
+		case r := <-c.in:
+			return r.p, r.reliable, nil
+		default:
+		}
+		p, err := c.sess.ReceiveDatagram(wake)
+		if err == nil {
+			return p, false, nil
+		}
+		if ctx.Err() != nil {
+			return nil, false, ctx.Err()
+		}
+		if wake.Err() != nil {
+			continue // a message was queued, or teardown began
+		}
+		c.fail(wtCodeNormal, describeWTError(err))
+	}
+	return c.connCore.Receive(ctx)
+}
+
+// receiveWake is the context a Receive waits for a datagram with: the
+// caller's, cancelled also when a reliable message is queued or the
+// connection ends. It is made again only after it was cancelled or for
+// another caller's context, so a Receive allocates nothing in steady
+// state.
+type receiveWake struct {
+	mu     sync.Mutex
+	parent context.Context
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func (w *receiveWake) get(parent context.Context) context.Context {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	// A context whose dynamic type is not comparable (none of the
+	// standard library's) gets a fresh child each time.
+	same := w.ctx != nil && reflect.TypeOf(parent).Comparable() && w.parent == parent
+	if !same || w.ctx.Err() != nil {
+		if w.cancel != nil {
+			w.cancel()
+		}
+		w.ctx, w.cancel = context.WithCancel(parent)
+		w.parent = parent
+	}
+	return w.ctx
+}
+
+// wake makes a waiting Receive look again at the message queue and the
+// connection's state.
+func (w *receiveWake) wake() {
+	w.mu.Lock()
+	if w.cancel != nil {
+		w.cancel()
+	}
+	w.mu.Unlock()
 }
 
 func (c *wtConn) Kind() Kind           { return WebTransport }
@@ -224,6 +301,7 @@ func (c *wtConn) peerFinished() {
 func (c *wtConn) teardown() {
 	r := c.reason
 	close(c.closing)
+	c.wake.wake() // Receive switches to connCore.Receive
 	if r.local {
 		c.markDead(ErrClosed)
 		c.stopReading()
@@ -236,6 +314,12 @@ func (c *wtConn) teardown() {
 		c.waitReaderThenKill(c.readerDone, c.cfg.FlushTimeout)
 	}
 	c.cancel()
+	// Wake the datagram writer if it waits on an empty queue; a full one
+	// means it is busy and will see ctx done after its datagram.
+	select {
+	case c.dgOut <- nil:
+	default:
+	}
 	c.releaseQUIC()
 	c.wg.Wait()
 	if !r.local {
@@ -307,6 +391,7 @@ func (c *wtConn) readStream() {
 			continue // we are closing: read on only to see the peer's FIN
 		}
 		c.pushMessage(p)
+		c.wake.wake()
 	}
 }
 
@@ -335,46 +420,45 @@ func describeWTError(err error) error {
 	return fmt.Errorf("netcode: webtransport: connection lost: %w", err)
 }
 
-func (c *wtConn) readDatagrams() {
+// isDatagramTooLarge reports whether quic-go refused a datagram for the
+// path's size. (Declared in the writer's loop, the target of errors.As
+// escaped to the heap: an allocation per datagram sent.)
+func isDatagramTooLarge(err error) bool {
+	var tooLarge *quic.DatagramTooLargeError
+	return errors.As(err, &tooLarge)
+}
+
+// writeDatagrams hands queued datagrams to quic-go until teardown. It
+// waits on the queue alone, not in a select with the teardown signal (a
+// select locks every channel it waits on, once per datagram): teardown
+// wakes it with a nil buffer, or it sees ctx done after a datagram.
+func (c *wtConn) writeDatagrams() {
 	defer c.wg.Done()
+	done := c.ctx.Done()
 	for {
-		p, err := c.sess.ReceiveDatagram(c.ctx)
-		if err != nil {
+		b := <-c.dgOut
+		if b == nil {
+			return // teardown's wake-up
+		}
+		err := c.sess.SendDatagram(*b)
+		putBuf(b)
+		switch {
+		case err == nil:
+		case isDatagramTooLarge(err):
+			// The path's datagram size is below our budget for now
+			// (before path MTU discovery, or a small-MTU link). The
+			// datagram is lost, as it would be on the network.
+			c.tooLarge.Add(1)
+		default:
 			if c.ctx.Err() == nil {
 				c.fail(wtCodeNormal, describeWTError(err))
 			}
 			return
 		}
-		if c.ending.Load() {
-			continue
-		}
-		c.pushDatagram(p)
-	}
-}
-
-func (c *wtConn) writeDatagrams() {
-	defer c.wg.Done()
-	for {
 		select {
-		case b := <-c.dgOut:
-			err := c.sess.SendDatagram(*b)
-			putBuf(b)
-			var tooLarge *quic.DatagramTooLargeError
-			switch {
-			case err == nil:
-			case errors.As(err, &tooLarge):
-				// The path's datagram size is below our budget for now
-				// (before path MTU discovery, or a small-MTU link). The
-				// datagram is lost, as it would be on the network.
-				c.tooLarge.Add(1)
-			default:
-				if c.ctx.Err() == nil {
-					c.fail(wtCodeNormal, describeWTError(err))
-				}
-				return
-			}
-		case <-c.ctx.Done():
+		case <-done:
 			return
+		default:
 		}
 	}
 }
