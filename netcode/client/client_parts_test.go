@@ -464,3 +464,49 @@ func (c discardConn) Kind() transport.Kind {
 	return c.kind
 }
 func (discardConn) RemoteAddr() net.Addr { return &net.UDPAddr{} }
+
+// TestTargetLeadIsTheLeastThatKeepsInputsOnTime: the lead is just enough
+// that no more than lateBudget of inputs arrive after their tick, given
+// the lead's spread and the loss, counting the copies that follow a
+// lost packet (half a tick later on a lossy link, a tick later on a
+// clean one); a millisecond less would not be.
+func TestTargetLeadIsTheLeastThatKeepsInputsOnTime(t *testing.T) {
+	tick := time.Second / 30
+	for _, tc := range []struct {
+		name          string
+		leadDev, loss float64 // seconds, share
+		min, max      time.Duration
+	}{
+		{"no jitter, no loss: the scheduling margin", 0, 0, scheduleMargin, scheduleMargin + time.Millisecond},
+		{"±15 ms uniform jitter, no loss", 0.0075, 0, 22 * time.Millisecond, 26 * time.Millisecond},
+		// The half-tick copy must be on time with the lost share, not
+		// with every input: less than the first copy's lead plus half a tick.
+		{"±15 ms jitter, 5 % loss", 0.0075, 0.05, 26 * time.Millisecond, 24*time.Millisecond + tick/2},
+		{"±15 ms jitter, 20 % loss", 0.0075, 0.20, 40 * time.Millisecond, 55 * time.Millisecond},
+		{"2 ms of spread, 5 % loss: the resend must arrive", 0.002, 0.05, tick / 2, tick/2 + 8*time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := clockSync{interval: tick, leadDev: tc.leadDev, hasLeadDev: true, loss: tc.loss}
+			lead := c.targetLead()
+			if lead < tc.min || lead > tc.max {
+				t.Errorf("target lead %v, want %v to %v", lead, tc.min, tc.max)
+			}
+			if tc.leadDev == 0 {
+				return
+			}
+			spacing := tick
+			if c.lossy() {
+				spacing = tick / 2
+			}
+			share := func(d time.Duration) float64 {
+				return leadLateShare((d - scheduleMargin).Seconds(), madToSigma*tc.leadDev, tc.loss, spacing.Seconds())
+			}
+			if s := share(lead); s > lateBudget*1.0001 {
+				t.Errorf("at %v, %.3f %% late, above the budget", lead, 100*s)
+			}
+			if s := share(lead - time.Millisecond); s <= lateBudget {
+				t.Errorf("a millisecond less (%v) is still within the budget (%.3f %% late): the lead is not the least", lead-time.Millisecond, 100*s)
+			}
+		})
+	}
+}

@@ -22,19 +22,18 @@ const (
 	// scheduleMargin is the lead kept on a link without jitter: what the
 	// timers of both ends add (a tick's wake-up, a send's wake-up).
 	scheduleMargin = 2 * time.Millisecond
-	// onTimeZ turns the lead's mean absolute deviation into the margin
-	// that has an input arrive before its tick with 99 % probability:
-	// 2.33 standard deviations of a normal spread, which is 1.25 mean
-	// absolute deviations.
-	onTimeZ = 2.33 * 1.25
-	// lossBudget is the share of inputs a loss may make late before the
-	// lead grows for it: a late input is not lost (the room applies it a
-	// tick later, the client skips a tick number to drain it, prediction
-	// stays exact), it costs that input a tick. On a lossy link an input
-	// packet goes twice, half a tick apart, so a lost input's next copy
-	// comes half a tick later: the lead adds half a tick per loss in a
-	// row likelier than lossBudget.
-	lossBudget = 0.05
+	// lateBudget is the share of inputs allowed to reach the server
+	// after their tick (1 %: 99 % on time). A late input is not lost (the
+	// room applies it a tick later, the client skips a tick number to
+	// drain it, prediction stays exact); it costs that input a tick.
+	lateBudget = 0.01
+	// madToSigma turns a mean absolute deviation into the standard
+	// deviation of a normal spread.
+	madToSigma = 1.25
+	// jitterToSigma turns the snapshots' interarrival jitter, the spread
+	// used until the server reports the lead's, into a standard
+	// deviation: twice the jitter was the 99 % margin.
+	jitterToSigma = 2 / 2.33
 	// resendLoss is the measured loss above which input packets are sent
 	// twice (Client.InputsDue).
 	resendLoss = 0.001
@@ -181,22 +180,64 @@ func (c *clockSync) observeRTT(sample time.Duration) {
 }
 
 // targetLead is how early inputs should reach the server before their
-// tick is due: the scheduling margin plus the spread of the lead the
-// server measures (onTimeZ of its deviation: 99 % on time), or, until it
-// has reported one, twice the snapshots' interarrival jitter; plus half
-// a tick per lost packet in a row likelier than lossBudget at the
-// measured loss (see lossBudget).
+// tick is due: the least lead that has an input arrive on time with
+// probability 1-lateBudget (leadLateShare), at the spread of the lead the
+// server measures (or, until it has reported one, of the snapshots'
+// interarrival jitter) and the measured loss, plus the scheduling margin.
 func (c *clockSync) targetLead() time.Duration {
-	spread := 2 * c.jitter
+	sigma := jitterToSigma * c.jitter
 	if c.hasLeadDev {
-		spread = onTimeZ * c.leadDev
+		sigma = madToSigma * c.leadDev
 	}
-	lead := scheduleMargin + time.Duration(spread*float64(time.Second))
+	spacing := c.interval // the next input packet carries it again
 	if c.lossy() {
-		k := int(math.Ceil(math.Log(lossBudget)/math.Log(min(c.loss, 0.5)))) - 1
-		lead += time.Duration(min(max(k, 0), 6)) * c.interval / 2
+		spacing = c.interval / 2 // the packet goes again half a tick later
 	}
-	return lead
+	// Bisect: the late share only falls as the lead grows. The answer is
+	// at most a copy per loss in a row worth counting, plus 4σ.
+	lo, hi := 0.0, 4*sigma+float64(maxCopies)*spacing.Seconds()
+	for range 24 {
+		mid := (lo + hi) / 2
+		if leadLateShare(mid, sigma, c.loss, spacing.Seconds()) > lateBudget {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return scheduleMargin + time.Duration(hi*float64(time.Second))
+}
+
+// maxCopies bounds the copies of an input that leadLateShare counts: the
+// first packet that carries it and the ones after it, spacing apart.
+const maxCopies = 8
+
+// leadLateShare is the share of inputs that reach the server after their
+// tick when they are sent lead seconds early: an input's first copy is
+// lost with probability loss, and each later copy (spacing seconds
+// later: the half-tick resend on a lossy link, else the next packet's
+// redundancy) likewise; a copy that arrives is late when the lead's
+// normal spread (sigma) is less than its delay. A late copy is as bad
+// as a lost one.
+func leadLateShare(lead, sigma, loss, spacing float64) float64 {
+	loss = min(max(loss, 0), 0.5)
+	late, reach := 0.0, 1.0 // reach: probability that every earlier copy was lost
+	for j := range maxCopies {
+		slack := lead - float64(j)*spacing
+		late += reach * (1 - loss) * normalTail(slack, sigma)
+		reach *= loss
+	}
+	return late + reach
+}
+
+// normalTail is P(X > slack) for X normal with mean 0 and deviation sigma.
+func normalTail(slack, sigma float64) float64 {
+	if sigma <= 0 {
+		if slack >= 0 {
+			return 0
+		}
+		return 1
+	}
+	return 0.5 * math.Erfc(slack/(sigma*math.Sqrt2))
 }
 
 // lossy reports whether the link loses enough packets that input

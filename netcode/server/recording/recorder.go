@@ -139,9 +139,10 @@ func (rc *Recorder) note(e rosterEvent) {
 // writer was behind.
 func (rc *Recorder) Dropped() uint64 { return rc.dropped.Load() }
 
-// Pending is how many offered ticks wait for the writer: how far it is
-// behind (Offer drops ticks once it is a queue of 64 behind).
-func (rc *Recorder) Pending() int { return len(rc.work) }
+// Pending is how many offered ticks the writer has not finished: how
+// far it is behind (Offer drops ticks once it is a queue of 64 behind).
+// 0 means the writer is idle.
+func (rc *Recorder) Pending() int { return cap(rc.free) - len(rc.free) }
 
 // Stop ends the recording once the room's loop has ended (no more
 // offers): the ticks queued are written, then the end block.
