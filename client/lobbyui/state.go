@@ -231,13 +231,14 @@ func (a *Action) Describe() string {
 const (
 	colRoom    = 24
 	colPlayers = 9
+	colWatch   = 9
 	colTick    = 7
 	colAOI     = 5
 )
 
 // HeaderText is the table's header line.
 func HeaderText() string {
-	return fmt.Sprintf("%-*s%-*s%-*s%-*s%s", colRoom, "ROOM", colPlayers, "PLAYERS", colTick, "TICK", colAOI, "AOI", "WHERE")
+	return fmt.Sprintf("%-*s%-*s%-*s%-*s%-*s%s", colRoom, "ROOM", colPlayers, "PLAYERS", colWatch, "WATCHING", colTick, "TICK", colAOI, "AOI", "WHERE")
 }
 
 // RowText is one room's line in the table, cut to cols characters.
@@ -250,9 +251,10 @@ func RowText(r lobby.Room, cols int) string {
 	if r.AOI {
 		aoi = "on"
 	}
-	line := fmt.Sprintf("%-*s%-*s%-*s%-*s%s",
+	line := fmt.Sprintf("%-*s%-*s%-*d%-*s%-*s%s",
 		colRoom, Clip(r.ID, colRoom-1),
 		colPlayers, fmt.Sprintf("%d/%d", r.Players, r.Capacity),
+		colWatch, r.Spectators,
 		colTick, fmt.Sprintf("%d Hz", r.TickRate),
 		colAOI, aoi, where)
 	return Clip(line, cols)

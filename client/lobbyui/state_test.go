@@ -228,15 +228,15 @@ func TestFormCyclesThroughItsValuesAndBack(t *testing.T) {
 
 func TestRowTextColumns(t *testing.T) {
 	r := room("duel", 1, 2)
-	r.TickRate, r.AOI, r.Process, r.Region = 60, true, "eu-1", "Paris"
+	r.TickRate, r.AOI, r.Process, r.Region, r.Spectators = 60, true, "eu-1", "Paris", 3
 	got := RowText(r, 200)
-	want := "duel                    1/2      60 Hz  on   eu-1 (Paris)"
+	want := "duel                    1/2      3        60 Hz  on   eu-1 (Paris)"
 	if got != want {
 		t.Errorf("RowText = %q, want %q", got, want)
 	}
 	// The header's columns line up with the row's.
 	h := HeaderText()
-	for _, col := range []string{"PLAYERS", "TICK", "AOI", "WHERE"} {
+	for _, col := range []string{"PLAYERS", "WATCHING", "TICK", "AOI", "WHERE"} {
 		if i := strings.Index(h, col); i < 0 || got[i-1] != ' ' || got[i] == ' ' {
 			t.Errorf("column %s at %d of the header, but the row %q has no value starting there", col, i, got)
 		}

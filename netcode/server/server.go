@@ -178,6 +178,7 @@ type Server struct {
 	refused         atomic.Int64
 	spectatorInputs atomic.Int64
 	activeRefs      atomic.Int64 // sessions in every room
+	activeWatchers  atomic.Int64 // of those, the spectators
 }
 
 // PlayerEvent tells Server.OnPlayer that a player joined or left.
@@ -350,7 +351,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 // drain begins draining and logs it once.
 func (s *Server) drain() {
-	s.log.Info("draining: refusing new players", "drain_timeout", s.DrainTimeout, "players", s.activeRefs.Load())
+	s.log.Info("draining: refusing new players", "drain_timeout", s.DrainTimeout, "players", s.playersLeft())
 	s.Drain()
 }
 
@@ -385,10 +386,11 @@ func (s *Server) Draining() <-chan struct{} { return s.chans().drainC }
 // StopNow ends a drain early: Run tells the players left and returns.
 func (s *Server) StopNow() { s.stopOnce.Do(func() { close(s.chans().stopNow) }) }
 
-// waitDrained waits until every room is empty, DrainTimeout passes or
-// StopNow is called.
+// waitDrained waits until no player is left (spectators do not hold a
+// drain up: they are told the server shuts down with the rest),
+// DrainTimeout passes or StopNow is called.
 func (s *Server) waitDrained() {
-	if s.DrainTimeout <= 0 || s.activeRefs.Load() == 0 {
+	if s.DrainTimeout <= 0 || s.playersLeft() == 0 {
 		return
 	}
 	deadline := time.NewTimer(s.DrainTimeout)
@@ -398,17 +400,25 @@ func (s *Server) waitDrained() {
 	for {
 		select {
 		case <-deadline.C:
-			s.log.Info("drain deadline reached", "players_left", s.activeRefs.Load())
+			s.log.Info("drain deadline reached", "players_left", s.playersLeft())
 			return
 		case <-s.chans().stopNow:
 			return
 		case <-poll.C:
-			if s.activeRefs.Load() == 0 {
-				s.log.Info("drained: every player left")
+			if s.playersLeft() == 0 {
+				s.log.Info("drained: every player left", "spectators", s.activeWatchers.Load())
 				return
 			}
 		}
 	}
+}
+
+// playersLeft counts the sessions in rooms that are not spectators,
+// parked players included.
+func (s *Server) playersLeft() int64 {
+	// A spectator is counted as a watcher after its room reference and
+	// uncounted before it, so the difference never undercounts players.
+	return max(0, s.activeRefs.Load()-s.activeWatchers.Load())
 }
 
 // SetPublicURL changes the URL the lobby and the directory hand out, for
@@ -727,7 +737,8 @@ func (s *Server) handleConn(ctx context.Context, raw transport.Conn, req *http.R
 				fmt.Sprintf("room %q has no place left to watch from: %d spectators, the most it takes", r.id, max(0, s.MaxSpectators))})
 			return
 		}
-		defer r.unwatch()
+		s.activeWatchers.Add(1)
+		defer func() { r.unwatch(); s.activeWatchers.Add(-1) }()
 	} else if entity, resumed = s.resumeEntity(ctx, r, hello.GetResumeToken()); !resumed {
 		// Lobby joins carry its token, or, in anonymous play, nothing
 		// tells them apart from anyone else.

@@ -384,3 +384,47 @@ func TestLobbyJoinToWatchHoldsNoSeatAndItsTokenAdmitsASpectator(t *testing.T) {
 		t.Fatalf("a spectator's join beyond the cap = %v, want 409 naming watching", err)
 	}
 }
+
+// TestSpectatorsDoNotHoldADrainUp: once the last player has left, a
+// draining server stops although a spectator still watches, and tells
+// the spectator it shuts down; it does not wait out DrainTimeout.
+func TestSpectatorsDoNotHoldADrainUp(t *testing.T) {
+	srv := servertest.Start(t, &server.Server{DrainTimeout: 10 * time.Minute})
+	connect := func(name string, spectate bool) *client.Client {
+		c, err := client.Connect(t.Context(), client.Config{Server: srv.URL(), Name: name, Spectate: spectate, Logger: servertest.Logger(t),
+			Dial: transport.DialOptions{Transport: transport.WebSocket, TrustServerCertHash: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	ann := connect("ann", false)
+	eve := connect("eve", true)
+	defer eve.Close()
+	stopped := make(chan error, 1)
+	go func() { stopped <- servertest.Stop(srv) }()
+	<-srv.Draining()
+	select {
+	case err := <-stopped:
+		t.Fatalf("the server stopped (%v) while a player was still playing", err)
+	case <-eve.Done():
+		t.Fatalf("the spectator was let go (%v) while a player was still playing", eve.Err())
+	default:
+	}
+	if err := ann.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(time.Minute): // a bound on failure: the drain should end within a poll
+		t.Fatal("the drain waited on the spectator after the last player left")
+	}
+	<-eve.Done()
+	var de *client.DisconnectError
+	if err := eve.Err(); !errors.As(err, &de) || de.Reason != pb.DisconnectReason_DISCONNECT_REASON_SERVER_SHUTDOWN {
+		t.Fatalf("the spectator was told %v, want SERVER_SHUTDOWN", err)
+	}
+}
