@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"testing"
+	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/server/recording"
 	"github.com/tickwire/tickwire/netcode/transport"
 )
 
@@ -30,12 +31,36 @@ func TestAskingToRecordWithoutADirectoryIsRefused(t *testing.T) {
 // file) runs on its own goroutine, as in a server, and is measured
 // alone by recording's BenchmarkRecordWriter.
 //
-// A server ticks every 33 ms and its writer needs ~8 µs a tick, so
-// each tick starts with the writer idle. The benchmark does the same:
-// after each tick it waits, timer stopped, until the writer has
-// finished. (Ticks back to back, a tick every ~35 µs, would instead
-// time the writer competing for the machine's cores, which no server
-// at 30 Hz sees.) dropped/op must be 0.
+// A server ticks every 33 ms, and the server's other goroutines (every
+// session's reader and writer, the runtime) run on the same cores in
+// between, so each tick starts with cold L1 and L2 caches, recording or
+// not. The benchmark does the same in both cases: between ticks, timer
+// stopped, it sweeps coldCache through the caches. (Back to back, the
+// ticks would find their data warm from the tick before, except where
+// the writer ran in between and evicted it: that measured the writer's
+// eviction, +40 % on a quiet machine, which no server at 30 Hz sees.)
+// The ticks run far faster than 30 Hz, so when the writer is half its
+// queue behind the benchmark waits for it, timer stopped: dropped/op
+// must be 0.
+// coldCache is larger than a core's L2 cache (1 MiB on the machines of
+// docs/BENCHMARKS.md): sweeping it leaves the caches as 33 ms of other
+// work would.
+var coldCache = make([]byte, 4<<20)
+
+func sweepCaches() {
+	for i := 0; i < len(coldCache); i += 64 {
+		coldCache[i]++
+	}
+}
+
+// waitForWriter waits until rec's writer has written every tick offered.
+// The writer wakes on its own timer (it is not told), so this polls.
+func waitForWriter(rec *recording.Recorder) {
+	for rec.Pending() > 0 {
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func BenchmarkTickRecording(b *testing.B) {
 	for _, record := range []bool{false, true} {
 		b.Run(fmt.Sprintf("record=%v", record), func(b *testing.B) {
@@ -87,8 +112,8 @@ func BenchmarkTickRecording(b *testing.B) {
 			for range 300 {
 				tick()
 			}
-			for r.rec != nil && r.rec.Pending() > 0 {
-				runtime.Gosched()
+			if r.rec != nil {
+				waitForWriter(r.rec)
 			}
 			var before uint64
 			if r.rec != nil {
@@ -97,10 +122,11 @@ func BenchmarkTickRecording(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				tick()
-				b.StopTimer() // in both cases, so that both pay its effect on the caches
-				for r.rec != nil && r.rec.Pending() > 0 {
-					runtime.Gosched()
+				b.StopTimer()
+				if r.rec != nil && r.rec.Pending() >= 32 {
+					waitForWriter(r.rec)
 				}
+				sweepCaches()
 				b.StartTimer()
 			}
 			if r.rec != nil {

@@ -24,6 +24,14 @@ const (
 // stalls never reach the tick.
 const queue = 64
 
+// takeEvery is how often the writer wakes to take the ticks queued. It
+// wakes on its own timer rather than on each Offer: a goroutine waiting
+// on the queue would be woken by the room's goroutine every tick, which
+// costs the tick a wake-up (a futex call, several µs on a virtual
+// machine). A crash loses what is queued: at most this, beside the
+// compressed block the replay writer has not flushed (a second).
+const takeEvery = 100 * time.Millisecond
+
 // Config configures one room's Recorder.
 type Config struct {
 	// Dir is where the recordings go; it is created if need be.
@@ -59,6 +67,7 @@ type Recorder struct {
 	free    chan *game.Snapshot // spare buffers
 	work    chan *game.Snapshot // ticks to write, in order
 	dropped atomic.Uint64       // ticks dropped because the writer lagged
+	quit    chan struct{}       // closed by Stop
 	done    chan struct{}
 
 	mu     sync.Mutex
@@ -95,6 +104,7 @@ func New(cfg Config) (*Recorder, error) {
 		header: replay.Header{Room: cfg.Room, Params: cfg.Params, Seed: cfg.Seed},
 		free:   make(chan *game.Snapshot, queue),
 		work:   make(chan *game.Snapshot, queue),
+		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
 	for range queue {
@@ -147,85 +157,114 @@ func (rc *Recorder) Pending() int { return cap(rc.free) - len(rc.free) }
 // Stop ends the recording once the room's loop has ended (no more
 // offers): the ticks queued are written, then the end block.
 func (rc *Recorder) Stop() {
-	close(rc.work)
+	close(rc.quit)
 	<-rc.done
 }
 
-// run is the writer goroutine.
+// run is the writer goroutine: every takeEvery it writes the ticks
+// queued, and once Stop is called, the rest.
 func (rc *Recorder) run() {
 	defer close(rc.done)
-	var (
-		f        *os.File
-		w        *replay.Writer
-		segment  uint32
-		roster   = map[game.EntityID]string{}
-		reported uint64
-		failed   bool
-	)
-	closeFile := func() {
-		if w == nil {
+	wr := &writer{rc: rc, roster: map[game.EntityID]string{}}
+	defer wr.closeFile()
+	takeTimer := time.NewTicker(takeEvery)
+	defer takeTimer.Stop()
+	for {
+		stopping := false
+		select {
+		case <-takeTimer.C:
+		case <-rc.quit: // no more offers: write what is queued and end
+			stopping = true
+		}
+		for taken := false; !taken; {
+			select {
+			case s := <-rc.work:
+				wr.write(s)
+				rc.free <- s
+			default:
+				taken = true
+			}
+		}
+		if stopping {
 			return
 		}
-		err := w.Close()
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			rc.log.Error("recording: closing", "file", f.Name(), "err", err)
-		} else {
-			rc.log.Info("recording closed", "file", f.Name(), "bytes", w.Size())
-		}
-		f, w = nil, nil
 	}
-	defer closeFile()
-	for s := range rc.work {
-		if n := rc.dropped.Load(); n != reported {
-			rc.log.Error("recording: the writer fell behind; ticks dropped from the recording", "dropped", n-reported, "total", n)
-			reported = n
+}
+
+// writer is the writer goroutine's state: the segment being written and
+// the roster that opens the next one.
+type writer struct {
+	rc       *Recorder
+	f        *os.File
+	w        *replay.Writer
+	segment  uint32
+	roster   map[game.EntityID]string
+	reported uint64 // dropped ticks already logged
+	failed   bool   // a file error stopped this room's recording
+}
+
+// write writes one tick, opening a segment first when none is open.
+func (wr *writer) write(s *game.Snapshot) {
+	rc := wr.rc
+	if n := rc.dropped.Load(); n != wr.reported {
+		rc.log.Error("recording: the writer fell behind; ticks dropped from the recording", "dropped", n-wr.reported, "total", n)
+		wr.reported = n
+	}
+	if wr.failed {
+		return
+	}
+	events := rc.take(s.Tick)
+	for _, e := range events {
+		if e.join {
+			wr.roster[e.id] = e.name
+		} else {
+			delete(wr.roster, e.id)
 		}
-		if failed {
-			rc.free <- s
-			continue
+	}
+	if wr.w == nil {
+		var err error
+		wr.f, wr.w, err = rc.create(wr.segment, wr.roster)
+		if err != nil {
+			rc.log.Error("recording: stopped for this room", "err", err)
+			wr.failed = true
+			return
 		}
-		events := rc.take(s.Tick)
+		wr.segment++
+	} else {
 		for _, e := range events {
 			if e.join {
-				roster[e.id] = e.name
+				wr.w.Join(e.tick, e.id, e.name)
 			} else {
-				delete(roster, e.id)
+				wr.w.Leave(e.tick, e.id)
 			}
-		}
-		if w == nil {
-			var err error
-			f, w, err = rc.create(segment, roster)
-			if err != nil {
-				rc.log.Error("recording: stopped for this room", "err", err)
-				failed = true
-				rc.free <- s
-				continue
-			}
-			segment++
-		} else {
-			for _, e := range events {
-				if e.join {
-					w.Join(e.tick, e.id, e.name)
-				} else {
-					w.Leave(e.tick, e.id)
-				}
-			}
-		}
-		err := w.WriteTick(s)
-		rc.free <- s
-		if err != nil {
-			rc.log.Error("recording: stopped for this room", "file", f.Name(), "err", err)
-			_ = f.Close()
-			f, w, failed = nil, nil, true
-			continue
-		}
-		if w.Size() >= rc.cfg.MaxBytes {
-			closeFile() // the next tick opens the next segment, with a key frame
 		}
 	}
+	if err := wr.w.WriteTick(s); err != nil {
+		rc.log.Error("recording: stopped for this room", "file", wr.f.Name(), "err", err)
+		_ = wr.f.Close()
+		wr.f, wr.w, wr.failed = nil, nil, true
+		return
+	}
+	if wr.w.Size() >= rc.cfg.MaxBytes {
+		wr.closeFile() // the next tick opens the next segment, with a key frame
+	}
+}
+
+// closeFile ends the open segment, if any.
+func (wr *writer) closeFile() {
+	if wr.w == nil {
+		return
+	}
+	err := wr.w.Close()
+	if cerr := wr.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		wr.rc.log.Error("recording: closing", "file", wr.f.Name(), "err", err)
+	} else {
+		wr.rc.log.Info("recording closed", "file", wr.f.Name(), "bytes", wr.w.Size())
+	}
+	wr.f, wr.w = nil, nil
 }
 
 // take removes and returns the roster events due by tick, in order.
