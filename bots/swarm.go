@@ -98,7 +98,8 @@ type Config struct {
 	// Schedulers is the number of goroutines that drive the bots' inputs
 	// (bot i belongs to scheduler i mod Schedulers). Default 1.
 	Schedulers int
-	// Resolution is how often a scheduler wakes to send the inputs due.
+	// Resolution is the longest a scheduler sleeps: how soon it takes up
+	// a newly connected bot. Otherwise it wakes when the next bot is due.
 	// Default 4ms.
 	Resolution time.Duration
 	// FrameRate is how many display frames per second each bot accounts
@@ -630,12 +631,17 @@ func (s *swarm) settleAcks() {
 	}
 }
 
-// schedule drives one scheduler's bots: at every wake, each bot due sends
-// the inputs its session says are due and accounts for its display
-// frames; it then sleeps in the heap until its next input or frame.
+// schedule drives one scheduler's bots: it wakes when the first bot in
+// its heap is due (or after Resolution, to take up bots just connected),
+// and each bot due sends the inputs its session says are due and
+// accounts for its display frames; it then sleeps in the heap until its
+// next input or frame. Waking at the due time rather than on a fixed
+// tick keeps the swarm's own lateness out of the input lead it measures:
+// a 4 ms tick sent each input up to 4 ms late, and the lead grew by the
+// spread.
 func (s *swarm) schedule(ctx context.Context, sc *scheduler) {
-	t := time.NewTicker(s.cfg.Resolution)
-	defer t.Stop()
+	wake := time.NewTimer(s.cfg.Resolution)
+	defer wake.Stop()
 	var frameEvery time.Duration
 	if s.cfg.FrameRate > 0 {
 		frameEvery = time.Duration(float64(time.Second) / s.cfg.FrameRate)
@@ -645,7 +651,7 @@ func (s *swarm) schedule(ctx context.Context, sc *scheduler) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-wake.C:
 		}
 		now := time.Now()
 		sc.mu.Lock()
@@ -663,6 +669,11 @@ func (s *swarm) schedule(ctx context.Context, sc *scheduler) {
 				sc.heap.push(b, int64(b.wake.Sub(s.epoch)))
 			}
 		}
+		sleep := s.cfg.Resolution
+		if len(sc.heap) > 0 {
+			sleep = min(sleep, time.Duration(sc.heap[0].at-s.now()))
+		}
+		wake.Reset(max(sleep, 0))
 	}
 }
 
