@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/internal/arenatest"
 	"github.com/tickwire/tickwire/netcode/server/recording"
 	"github.com/tickwire/tickwire/netcode/transport"
 )
@@ -75,17 +76,12 @@ func BenchmarkTickRecording(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			world := game.NewWorld(game.Config{})
-			var bots []*game.Bot
-			var ids []game.EntityID
-			for i := range 100 {
+			played, err := arenatest.NewPlayed(100)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i, e := range played.IDs {
 				kind := []transport.Kind{transport.WebTransport, transport.WebSocket}[i%2]
-				e, err := world.AddPlayer()
-				if err != nil {
-					b.Fatal(err)
-				}
-				ids = append(ids, e)
-				bots = append(bots, game.NewBot(uint64(i), 30))
 				ss := &session{id: uint64(i), entity: e, room: r, log: srv.log,
 					conn: &meteredConn{Conn: discardConn{kind}, m: srv.metrics.transports[kind]}}
 				ss.out.init(srv, kind)
@@ -93,15 +89,8 @@ func BenchmarkTickRecording(b *testing.B) {
 			}
 			hist := game.NewHistory(game.DefaultHistoryTicks)
 			var snap game.Snapshot
-			inputs := make([]game.PlayerInput, 0, 100)
 			tick := func() {
-				t := world.Tick() + 1
-				inputs = inputs[:0]
-				for i, bt := range bots {
-					inputs = append(inputs, game.PlayerInput{Player: ids[i], Input: bt.Next(t)})
-				}
-				world.Step(inputs)
-				world.Snapshot(&snap)
+				played.Step(&snap)
 				hist.Add(&snap)
 				cur := hist.Latest()
 				for _, ss := range r.currentSessions() {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/game"
+	"github.com/tickwire/tickwire/netcode/internal/arenatest"
 	"github.com/tickwire/tickwire/netcode/replay"
 	"github.com/tickwire/tickwire/netcode/snapshot"
 )
@@ -273,35 +274,20 @@ func TestRecorderDropsRatherThanWaits(t *testing.T) {
 // N = 100: the snapshot codec's delta (a full snapshot every 5 s), the
 // block's compression every second, the write (to memory here).
 func BenchmarkRecordWriter(b *testing.B) {
-	world := game.NewWorld(game.Config{})
-	var bots []*game.Bot
-	var ids []game.EntityID
-	for i := range 100 {
-		e, err := world.AddPlayer()
-		if err != nil {
-			b.Fatal(err)
-		}
-		ids = append(ids, e)
-		bots = append(bots, game.NewBot(uint64(i), 30))
+	played, err := arenatest.NewPlayed(100)
+	if err != nil {
+		b.Fatal(err)
 	}
+	world := played.World
 	var buf bytes.Buffer
 	w, err := replay.NewWriter(&buf, replay.Header{Room: "bench", Params: world.Params()}, replay.WriterOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	var snap game.Snapshot
-	inputs := make([]game.PlayerInput, 0, 100)
 	const ticks = 3000
 	states := make([]game.Snapshot, ticks)
 	for k := range states {
-		t := world.Tick() + 1
-		inputs = inputs[:0]
-		for i, bt := range bots {
-			inputs = append(inputs, game.PlayerInput{Player: ids[i], Input: bt.Next(t)})
-		}
-		world.Step(inputs)
-		world.Snapshot(&snap)
-		states[k].CopyFrom(&snap)
+		played.Step(&states[k])
 	}
 	b.ReportAllocs()
 	n := 0
@@ -328,28 +314,14 @@ func BenchmarkRecordWriter(b *testing.B) {
 // writer's hand-back). It is the difference BenchmarkTickRecording
 // measures, without the noise of the rest of the tick.
 func BenchmarkRecordOffer(b *testing.B) {
-	world := game.NewWorld(game.Config{})
-	var bots []*game.Bot
-	var ids []game.EntityID
-	for i := range 100 {
-		e, err := world.AddPlayer()
-		if err != nil {
-			b.Fatal(err)
-		}
-		ids = append(ids, e)
-		bots = append(bots, game.NewBot(uint64(i), 30))
-	}
-	inputs := make([]game.PlayerInput, 0, 100)
-	for range 300 {
-		t := world.Tick() + 1
-		inputs = inputs[:0]
-		for i, bt := range bots {
-			inputs = append(inputs, game.PlayerInput{Player: ids[i], Input: bt.Next(t)})
-		}
-		world.Step(inputs)
+	played, err := arenatest.NewPlayed(100)
+	if err != nil {
+		b.Fatal(err)
 	}
 	var snap game.Snapshot
-	world.Snapshot(&snap)
+	for range 300 {
+		played.Step(&snap)
+	}
 	rc := &Recorder{free: make(chan *game.Snapshot, 4), work: make(chan *game.Snapshot, 4)}
 	for range 4 {
 		rc.free <- &game.Snapshot{}
