@@ -101,6 +101,9 @@ type clockSync struct {
 	// lead jitters (seconds), risen at once and fallen slowly.
 	leadDev    float64
 	hasLeadDev bool
+	// leadFor caches targetLead's bisection for the inputs it last had.
+	leadFor leadInputs
+	lead    time.Duration
 	// skipHoldoff: backlog reports before this predate the last skip.
 	skipHoldoff time.Time
 }
@@ -193,6 +196,10 @@ func (c *clockSync) targetLead() time.Duration {
 	if c.lossy() {
 		spacing = c.interval / 2 // the packet goes again half a tick later
 	}
+	in := leadInputs{sigma, c.loss, spacing}
+	if in == c.leadFor && c.lead != 0 {
+		return c.lead // called per input and per snapshot; its inputs change less often
+	}
 	// Bisect: the late share only falls as the lead grows. The answer is
 	// at most a copy per loss in a row worth counting, plus 4σ.
 	lo, hi := 0.0, 4*sigma+float64(maxCopies)*spacing.Seconds()
@@ -204,7 +211,14 @@ func (c *clockSync) targetLead() time.Duration {
 			hi = mid
 		}
 	}
-	return scheduleMargin + time.Duration(hi*float64(time.Second))
+	c.leadFor, c.lead = in, scheduleMargin+time.Duration(hi*float64(time.Second))
+	return c.lead
+}
+
+// leadInputs are what targetLead's answer depends on.
+type leadInputs struct {
+	sigma, loss float64
+	spacing     time.Duration
 }
 
 // maxCopies bounds the copies of an input that leadLateShare counts: the
