@@ -6,8 +6,11 @@ package game
 // once every slot has grown to the world's size.
 //
 // The room writes its History on its own goroutine and lends it to the
-// SnapshotSink for the duration of OnTick; it is not safe for concurrent
-// use.
+// SnapshotSink for the duration of OnTick; its methods are not safe for
+// concurrent use. A slot is written only when the ring comes round to
+// it: the snapshot of tick t stays as it is until tick t+Len is stored.
+// Another goroutine may read it until then, if it synchronises with the
+// room's goroutine (a recorder copies ticks out this way, off the tick).
 type History struct {
 	ring   []Snapshot
 	newest uint32

@@ -31,8 +31,10 @@ type SnapshotSink interface {
 	// OnTick is called on the room's goroutine after every tick, with the
 	// new state (also history.Latest()) and the history of recent ticks.
 	// Both belong to the room and are reused: OnTick must copy what it
-	// keeps, and must not touch them after it returns. The next tick waits
-	// for it, so it must not block. It may call the Room's methods.
+	// keeps, or lend cur to a goroutine that is done with it before the
+	// room writes its slot again, History.Len ticks later (the History
+	// says how). The next tick waits for OnTick, so it must not block. It
+	// may call the Room's methods.
 	OnTick(cur *Snapshot, history *History)
 }
 

@@ -111,7 +111,7 @@ func (r *room) stop() {
 func (r *room) OnTick(cur *game.Snapshot, history *game.History) {
 	r.fanout.tick(cur, history, r.currentSessions(), r.game, r.opts.AOIRadius)
 	if r.rec != nil {
-		r.rec.Offer(cur)
+		r.rec.Offer(cur, history)
 	}
 }
 

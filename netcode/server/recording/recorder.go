@@ -19,16 +19,11 @@ const (
 	DefaultKeyEvery = 5 * time.Second
 )
 
-// queue is how many ticks the writer may fall behind (2 s at 30 Hz)
-// before the room drops ticks from the recording rather than wait: disk
-// stalls never reach the tick.
-const queue = 64
-
-// takeEvery is how often the writer wakes to take the ticks queued. It
+// takeEvery is how often the writer wakes to take the ticks offered. It
 // wakes on its own timer rather than on each Offer: a goroutine waiting
-// on the queue would be woken by the room's goroutine every tick, which
+// for ticks would be woken by the room's goroutine every tick, which
 // costs the tick a wake-up (a futex call, several µs on a virtual
-// machine). A crash loses what is queued: at most this, beside the
+// machine). A crash loses what is not taken: at most this, beside the
 // compressed block the replay writer has not flushed (a second).
 const takeEvery = 100 * time.Millisecond
 
@@ -55,23 +50,35 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Recorder records one room. The room's goroutine only copies the tick's
-// state into a spare buffer and hands it over (Offer): no encoding, no
-// I/O and no allocation there. The writer goroutine (run) encodes,
-// compresses and writes, and gives the buffer back.
+// Recorder records one room. The room's goroutine does next to nothing
+// for it (Offer notes which slot of the room's history holds the tick):
+// the writer goroutine (run) copies the tick out of the history itself,
+// then encodes, compresses and writes it. The room writes a history slot
+// again only when its ring comes round, History.Len ticks later, so the
+// writer has that long to take each tick; a tick it has not taken by
+// then is dropped from the recording (disk stalls never reach the tick).
+//
+// Copying in the writer rather than on the tick keeps the tick's cost of
+// recording to a lock and a few stores: a copy of the state at N = 100
+// (about 10 kB, into a buffer out of cache) was 2-3 µs of a 40 µs tick.
 type Recorder struct {
 	cfg    Config
 	header replay.Header
 	log    *slog.Logger
 
-	free    chan *game.Snapshot // spare buffers
-	work    chan *game.Snapshot // ticks to write, in order
-	dropped atomic.Uint64       // ticks dropped because the writer lagged
-	quit    chan struct{}       // closed by Stop
+	dropped atomic.Uint64 // ticks dropped because the writer lagged
+	quit    chan struct{} // closed by Stop
 	done    chan struct{}
 
-	mu     sync.Mutex
-	events []rosterEvent // joins and leaves not yet written
+	// mu orders the room's Offers with the writer's copies: the writer
+	// holds it while it copies a slot, and the room takes it before it
+	// can write that slot again.
+	mu      sync.Mutex
+	slots   []*game.Snapshot // the room's history ring: slots[tick%len] holds tick
+	newest  uint32           // the newest tick offered
+	next    uint32           // the oldest tick offered that the writer has not taken
+	offered bool
+	events  []rosterEvent // joins and leaves not yet written
 }
 
 type rosterEvent struct {
@@ -102,30 +109,51 @@ func New(cfg Config) (*Recorder, error) {
 	rc := &Recorder{
 		cfg: cfg, log: cfg.Logger,
 		header: replay.Header{Room: cfg.Room, Params: cfg.Params, Seed: cfg.Seed},
-		free:   make(chan *game.Snapshot, queue),
-		work:   make(chan *game.Snapshot, queue),
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
-	}
-	for range queue {
-		rc.free <- &game.Snapshot{}
 	}
 	go rc.run()
 	return rc, nil
 }
 
-// Offer hands the tick's state to the writer; it runs on the room's
-// goroutine and never blocks. Without a spare buffer the writer is
-// behind: the tick is dropped from the recording (the next one deltas
-// across the gap) and counted; the writer logs it.
-func (rc *Recorder) Offer(cur *game.Snapshot) {
-	select {
-	case s := <-rc.free:
-		s.CopyFrom(cur)
-		rc.work <- s // never blocks: work holds as many as there are buffers
-	default:
-		rc.dropped.Add(1)
+// Offer hands the room's newest tick to the writer: cur is
+// history.Latest(), the slot of the history ring the room just wrote. It
+// runs on the room's goroutine and never waits for more than the
+// writer's copy of one tick. The room's next tick overwrites the oldest
+// slot: if the writer has not taken that tick yet, it is dropped from
+// the recording (the next tick deltas across the gap) and counted; the
+// writer logs it.
+func (rc *Recorder) Offer(cur *game.Snapshot, history *game.History) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.slots == nil {
+		rc.slots = make([]*game.Snapshot, history.Len()) // once per room
 	}
+	n := uint32(len(rc.slots))
+	if !rc.offered {
+		rc.next, rc.offered = cur.Tick, true
+	}
+	rc.slots[cur.Tick%n] = cur
+	rc.newest = cur.Tick
+	// The next tick, cur.Tick+1, goes where cur.Tick+1-n is.
+	if cur.Tick+1 >= n && rc.next <= cur.Tick+1-n {
+		lost := cur.Tick + 2 - n
+		rc.dropped.Add(uint64(lost - rc.next))
+		rc.next = lost
+	}
+}
+
+// takeNext copies the oldest tick not yet taken into s; false when the
+// writer has taken every tick offered.
+func (rc *Recorder) takeNext(s *game.Snapshot) bool {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if !rc.offered || rc.next > rc.newest {
+		return false
+	}
+	s.CopyFrom(rc.slots[rc.next%uint32(len(rc.slots))])
+	rc.next++
+	return true
 }
 
 // Joined and Left note the roster's changes (from any goroutine), from
@@ -149,20 +177,28 @@ func (rc *Recorder) note(e rosterEvent) {
 // writer was behind.
 func (rc *Recorder) Dropped() uint64 { return rc.dropped.Load() }
 
-// Pending is how many offered ticks the writer has not finished: how
-// far it is behind (Offer drops ticks once it is a queue of 64 behind).
-// 0 means the writer is idle.
-func (rc *Recorder) Pending() int { return cap(rc.free) - len(rc.free) }
+// Pending is how many offered ticks the writer has not taken: how far
+// it is behind (ticks are dropped once it is the history's length
+// behind). 0 means the writer has taken every tick offered.
+func (rc *Recorder) Pending() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if !rc.offered {
+		return 0
+	}
+	return int(rc.newest + 1 - rc.next)
+}
 
 // Stop ends the recording once the room's loop has ended (no more
-// offers): the ticks queued are written, then the end block.
+// offers, no more writes to its history): the ticks not yet taken are
+// written, then the end block.
 func (rc *Recorder) Stop() {
 	close(rc.quit)
 	<-rc.done
 }
 
 // run is the writer goroutine: every takeEvery it writes the ticks
-// queued, and once Stop is called, the rest.
+// offered since, and once Stop is called, the rest.
 func (rc *Recorder) run() {
 	defer close(rc.done)
 	wr := &writer{rc: rc, roster: map[game.EntityID]string{}}
@@ -173,17 +209,11 @@ func (rc *Recorder) run() {
 		stopping := false
 		select {
 		case <-takeTimer.C:
-		case <-rc.quit: // no more offers: write what is queued and end
+		case <-rc.quit: // no more offers: write the rest and end
 			stopping = true
 		}
-		for taken := false; !taken; {
-			select {
-			case s := <-rc.work:
-				wr.write(s)
-				rc.free <- s
-			default:
-				taken = true
-			}
+		for rc.takeNext(&wr.tick) {
+			wr.write(&wr.tick)
 		}
 		if stopping {
 			return
@@ -195,6 +225,7 @@ func (rc *Recorder) run() {
 // the roster that opens the next one.
 type writer struct {
 	rc       *Recorder
+	tick     game.Snapshot // the tick being written, copied out of the history
 	f        *os.File
 	w        *replay.Writer
 	segment  uint32
