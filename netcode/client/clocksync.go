@@ -46,6 +46,11 @@ const (
 	// maxInputBacklog is how many ticks of input a caller may still send
 	// after falling behind the input clock; older ticks are skipped.
 	maxInputBacklog = 3
+	// firstLeadDevMax bounds the lead's spread assumed before the server
+	// reports it: a handshake that stalled (an RTT sample of 600 ms on a
+	// 1 ms link) must not send the first inputs half a second early for
+	// the many seconds the dilation takes to undo it.
+	firstLeadDevMax = 50 * time.Millisecond
 	// leadStale is how long without the server applying a new input
 	// before its lead reports no longer steer alone and the arrival
 	// clock may move the input clock.
@@ -113,6 +118,18 @@ func (c *clockSync) init(tickRate int, serverTick uint32, now time.Time, rtt tim
 	c.interval = time.Second / time.Duration(tickRate)
 	c.epoch = now
 	c.observeRTT(rtt)
+	// Until the server has measured how this client's lead spreads, take
+	// the handshake's round trip as TCP takes its first sample: varying
+	// by half of itself (rttvar), split between the two directions, at
+	// most firstLeadDevMax. On a 150 ms link the first inputs then go
+	// about 150 ms early instead of 2 ms; the lead falls to what the
+	// server measures within seconds (observeLeadDev, then the input
+	// clock's dilation). Starting low, the first inputs over a stalling
+	// link (TCP's retransmissions) came more than a quarter second late
+	// and the server dropped them: the player's first second had
+	// corrections.
+	c.leadDev = min(c.rttvar.Seconds()/math.Sqrt2, firstLeadDevMax.Seconds())
+	c.hasLeadDev = true
 	c.hasArrival = true
 	c.arrOffset = float64(serverTick)
 	c.resetInput(now)

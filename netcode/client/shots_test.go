@@ -102,6 +102,13 @@ func serverAt(p game.Params, pr game.Projectile, t float64) (float64, float64) {
 func TestAFiredShotIsDrawnAtOnceAndTakesOverTheServersWithoutAPop(t *testing.T) {
 	r := newShotRig(t)
 	p := r.c.Params()
+	// The target stands aside: the shot must fly on unhit until the
+	// server's copy arrives, however far ahead the own timeline runs
+	// (the first lead follows the welcome's round trip).
+	r.target = [2]float64{500, 800}
+	for range 15 { // past the interpolation delay: drawn where it stands
+		r.serve()
+	}
 	in := r.send(true, 0)
 	f := r.frame()
 	shots := ownShotsOf(f)
