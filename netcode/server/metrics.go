@@ -149,7 +149,7 @@ var (
 	descTickMax = prometheus.NewDesc("tickwire_tick_duration_max_seconds", "Longest tick since the room started.", []string{"room"}, nil)
 	descPlayers = prometheus.NewDesc("tickwire_players", "Players in the room.", []string{"room"}, nil)
 	descSpect   = prometheus.NewDesc("tickwire_spectators", "Spectators watching the room.", []string{"room"}, nil)
-	descInputs  = prometheus.NewDesc("tickwire_inputs_total", "Inputs by result: applied, late (applied after their tick), duplicate, dropped (buffer full), future (too far ahead).", []string{"room", "result"}, nil)
+	descInputs  = prometheus.NewDesc("tickwire_inputs_total", "Inputs by result: applied, late (applied after their tick), stale (dropped: a quarter second or more late), duplicate, dropped (buffer full), future (too far ahead).", []string{"room", "result"}, nil)
 	descHits    = prometheus.NewDesc("tickwire_hits_total", "Projectile hits, by whether lag compensation rewound the target (applied) or judged it where it is (none).", []string{"room", "rewind"}, nil)
 )
 
@@ -170,7 +170,7 @@ func (c *roomCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, in := range []struct {
 			result string
 			n      uint64
-		}{{"applied", st.InputsApplied}, {"late", st.InputsLate}, {"duplicate", st.InputsDuplicate}, {"dropped", st.InputsDropped}, {"future", st.InputsFuture}} {
+		}{{"applied", st.InputsApplied}, {"late", st.InputsLate}, {"stale", st.InputsStale}, {"duplicate", st.InputsDuplicate}, {"dropped", st.InputsDropped}, {"future", st.InputsFuture}} {
 			ch <- prometheus.MustNewConstMetric(descInputs, prometheus.CounterValue, float64(in.n), r.id, in.result)
 		}
 		lc := r.game.LagCompStats()
