@@ -568,7 +568,7 @@ func failureReason(err error) string {
 	var de *client.DisconnectError
 	switch {
 	case errors.As(err, &de):
-		return strings.TrimPrefix(de.Reason.String(), "DISCONNECT_REASON_")
+		return strings.ToUpper(wire.ReasonName(de.Reason))
 	case errors.Is(err, context.DeadlineExceeded):
 		return "TIMEOUT"
 	case errors.Is(err, context.Canceled):
@@ -756,7 +756,7 @@ func dropReason(err error) string {
 	}
 	var de *client.DisconnectError
 	if errors.As(err, &de) {
-		return strings.TrimPrefix(de.Reason.String(), "DISCONNECT_REASON_")
+		return strings.ToUpper(wire.ReasonName(de.Reason))
 	}
 	if strings.Contains(err.Error(), "connection lost") {
 		return "CONNECTION_LOST"

@@ -131,7 +131,7 @@ func TestInflatedRTTDoesNotPushInputsEarly(t *testing.T) {
 		now = now.Add(time.Second / 30)
 		c.observeSnapshot(uint32(serverTick(now)), now)
 		if i > 0 {
-			c.leadAt = now // an input was applied since the last snapshot
+			c.leadAt = now      // an input was applied since the last snapshot
 			c.observeLeadDev(1) // a clean link: the lead hardly spreads
 			c.observeLead(lead, now)
 		}

@@ -925,7 +925,7 @@ func (s *Server) refuse(log *slog.Logger, conn transport.Conn, err error) {
 	var he *helloError
 	if errors.As(err, &he) {
 		s.dash.NoteDisconnect("", he.reason, he.text, true)
-		s.metrics.handshakes.WithLabelValues(strings.ToLower(strings.TrimPrefix(he.reason.String(), "DISCONNECT_REASON_"))).Inc()
+		s.metrics.handshakes.WithLabelValues(wire.ReasonName(he.reason)).Inc()
 		log.Warn("handshake refused", "reason", he.reason.String(), "text", he.text)
 		_ = conn.SendMessage(wire.DisconnectPacket(he.reason, he.text))
 		return

@@ -490,6 +490,12 @@ func UnmarshalControl(b []byte) (*pb.Packet, error) {
 	return &p, nil
 }
 
+// ReasonName is a disconnect reason without its enum prefix, in lower
+// case ("server_full"): how metrics, the dashboard and reports name it.
+func ReasonName(r pb.DisconnectReason) string {
+	return strings.ToLower(strings.TrimPrefix(r.String(), "DISCONNECT_REASON_"))
+}
+
 // DisconnectPacket builds the control packet that ends a session.
 func DisconnectPacket(reason pb.DisconnectReason, text string) []byte {
 	text = strings.ToValidUTF8(text, "?")

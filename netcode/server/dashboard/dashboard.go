@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tickwire/tickwire/netcode/wire"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
@@ -102,7 +103,7 @@ func (d *Handler) Viewers() int64 { return d.viewers.Load() }
 // NoteDisconnect records a session's end in room, or (refused, room
 // empty) a refused hello, for the list of recent disconnects.
 func (d *Handler) NoteDisconnect(room string, reason pb.DisconnectReason, text string, refused bool) {
-	d.note(room, reasonName(reason), text, refused)
+	d.note(room, wire.ReasonName(reason), text, refused)
 }
 
 // NoteConnectionLost records a session in room whose connection ended
@@ -113,11 +114,6 @@ func (d *Handler) NoteConnectionLost(room string) {
 
 func (d *Handler) note(room, reason, text string, refused bool) {
 	d.disconnects.add(Disconnect{Time: d.now(), Room: room, Reason: reason, Text: text, Refused: refused})
-}
-
-// reasonName is a disconnect reason as the metrics label it.
-func reasonName(r pb.DisconnectReason) string {
-	return strings.ToLower(strings.TrimPrefix(r.String(), "DISCONNECT_REASON_"))
 }
 
 // authorize answers false, having written the refusal, when r may not

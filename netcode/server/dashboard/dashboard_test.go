@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tickwire/tickwire/netcode/wire"
 	pb "github.com/tickwire/tickwire/proto/tickwire/v1"
 )
 
@@ -36,7 +37,7 @@ func TestQuantileInterpolatesLikeHistogramQuantile(t *testing.T) {
 func TestDisconnectLogKeepsTheNewestFirstAndBoundsTheText(t *testing.T) {
 	var l disconnectLog
 	for i := range recentDisconnects + 5 {
-		l.add(Disconnect{Room: "r", Reason: reasonName(pb.DisconnectReason_DISCONNECT_REASON_TIMEOUT), Text: strings.Repeat("é", i*10)})
+		l.add(Disconnect{Room: "r", Reason: wire.ReasonName(pb.DisconnectReason_DISCONNECT_REASON_TIMEOUT), Text: strings.Repeat("é", i*10)})
 	}
 	got := l.recent()
 	if len(got) != recentDisconnects {
