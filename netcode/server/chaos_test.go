@@ -14,7 +14,10 @@ import (
 // (60 under the race detector) over both transports, cuts half of their
 // connections at once without a goodbye, and checks that the survivors
 // keep receiving a snapshot for nearly every tick while the server ends
-// exactly the dead sessions.
+// exactly the dead sessions. "Nearly" is measured against the same
+// survivors' 60 ticks before the cut: a machine too loaded to deliver
+// every snapshot (the race detector beside other test binaries) loses
+// some in both windows; the deaths may cost at most 6 more.
 func TestHalfTheClientsDyingAtOnceLeavesTheOthersPlaying(t *testing.T) {
 	if testing.Short() {
 		t.Skip("hundreds of sessions")
@@ -40,33 +43,20 @@ func TestHalfTheClientsDyingAtOnceLeavesTheOthersPlaying(t *testing.T) {
 	for i, p := range players {
 		if i%2 == 0 {
 			dead[p.Entity()] = true
-			_ = p.conn.Close() // no goodbye: the server finds out from the transport or the silence
 		} else {
 			survivors = append(survivors, p)
 		}
 	}
-
-	start, startTick := tickCounts(survivors), srv.Room().CurrentTick()
-	if err := srv.Room().WaitTick(t.Context(), startTick+60); err != nil {
-		t.Fatal(err)
-	}
-	// Give the last snapshot of that tick time to arrive: wait until every
-	// survivor has seen it or a bound passes.
-	servertest.WaitFor(t, 10*time.Second, func() bool {
-		for _, p := range survivors {
-			p.mu.Lock()
-			last := p.ticks[len(p.ticks)-1]
-			p.mu.Unlock()
-			if last < startTick+60 {
-				return false
-			}
+	before := snapshotsOver(t, srv, survivors, 60)
+	for _, p := range players {
+		if dead[p.Entity()] {
+			_ = p.conn.Close() // no goodbye: the server finds out from the transport or the silence
 		}
-		return true
-	})
-	end := tickCounts(survivors)
+	}
+	after := snapshotsOver(t, srv, survivors, 60)
 	for i, p := range survivors {
-		if got := end[i] - start[i]; got < 54 {
-			t.Errorf("survivor %d (%s) got %d of the 60 snapshots after half the clients died", i, p.Transport(), got)
+		if after[i] < min(before[i], 60)-6 {
+			t.Errorf("survivor %d (%s) got %d of the 60 snapshots after half the clients died, %d of 60 before", i, p.Transport(), after[i], before[i])
 		}
 	}
 	// Exactly the dead sessions end (the idle timeout bounds the wait for
@@ -77,4 +67,31 @@ func TestHalfTheClientsDyingAtOnceLeavesTheOthersPlaying(t *testing.T) {
 			t.Errorf("session of dead client %d still open", s.Entity)
 		}
 	}
+}
+
+// snapshotsOver counts, for each of players, the snapshots it receives
+// over the room's next ticks ticks: it waits for the room to compute them,
+// then for every player to have seen the last of them (or a bound).
+func snapshotsOver(t *testing.T, srv *server.Server, players []*player, ticks uint32) []int {
+	t.Helper()
+	start, startTick := tickCounts(players), srv.Room().CurrentTick()
+	if err := srv.Room().WaitTick(t.Context(), startTick+ticks); err != nil {
+		t.Fatal(err)
+	}
+	servertest.WaitFor(t, 10*time.Second, func() bool {
+		for _, p := range players {
+			p.mu.Lock()
+			last := p.ticks[len(p.ticks)-1]
+			p.mu.Unlock()
+			if last < startTick+ticks {
+				return false
+			}
+		}
+		return true
+	})
+	end := tickCounts(players)
+	for i := range end {
+		end[i] -= start[i]
+	}
+	return end
 }
