@@ -148,12 +148,15 @@ func (rc *Recorder) Offer(cur *game.Snapshot, history *game.History) {
 func (rc *Recorder) takeNext(s *game.Snapshot) bool {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if !rc.offered || rc.next > rc.newest {
-		return false
+	for rc.offered && rc.next <= rc.newest {
+		slot := rc.slots[rc.next%uint32(len(rc.slots))]
+		rc.next++
+		if slot != nil && slot.Tick == rc.next-1 { // else a tick never offered: a room's ticks follow on
+			s.CopyFrom(slot)
+			return true
+		}
 	}
-	s.CopyFrom(rc.slots[rc.next%uint32(len(rc.slots))])
-	rc.next++
-	return true
+	return false
 }
 
 // Joined and Left note the roster's changes (from any goroutine), from

@@ -275,6 +275,25 @@ func TestRecorderDropsRatherThanWaits(t *testing.T) {
 	}
 }
 
+// TestRecorderSkipsTicksNeverOffered: a tick number the room skipped
+// leaves its slot to another tick; the writer must not take that one.
+func TestRecorderSkipsTicksNeverOffered(t *testing.T) {
+	rc := &Recorder{}
+	hist := game.NewHistory(game.MinHistoryTicks)
+	for _, tick := range []uint32{1, 2, 5, 6} {
+		hist.Add(&game.Snapshot{Tick: tick})
+		rc.Offer(hist.Latest(), hist)
+	}
+	var got []uint32
+	var s game.Snapshot
+	for rc.takeNext(&s) {
+		got = append(got, s.Tick)
+	}
+	if !slices.Equal(got, []uint32{1, 2, 5, 6}) || rc.Dropped() != 0 {
+		t.Fatalf("took %v (dropped %d), want [1 2 5 6]", got, rc.Dropped())
+	}
+}
+
 // TestRecorderTakesWholeTicksFromARacingRoom offers ticks in bursts far
 // faster than the writer takes them, from a history as short as a room's
 // can be, so that the writer's copies run against the room's writes and
