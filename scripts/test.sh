@@ -17,6 +17,9 @@ if [ -n "$unformatted" ]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 
+step "third_party/quic-go"
+./scripts/vendor-quic-go -check
+
 step "go vet"
 go vet ./...
 # The browser build (cmd/client for js/wasm) and the packages it is made
