@@ -9,8 +9,9 @@
 // application and wire bytes per client per second each way,
 // input-to-acknowledgement latency, snapshots received against expected,
 // interpolation health and corrections (from the client netcode), connect
-// failures by reason, the server's tick duration and missed ticks
-// (scraped from its /metrics), the server's CPU and memory (given its
+// failures by reason, the server's tick duration, missed ticks and
+// inputs applied late or dropped as stale (scraped from its /metrics:
+// how well the clients' input lead works), the server's CPU and memory (given its
 // process id) and the swarm's own CPU per bot. Report.Check gates a run
 // on Thresholds.
 //

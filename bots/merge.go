@@ -253,6 +253,9 @@ func mergeServers(views []ServerReport) (ServerReport, error) {
 	}
 	m.MissedTicks = all(func(v ServerReport) *float64 { return v.MissedTicks })
 	m.Ticks = all(func(v ServerReport) *float64 { return v.Ticks })
+	m.InputsApplied = all(func(v ServerReport) *float64 { return v.InputsApplied })
+	m.InputsLate = all(func(v ServerReport) *float64 { return v.InputsLate })
+	m.InputsStale = all(func(v ServerReport) *float64 { return v.InputsStale })
 	m.CPUPerSec = all(func(v ServerReport) *float64 { return v.CPUPerSec })
 	if allBuckets {
 		m.TickBuckets = tickBuckets(cum)

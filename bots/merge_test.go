@@ -46,6 +46,7 @@ func shardReport(t testing.TB, i, n int, acks []time.Duration, server ServerRepo
 func serverView(url string, missed, ticks float64, le1 float64) ServerReport {
 	s := ServerReport{
 		MetricsURL: url, MissedTicks: &missed, Ticks: &ticks, TickMaxMs: new(4.0),
+		InputsApplied: new(100 * ticks), InputsLate: new(ticks), InputsStale: new(0.0),
 		TickBuckets: tickBuckets(map[float64]float64{0.001: le1, 0.005: ticks, math.Inf(1): ticks}),
 	}
 	cum, _ := bucketMap(s.TickBuckets)
@@ -138,7 +139,8 @@ func TestMergeAddsDistinctServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := m.Server
-	if *s.MissedTicks != 3 || *s.Ticks != 400 || s.MetricsURL != "http://a/metrics, http://b/metrics" {
+	if *s.MissedTicks != 3 || *s.Ticks != 400 || *s.InputsApplied != 40000 || *s.InputsLate != 400 ||
+		s.MetricsURL != "http://a/metrics, http://b/metrics" {
 		t.Fatalf("server %+v", s)
 	}
 	// 300 of 400 ticks took at most 1 ms: the median is below it.

@@ -19,6 +19,7 @@ const (
 	metricTickMax      = "tickwire_tick_duration_max_seconds"
 	metricMissedTicks  = "tickwire_missed_ticks_total"
 	metricTicks        = "tickwire_ticks_total"
+	metricInputs       = "tickwire_inputs_total"
 )
 
 // serverScrape is what one scrape of the server's /metrics says, summed
@@ -32,7 +33,16 @@ type serverScrape struct {
 	missed    float64
 	hasTicks  bool
 	ticks     float64
+	hasInputs bool
+	inputs    inputCounts
 }
+
+// inputCounts are the server's input results (tickwire_inputs_total)
+// that say whether the clients' input lead works: applied counts every
+// input the world took, late those among them taken after their tick
+// (each costs its input a tick of latency), stale those dropped for
+// being a quarter second or more late (a correction on the client).
+type inputCounts struct{ applied, late, stale float64 }
 
 func summarizeScrape(samples []sample) serverScrape {
 	sc := serverScrape{buckets: map[float64]float64{}}
@@ -57,6 +67,16 @@ func summarizeScrape(samples []sample) serverScrape {
 		case metricTicks:
 			sc.hasTicks = true
 			sc.ticks += s.Value
+		case metricInputs:
+			sc.hasInputs = true
+			switch s.Label("result") {
+			case "applied":
+				sc.inputs.applied += s.Value
+			case "late":
+				sc.inputs.late += s.Value
+			case "stale":
+				sc.inputs.stale += s.Value
+			}
 		}
 	}
 	return sc
@@ -103,6 +123,12 @@ type ServerReport struct {
 	TickMaxMs   *float64     `json:"tick_max_ms"` // since the server started
 	MissedTicks *float64     `json:"missed_ticks"`
 	Ticks       *float64     `json:"ticks"`
+	// Inputs the server applied in the window, those of them applied
+	// after their tick, and those it dropped as stale (all rooms, every
+	// client of the server, not only this swarm's).
+	InputsApplied *float64 `json:"inputs_applied"`
+	InputsLate    *float64 `json:"inputs_late"`
+	InputsStale   *float64 `json:"inputs_stale"`
 	// CPU and memory of the server process when -server-pid was given.
 	CPUPerSec  *float64 `json:"cpu_per_sec"` // user+sys seconds per wall second
 	PeakRSSMiB *float64 `json:"peak_rss_mib"`
@@ -172,6 +198,11 @@ func (r *ServerReport) windowFigures(a, b serverScrape) {
 	}
 	if b.hasTicks {
 		r.Ticks = new(b.ticks - a.ticks)
+	}
+	if b.hasInputs {
+		r.InputsApplied = new(b.inputs.applied - a.inputs.applied)
+		r.InputsLate = new(b.inputs.late - a.inputs.late)
+		r.InputsStale = new(b.inputs.stale - a.inputs.stale)
 	}
 }
 

@@ -47,6 +47,8 @@ func TestServerFiguresAreDeltasOverTheWindow(t *testing.T) {
 		buckets: map[float64]float64{0.001: 900, 0.01: 1000, math.Inf(1): 1000}}
 	b := serverScrape{hasHist: true, hasMissed: true, missed: 7, hasTicks: true, ticks: 1300,
 		buckets: map[float64]float64{0.001: 900, 0.01: 1300, math.Inf(1): 1300}}
+	a.hasInputs, a.inputs = true, inputCounts{applied: 5000, late: 40, stale: 1}
+	b.hasInputs, b.inputs = true, inputCounts{applied: 35000, late: 340, stale: 1}
 	var r ServerReport
 	r.windowFigures(a, b)
 	// Every tick of the window took 1 to 10 ms: p50 is inside that bucket.
@@ -55,6 +57,28 @@ func TestServerFiguresAreDeltasOverTheWindow(t *testing.T) {
 	}
 	if *r.MissedTicks != 2 || *r.Ticks != 300 {
 		t.Errorf("missed %v ticks %v, want 2 and 300", *r.MissedTicks, *r.Ticks)
+	}
+	if *r.InputsApplied != 30000 || *r.InputsLate != 300 || *r.InputsStale != 0 {
+		t.Errorf("inputs applied %v late %v stale %v, want 30000, 300 and 0", *r.InputsApplied, *r.InputsLate, *r.InputsStale)
+	}
+}
+
+// The server's input results are summed over rooms by result; the
+// others (duplicate, future, dropped) say nothing about the lead.
+func TestScrapeSumsInputResultsOverRooms(t *testing.T) {
+	samples, err := parseExposition([]byte(`tickwire_inputs_total{result="applied",room="a"} 100
+tickwire_inputs_total{result="applied",room="b"} 50
+tickwire_inputs_total{result="late",room="a"} 2
+tickwire_inputs_total{result="late",room="b"} 1
+tickwire_inputs_total{result="stale",room="b"} 4
+tickwire_inputs_total{result="duplicate",room="a"} 900
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := summarizeScrape(samples)
+	if want := (inputCounts{applied: 150, late: 3, stale: 4}); !sc.hasInputs || sc.inputs != want {
+		t.Fatalf("inputs %+v (has %v), want %+v", sc.inputs, sc.hasInputs, want)
 	}
 }
 

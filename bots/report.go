@@ -373,6 +373,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 		srv += " (" + s.MetricsError + ")"
 	}
 	row("server", "%s", srv)
+	if s.InputsApplied != nil && s.InputsLate != nil && s.InputsStale != nil {
+		var lateShare *float64
+		if *s.InputsApplied > 0 {
+			lateShare = new(*s.InputsLate / *s.InputsApplied)
+		}
+		row("server inputs", "%.0f applied, %.0f of them late (%s, applied after their tick), %.0f stale (dropped)",
+			*s.InputsApplied, *s.InputsLate, formatOpt(percent(lateShare), 2, "%"), *s.InputsStale)
+	}
 	if s.CPUPerSec != nil || s.PeakRSSMiB != nil {
 		row("server process", "cpu %s cores, peak rss %s", formatOpt(s.CPUPerSec, 3, ""), formatOpt(s.PeakRSSMiB, 1, " MiB"))
 	}
