@@ -160,8 +160,8 @@ machine="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $c
   echo
   echo "\"holds\": the server's 30 Hz loop held (missed ticks ≤ 1 %), snapshots received ≥ $MINRATIO of expected, no connect failure. \"goal\": it holds and input→ack p99 < 100 ms (docs/GAME.md)."
   echo
-  echo "| transport | AOI | N | holds | goal | snapshots recv/exp | input→ack p50 / p99 ms | wire B/client/s down / up | wire packets/client/s down / up | app B/client/s down / up | server tick p50 / p99 / max ms | missed ticks | server CPU | server peak MiB | bots CPU | bots µs/bot/s | bots µs/snapshot | connect fails |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| transport | AOI | N | holds | goal | snapshots recv/exp | input→ack p50 / p99 ms | inputs late | wire B/client/s down / up | wire packets/client/s down / up | app B/client/s down / up | server tick p50 / p99 / max ms | missed ticks | server CPU | server peak MiB | bots CPU | bots µs/bot/s | bots µs/snapshot | connect fails |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$OUT"
 
 for AOI in $AOIS; do
@@ -177,7 +177,7 @@ for AOI in $AOIS; do
       set -e
       if [ ! -s "$json" ]; then
         echo "run failed (exit $code); see $RUNDIR/$TRANSPORT-aoi$AOI-n$N.*"
-        echo "| $TRANSPORT | $AOI | $N | run failed (exit $code) | | | | | | | | | | | | | | |" >>"$OUT"
+        echo "| $TRANSPORT | $AOI | $N | run failed (exit $code) | | | | | | | | | | | | | | | |" >>"$OUT"
         break
       fi
       cat "$RUNDIR/$TRANSPORT-aoi$AOI-n$N.report"
@@ -205,10 +205,14 @@ for AOI in $AOIS; do
         pkts=$(tail -2 "$RUNDIR/$TRANSPORT-aoi$AOI-n$N.pkts" | paste -sd' ' | awk -v n="$N" -v w="$(jget window_seconds "$json")" \
           '{ if (w > 0 && NF == 4) printf "%.1f / %.1f", ($3-$1)/n/w, ($4-$2)/n/w; else printf "n/a" }')
       fi
-      printf '| %s | %s | %s | %s | %s | %s / %s (%s) | %s / %s | %s / %s | %s | %s / %s | %s / %s / %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+      # Inputs the server applied after their tick, of all it applied
+      # in the window: how well the bots' input lead keeps them on time.
+      late=$(awk -v l="$(jget inputs_late "$json")" -v a="$(jget inputs_applied "$json")" \
+        'BEGIN { if (a != "" && a != "null" && a > 0 && l != "null") printf "%.2f %%", 100 * l / a; else printf "n/a" }')
+      printf '| %s | %s | %s | %s | %s | %s / %s (%s) | %s / %s | %s | %s / %s | %s | %s / %s | %s / %s / %s | %s | %s | %s | %s | %s | %s | %s |\n' \
         "$TRANSPORT" "$([ "$AOI" = 0 ] && echo off || echo "$AOI")" "$N" "$holds" "$goal" \
         "$(jget snapshots_received "$json")" "$(jget snapshots_expected "$json")" "$(fmt "$ratio" %.3f)" \
-        "$(fmt "$(jget input_ack_p50_ms "$json")" %.0f)" "$(fmt "$(jget input_ack_p99_ms "$json")" %.0f)" \
+        "$(fmt "$(jget input_ack_p50_ms "$json")" %.0f)" "$(fmt "$(jget input_ack_p99_ms "$json")" %.0f)" "$late" \
         "$(fmt "$(jget wire_down_bytes_per_client_sec "$json")" %.0f)" "$(fmt "$(jget wire_up_bytes_per_client_sec "$json")" %.0f)" "$pkts" \
         "$(fmt "$(jget app_down_bytes_per_client_sec "$json")" %.0f)" "$(fmt "$(jget app_up_bytes_per_client_sec "$json")" %.0f)" \
         "$(fmt "$(jget tick_p50_ms "$json")" %.2f)" "$(fmt "$(jget tick_p99_ms "$json")" %.2f)" "$(fmt "$(jget tick_max_ms "$json")" %.1f)" \
