@@ -76,9 +76,9 @@ func (h *receivedPacketTracker) IsPotentiallyDuplicate(pn protocol.PacketNumber)
 }
 
 // MaxAckDelay is the maximum time by which we delay sending ACKs.
-// 40 ms (upstream: 25 ms) outlasts the 33 ms between a 30 Hz peer's
+// 55 ms (upstream: 25 ms) outlasts the 50 ms between a 20 Hz peer's
 // datagrams, so the ACK rides on the next one instead of a packet of its own.
-const MaxAckDelay = 40 * time.Millisecond
+const MaxAckDelay = 55 * time.Millisecond
 
 // number of ack-eliciting packets received before sending an ACK
 const packetsBeforeAck = 2
