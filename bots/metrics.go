@@ -129,6 +129,8 @@ type ServerReport struct {
 	InputsApplied *float64 `json:"inputs_applied"`
 	InputsLate    *float64 `json:"inputs_late"`
 	InputsStale   *float64 `json:"inputs_stale"`
+	// InputsLateShare is InputsLate / InputsApplied (derived).
+	InputsLateShare *float64 `json:"inputs_late_share"`
 	// CPU and memory of the server process when -server-pid was given.
 	CPUPerSec  *float64 `json:"cpu_per_sec"` // user+sys seconds per wall second
 	PeakRSSMiB *float64 `json:"peak_rss_mib"`

@@ -230,6 +230,11 @@ func (r *Report) derive() {
 		r.FramesHeldShare = new(float64(*t.FramesHeld) / float64(*r.FramesTotal))
 	}
 	r.CorrectionsPerClientSec = perClientSec(r.Corrections)
+	s := &r.Server
+	s.InputsLateShare = nil
+	if s.InputsApplied != nil && s.InputsLate != nil && *s.InputsApplied > 0 {
+		s.InputsLateShare = new(*s.InputsLate / *s.InputsApplied)
+	}
 	r.HitAgreement = nil
 	if r.Hits != nil && r.Hits.Seen > 0 {
 		r.HitAgreement = new(float64(r.Hits.Confirmed) / float64(r.Hits.Seen))
@@ -374,12 +379,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	row("server", "%s", srv)
 	if s.InputsApplied != nil && s.InputsLate != nil && s.InputsStale != nil {
-		var lateShare *float64
-		if *s.InputsApplied > 0 {
-			lateShare = new(*s.InputsLate / *s.InputsApplied)
-		}
 		row("server inputs", "%.0f applied, %.0f of them late (%s, applied after their tick), %.0f stale (dropped)",
-			*s.InputsApplied, *s.InputsLate, formatOpt(percent(lateShare), 2, "%"), *s.InputsStale)
+			*s.InputsApplied, *s.InputsLate, formatOpt(percent(s.InputsLateShare), 2, "%"), *s.InputsStale)
 	}
 	if s.CPUPerSec != nil || s.PeakRSSMiB != nil {
 		row("server process", "cpu %s cores, peak rss %s", formatOpt(s.CPUPerSec, 3, ""), formatOpt(s.PeakRSSMiB, 1, " MiB"))

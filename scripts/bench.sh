@@ -207,12 +207,12 @@ for AOI in $AOIS; do
       fi
       # Inputs the server applied after their tick, of all it applied
       # in the window: how well the bots' input lead keeps them on time.
-      late=$(awk -v l="$(jget inputs_late "$json")" -v a="$(jget inputs_applied "$json")" \
-        'BEGIN { if (a != "" && a != "null" && a > 0 && l != "null") printf "%.2f %%", 100 * l / a; else printf "n/a" }')
+      late=$(jget inputs_late_share "$json")
+      [ -z "$late" ] || [ "$late" = null ] || late=$(awk -v s="$late" 'BEGIN { printf "%.2f", 100 * s }')
       printf '| %s | %s | %s | %s | %s | %s / %s (%s) | %s / %s | %s | %s / %s | %s | %s / %s | %s / %s / %s | %s | %s | %s | %s | %s | %s | %s |\n' \
         "$TRANSPORT" "$([ "$AOI" = 0 ] && echo off || echo "$AOI")" "$N" "$holds" "$goal" \
         "$(jget snapshots_received "$json")" "$(jget snapshots_expected "$json")" "$(fmt "$ratio" %.3f)" \
-        "$(fmt "$(jget input_ack_p50_ms "$json")" %.0f)" "$(fmt "$(jget input_ack_p99_ms "$json")" %.0f)" "$late" \
+        "$(fmt "$(jget input_ack_p50_ms "$json")" %.0f)" "$(fmt "$(jget input_ack_p99_ms "$json")" %.0f)" "$(fmt "$late" "%s %%")" \
         "$(fmt "$(jget wire_down_bytes_per_client_sec "$json")" %.0f)" "$(fmt "$(jget wire_up_bytes_per_client_sec "$json")" %.0f)" "$pkts" \
         "$(fmt "$(jget app_down_bytes_per_client_sec "$json")" %.0f)" "$(fmt "$(jget app_up_bytes_per_client_sec "$json")" %.0f)" \
         "$(fmt "$(jget tick_p50_ms "$json")" %.2f)" "$(fmt "$(jget tick_p99_ms "$json")" %.2f)" "$(fmt "$(jget tick_max_ms "$json")" %.1f)" \

@@ -73,12 +73,11 @@ type Recorder struct {
 	// mu orders the room's Offers with the writer's copies: the writer
 	// holds it while it copies a slot, and the room takes it before it
 	// can write that slot again.
-	mu      sync.Mutex
-	slots   []*game.Snapshot // the room's history ring: slots[tick%len] holds tick
-	newest  uint32           // the newest tick offered
-	next    uint32           // the oldest tick offered that the writer has not taken
-	offered bool
-	events  []rosterEvent // joins and leaves not yet written
+	mu     sync.Mutex
+	slots  []*game.Snapshot // the room's history ring, slots[tick%len] holds tick; nil until the first Offer
+	newest uint32           // the newest tick offered
+	next   uint32           // the oldest tick offered that the writer has not taken
+	events []rosterEvent    // joins and leaves not yet written
 }
 
 type rosterEvent struct {
@@ -126,13 +125,11 @@ func New(cfg Config) (*Recorder, error) {
 func (rc *Recorder) Offer(cur *game.Snapshot, history *game.History) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if rc.slots == nil {
-		rc.slots = make([]*game.Snapshot, history.Len()) // once per room
+	if rc.slots == nil { // the first tick: once per room
+		rc.slots = make([]*game.Snapshot, history.Len())
+		rc.next = cur.Tick
 	}
 	n := uint32(len(rc.slots))
-	if !rc.offered {
-		rc.next, rc.offered = cur.Tick, true
-	}
 	rc.slots[cur.Tick%n] = cur
 	rc.newest = cur.Tick
 	// The next tick, cur.Tick+1, goes where cur.Tick+1-n is.
@@ -148,10 +145,12 @@ func (rc *Recorder) Offer(cur *game.Snapshot, history *game.History) {
 func (rc *Recorder) takeNext(s *game.Snapshot) bool {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	for rc.offered && rc.next <= rc.newest {
-		slot := rc.slots[rc.next%uint32(len(rc.slots))]
+	for rc.slots != nil && rc.next <= rc.newest {
+		t := rc.next
 		rc.next++
-		if slot != nil && slot.Tick == rc.next-1 { // else a tick never offered: a room's ticks follow on
+		// A slot holding another tick (or none) is a tick number the room
+		// never offered: skip it.
+		if slot := rc.slots[t%uint32(len(rc.slots))]; slot != nil && slot.Tick == t {
 			s.CopyFrom(slot)
 			return true
 		}
@@ -186,7 +185,7 @@ func (rc *Recorder) Dropped() uint64 { return rc.dropped.Load() }
 func (rc *Recorder) Pending() int {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if !rc.offered {
+	if rc.slots == nil {
 		return 0
 	}
 	return int(rc.newest + 1 - rc.next)
