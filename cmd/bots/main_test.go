@@ -190,6 +190,28 @@ func TestImpossibleThresholdExitsNonZeroNamingIt(t *testing.T) {
 	}
 }
 
+// TestASwarmLeavesItsPlacesFree runs two swarms one after the other
+// against a server with places for exactly one of them: each bot must
+// leave with a goodbye, not vanish, or the server holds its player for a
+// resume and the second swarm finds the room full (it did: a third of
+// the sessions were dropped by the cancelled run context first).
+func TestASwarmLeavesItsPlacesFree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two swarms")
+	}
+	serverBin, botsBin := binaries(t)
+	url := startServerBinary(t, serverBin, "-max-players", "12")
+	for run := 1; run <= 2; run++ {
+		var stdout, stderr bytes.Buffer
+		code := runBots(t, botsBin, &stdout, &stderr,
+			"-server", url, "-n", "12", "-transport", "mixed", "-ramp", "500ms", "-warmup", "500ms", "-duration", "1s", "-q",
+			"-max-connect-failures", "0")
+		if code != exitOK {
+			t.Fatalf("swarm %d: exit %d, want 0 (every bot connected)\n%s\nstderr:\n%s", run, code, stdout.String(), stderr.String())
+		}
+	}
+}
+
 // TestScrapedServerMetricsGateTheRun runs the swarm against an
 // in-process server's /metrics (the metrics of docs/HOSTING.md), so that
 // the scrape, the window deltas and -max-missed-ticks are exercised end
