@@ -992,7 +992,7 @@ const maxSeatTries = 5
 // following its answer to the process that owns the room.
 func (s *swarm) dial(ctx context.Context, cfg botClientConfig) (*botClient, error) {
 	if !s.cfg.viaLobby() {
-		return dialBotClient(sessionContext(ctx), cfg)
+		return dialBotClient(ctx, cfg)
 	}
 	lc := s.cfg.lobby()
 	for try := 1; ; try++ {
@@ -1009,7 +1009,7 @@ func (s *swarm) dial(ctx context.Context, cfg botClientConfig) (*botClient, erro
 		} else if j.URL != s.cfg.Server {
 			follow.CertHashes = nil // another process: fetch its own hashes
 		}
-		sess, err := dialBotClient(sessionContext(ctx), follow)
+		sess, err := dialBotClient(ctx, follow)
 		var de *client.DisconnectError
 		if s.cfg.Quick && try < maxSeatTries && errors.As(err, &de) && de.Reason == pb.DisconnectReason_DISCONNECT_REASON_SERVER_FULL {
 			continue
@@ -1017,14 +1017,6 @@ func (s *swarm) dial(ctx context.Context, cfg botClientConfig) (*botClient, erro
 		return sess, err
 	}
 }
-
-// sessionContext is the context a bot's session runs under: the run's,
-// without its cancellation. Shutdown ends every session with Close, which
-// says goodbye; a session ended by its context instead dropped its
-// connection without one, and the server held the player for a resume,
-// so a swarm run right after found the room full of them. Dialing stays
-// bounded by the handshake timeout.
-func sessionContext(run context.Context) context.Context { return context.WithoutCancel(run) }
 
 // lobbyJoin asks the lobby for a seat: quick play, or cfg.Room. A lobby
 // that is rate limiting is asked again after the second it asks for.

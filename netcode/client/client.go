@@ -168,11 +168,13 @@ type Client struct {
 	entity  game.EntityID
 	epoch   time.Time // zero of the client's microsecond clock
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
-	errMu  sync.Mutex
-	err    error
+	parent  context.Context // the caller's: when it ends, the session says goodbye
+	ctx     context.Context
+	cancel  context.CancelFunc
+	goodbye sync.Once
+	done    chan struct{}
+	errMu   sync.Mutex
+	err     error
 
 	ack       atomic.Uint32 // newest decoded snapshot tick
 	follow    atomic.Uint32 // spectators: the entity followed (0: free camera)
@@ -252,7 +254,9 @@ type clientCounters struct {
 }
 
 // Connect dials the server, says hello and waits for the welcome. The
-// session runs until ctx is done, Close is called or the server ends it.
+// session runs until ctx is done or Close is called (either way it says
+// goodbye, so the server frees the player's place at once instead of
+// holding it for a resume) or until the server ends it.
 func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	c := newClient(cfg)
 	hctx, cancel := context.WithTimeout(ctx, c.cfg.HandshakeTimeout)
@@ -273,6 +277,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		conn.Close()
 		return nil, fmt.Errorf("netcode: joining %s over %s: %w", cfg.Server, conn.Kind(), err)
 	}
+	c.parent = ctx
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	c.lastHeard.Store(c.clock.Now().UnixNano())
 	go c.readLoop()
@@ -642,10 +647,18 @@ func (c *Client) sendDatagram(b []byte, now time.Time) error {
 
 // Close says goodbye to the server and ends the session.
 func (c *Client) Close() error {
-	_ = c.conn.SendMessage(wire.DisconnectPacket(pb.DisconnectReason_DISCONNECT_REASON_CLIENT_LEFT, "client closed"))
+	c.sayGoodbye()
 	c.end(nil)
 	<-c.done
 	return nil
+}
+
+// sayGoodbye tells the server the player left, once, whether the session
+// ends by Close or by the caller's context.
+func (c *Client) sayGoodbye() {
+	c.goodbye.Do(func() {
+		_ = c.conn.SendMessage(wire.DisconnectPacket(pb.DisconnectReason_DISCONNECT_REASON_CLIENT_LEFT, "client closed"))
+	})
 }
 
 // end records why the session ended (first reason wins) and stops it.
@@ -675,6 +688,12 @@ func (c *Client) readLoop() {
 	for {
 		raw, _, err := c.conn.Receive(c.ctx)
 		if err != nil {
+			if c.parent.Err() != nil && !c.serverSilent.Load() {
+				// The caller is done with the session: leave as Close does.
+				c.sayGoodbye()
+				c.end(fmt.Errorf("netcode: session closed: %w", context.Cause(c.parent)))
+				return
+			}
 			c.end(fmt.Errorf("netcode: connection lost: %w", err))
 			return
 		}

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"errors"
 	"math"
 	"strings"
@@ -313,3 +314,35 @@ type jumpTicker struct {
 func (t *jumpTicker) C() <-chan time.Time { return t.c }
 
 func (t *jumpTicker) Stop() { t.once.Do(func() { t.real.Stop(); close(t.stop) }) }
+
+// TestAPlayerWhoseContextEndsLeavesWithAGoodbye: a client that stops by
+// cancelling the context it connected with (as a quitting player's
+// reconnect loop and a swarm's shutdown do) says goodbye as Close does,
+// so the server frees its place at once instead of holding it for a
+// resume.
+func TestAPlayerWhoseContextEndsLeavesWithAGoodbye(t *testing.T) {
+	for _, kind := range []transport.Kind{transport.WebTransport, transport.WebSocket} {
+		t.Run(string(kind), func(t *testing.T) {
+			srv := servertest.Start(t, &server.Server{ResumeGrace: time.Minute})
+			ctx, cancel := context.WithCancel(t.Context())
+			c, err := client.Connect(ctx, client.Config{Server: srv.URL(), Name: "quitter", Logger: servertest.Logger(t),
+				Dial: transport.DialOptions{Transport: kind, TrustServerCertHash: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := c.Entity()
+			servertest.WaitFor(t, 10*time.Second, func() bool { _, ok := srv.Room().Player(id); return ok })
+			cancel()
+			<-c.Done()
+			if err := c.Err(); !errors.Is(err, context.Canceled) {
+				t.Errorf("session ended with %v, want it to name the cancelled context", err)
+			}
+			// Held for a resume, the player would stay in the room for the
+			// minute's grace.
+			servertest.WaitFor(t, 10*time.Second, func() bool { _, ok := srv.Room().Player(id); return !ok })
+			if n := srv.ParkedPlayers(); n != 0 {
+				t.Errorf("%d players held for a resume after a goodbye", n)
+			}
+		})
+	}
+}
