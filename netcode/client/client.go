@@ -927,7 +927,9 @@ func (c *Client) sendPing(now time.Time) error {
 	defer c.mu.Unlock()
 	c.pingNonce++
 	c.pings[c.pingNonce%pingWindow] = pingRecord{nonce: c.pingNonce, sentAt: now}
-	c.pingBuf = wire.AppendPing(c.pingBuf[:0], wire.KindPing, &wire.Ping{Nonce: c.pingNonce, SentUs: uint64(c.elapsed(now).Microseconds())})
+	// The RTT rides along so that the server need not ping us to learn it.
+	rttUs := uint32(min(c.sync.srtt.Microseconds(), math.MaxUint32))
+	c.pingBuf = wire.AppendPing(c.pingBuf[:0], wire.KindPing, &wire.Ping{Nonce: c.pingNonce, SentUs: uint64(c.elapsed(now).Microseconds()), RttUs: rttUs})
 	return c.sendDatagram(c.pingBuf, now)
 }
 

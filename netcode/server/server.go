@@ -982,8 +982,10 @@ func (s *Server) housekeeping(ctx context.Context) {
 						ss.disconnect(pb.DisconnectReason_DISCONNECT_REASON_TIMEOUT, fmt.Sprintf("nothing heard for %v", silent.Round(time.Millisecond)))
 						continue
 					}
-					buf = wire.AppendPing(buf[:0], wire.KindPing, &wire.Ping{Nonce: nonce, SentUs: sentUs})
-					_ = ss.conn.SendDatagram(buf)
+					if !ss.reportsRTT.Load() {
+						buf = wire.AppendPing(buf[:0], wire.KindPing, &wire.Ping{Nonce: nonce, SentUs: sentUs})
+						_ = ss.conn.SendDatagram(buf)
+					}
 					if ss.spectator {
 						continue
 					}
@@ -1006,10 +1008,21 @@ func (s *Server) housekeeping(ctx context.Context) {
 // notePong records the RTT of one of the server's pings.
 func (s *Server) notePong(p *wire.Ping) {
 	now := uint64(time.Since(s.epoch).Microseconds())
-	if p.SentUs == 0 || p.SentUs > now || now-p.SentUs > uint64(s.IdleTimeout.Microseconds()) {
+	if p.SentUs == 0 || p.SentUs > now {
 		return // not ours, or a lie
 	}
-	s.metrics.rtt.Observe(float64(now-p.SentUs) / 1e6)
+	s.noteRTT(time.Duration(now-p.SentUs) * time.Microsecond)
+}
+
+// noteRTT records a round-trip time, the server's own or one a client
+// reports, and says whether it was plausible: above zero and within the
+// idle timeout (a lie moves the histogram no further than that).
+func (s *Server) noteRTT(rtt time.Duration) bool {
+	if rtt <= 0 || rtt > s.IdleTimeout {
+		return false
+	}
+	s.metrics.rtt.Observe(rtt.Seconds())
+	return true
 }
 
 // processRecord is what this process publishes in the directory.

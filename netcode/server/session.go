@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tickwire/tickwire/game"
 	"github.com/tickwire/tickwire/netcode/transport"
@@ -45,8 +46,11 @@ type session struct {
 	staleAcks atomic.Uint32 // input packets since ackTick last advanced
 	follow    atomic.Uint32 // spectators: the entity followed (0: free camera)
 	lastHeard atomic.Int64  // Clock time, UnixNano
-	kick      chan kickReason
-	kickOnce  sync.Once
+	// reportsRTT is set once the client's pings carry its RTT: the server
+	// then records that and sends the client no pings of its own.
+	reportsRTT atomic.Bool
+	kick       chan kickReason
+	kickOnce   sync.Once
 
 	// Owned by the room goroutine.
 	out snapshotOutbox
@@ -231,6 +235,9 @@ func (s *session) dispatch(srv *Server, kind wire.PacketKind, body, raw []byte) 
 		var p wire.Ping
 		if err := wire.DecodePing(body, &p); err != nil {
 			return err
+		}
+		if srv.noteRTT(time.Duration(p.RttUs) * time.Microsecond) {
+			s.reportsRTT.Store(true)
 		}
 		p.ServerTick = s.room.game.CurrentTick()
 		s.replyBuf = wire.AppendPing(s.replyBuf[:0], wire.KindPong, &p)

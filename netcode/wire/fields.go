@@ -33,4 +33,5 @@ const (
 	fieldPingNonce      protowire.Number = 1 // Ping.nonce, Pong.nonce
 	fieldPingSentUs     protowire.Number = 2 // Ping.sent_us, Pong.echo_us
 	fieldPongServerTick protowire.Number = 3 // Pong.server_tick
+	fieldPingRttUs      protowire.Number = 4 // Ping.rtt_us
 )

@@ -41,6 +41,7 @@ func TestFieldNumbersMatchTheSchema(t *testing.T) {
 		{&pb.Snapshot{}, "hit_shots", fieldSnapshotHitShots},
 		{&pb.Ping{}, "nonce", fieldPingNonce},
 		{&pb.Ping{}, "sent_us", fieldPingSentUs},
+		{&pb.Ping{}, "rtt_us", fieldPingRttUs},
 		{&pb.Pong{}, "nonce", fieldPingNonce},
 		{&pb.Pong{}, "echo_us", fieldPingSentUs},
 		{&pb.Pong{}, "server_tick", fieldPongServerTick},

@@ -427,6 +427,7 @@ type Ping struct {
 	Nonce      uint32
 	SentUs     uint64
 	ServerTick uint32 // Pong only
+	RttUs      uint32 // Ping only: the client's newest RTT (0: none)
 }
 
 // AppendPing appends a Packet{ping} (kind KindPing) or Packet{pong}.
@@ -436,6 +437,8 @@ func AppendPing(b []byte, kind PacketKind, p *Ping) []byte {
 	b = appendUint(b, fieldPingSentUs, p.SentUs)
 	if kind == KindPong {
 		b = appendUint(b, fieldPongServerTick, uint64(p.ServerTick))
+	} else {
+		b = appendUint(b, fieldPingRttUs, uint64(p.RttUs))
 	}
 	return endField(b, outer)
 }
@@ -459,6 +462,8 @@ func DecodePing(body []byte, p *Ping) error {
 			p.SentUs = v
 		case fieldPongServerTick:
 			p.ServerTick = uint32(v)
+		case fieldPingRttUs:
+			p.RttUs = uint32(v)
 		}
 	}
 	if r.err != nil {

@@ -96,14 +96,24 @@ func TestHandEncodedSnapshotMatchesSchema(t *testing.T) {
 }
 
 func TestHandEncodedPingPongMatchSchema(t *testing.T) {
-	p := Ping{Nonce: 5, SentUs: 123456789, ServerTick: 77}
+	// Each kind carries only its own fields: a pong no RTT, a ping no tick.
+	p := Ping{Nonce: 5, SentUs: 123456789, ServerTick: 77, RttUs: 20500}
 	want := marshalDeterministic(t, &pb.Packet{Body: &pb.Packet_Pong{Pong: &pb.Pong{Nonce: 5, EchoUs: 123456789, ServerTick: 77}}})
 	if got := AppendPing(nil, KindPong, &p); !bytes.Equal(got, want) {
 		t.Fatalf("pong: got %x want %x", got, want)
 	}
-	want = marshalDeterministic(t, &pb.Packet{Body: &pb.Packet_Ping{Ping: &pb.Ping{Nonce: 5, SentUs: 123456789}}})
-	if got := AppendPing(nil, KindPing, &p); !bytes.Equal(got, want) {
+	want = marshalDeterministic(t, &pb.Packet{Body: &pb.Packet_Ping{Ping: &pb.Ping{Nonce: 5, SentUs: 123456789, RttUs: 20500}}})
+	got := AppendPing(nil, KindPing, &p)
+	if !bytes.Equal(got, want) {
 		t.Fatalf("ping: got %x want %x", got, want)
+	}
+	kind, body, err := SplitPacket(got)
+	if err != nil || kind != KindPing {
+		t.Fatalf("split: %v %v", kind, err)
+	}
+	var back Ping
+	if err := DecodePing(body, &back); err != nil || back != (Ping{Nonce: 5, SentUs: 123456789, RttUs: 20500}) {
+		t.Fatalf("decoded %+v, %v", back, err)
 	}
 }
 

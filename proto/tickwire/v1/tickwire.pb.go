@@ -964,7 +964,13 @@ type Ping struct {
 	// nonce is echoed in the Pong.
 	Nonce uint32 `protobuf:"varint,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
 	// sent_us is the sender's monotonic clock in microseconds.
-	SentUs        uint64 `protobuf:"varint,2,opt,name=sent_us,json=sentUs,proto3" json:"sent_us,omitempty"`
+	SentUs uint64 `protobuf:"varint,2,opt,name=sent_us,json=sentUs,proto3" json:"sent_us,omitempty"`
+	// rtt_us is a client's newest round-trip time in microseconds, measured
+	// with its own pings (0: none yet). A server that gets it from a client
+	// records it and sends that client no pings of its own: one exchange a
+	// second instead of two. Number 4, not 3, because Pong's 3 is
+	// server_tick and both messages share one field table.
+	RttUs         uint32 `protobuf:"varint,4,opt,name=rtt_us,json=rttUs,proto3" json:"rtt_us,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1009,6 +1015,13 @@ func (x *Ping) GetNonce() uint32 {
 func (x *Ping) GetSentUs() uint64 {
 	if x != nil {
 		return x.SentUs
+	}
+	return 0
+}
+
+func (x *Ping) GetRttUs() uint32 {
+	if x != nil {
+		return x.RttUs
 	}
 	return 0
 }
@@ -1330,10 +1343,11 @@ const file_tickwire_v1_tickwire_proto_rawDesc = "" +
 	"\rinput_backlog\x18\t \x01(\rR\finputBacklog\x12#\n" +
 	"\rfire_cooldown\x18\n" +
 	" \x01(\rR\ffireCooldown\x12\x1b\n" +
-	"\thit_shots\x18\v \x03(\rR\bhitShots\"5\n" +
+	"\thit_shots\x18\v \x03(\rR\bhitShots\"L\n" +
 	"\x04Ping\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\rR\x05nonce\x12\x17\n" +
-	"\asent_us\x18\x02 \x01(\x04R\x06sentUs\"V\n" +
+	"\asent_us\x18\x02 \x01(\x04R\x06sentUs\x12\x15\n" +
+	"\x06rtt_us\x18\x04 \x01(\rR\x05rttUs\"V\n" +
 	"\x04Pong\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\rR\x05nonce\x12\x17\n" +
 	"\aecho_us\x18\x02 \x01(\x04R\x06echoUs\x12\x1f\n" +
