@@ -104,8 +104,10 @@ func (h *datagramQueue) Pop() {
 
 // HandleDatagramFrame handles a received DATAGRAM frame.
 func (h *datagramQueue) HandleDatagramFrame(f *wire.DatagramFrame) {
-	data := make([]byte, len(f.Data))
-	copy(data, f.Data)
+	// parseDatagramFrame copied the payload out of the packet already, and
+	// nothing else holds the frame: the copy upstream made here is a
+	// second one.
+	data := f.Data
 	var queued bool
 	h.rcvMx.Lock()
 	if len(h.rcvQueue) < maxDatagramRcvQueueLen {
@@ -140,8 +142,7 @@ func (h *datagramQueue) Receive(ctx context.Context) ([]byte, error) {
 	for {
 		h.rcvMx.Lock()
 		if len(h.rcvQueue) > 0 {
-			data := h.rcvQueue[0]
-			h.rcvQueue = h.rcvQueue[1:]
+			data := popFront(&h.rcvQueue)
 			h.rcvMx.Unlock()
 			return data, nil
 		}
@@ -160,4 +161,17 @@ func (h *datagramQueue) Receive(ctx context.Context) ([]byte, error) {
 func (h *datagramQueue) CloseWithError(e error) {
 	h.closeErr = e
 	close(h.closed)
+}
+
+// popFront takes the first element of a short queue and moves the rest
+// down, so that the queue's array is reused; re-slicing from the front
+// (upstream's q = q[1:]) made append allocate a new one every few
+// datagrams.
+func popFront[T any](q *[]T) T {
+	var zero T
+	first := (*q)[0]
+	n := copy(*q, (*q)[1:])
+	(*q)[n] = zero
+	*q = (*q)[:n]
+	return first
 }

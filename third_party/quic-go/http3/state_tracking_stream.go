@@ -154,8 +154,13 @@ func (s *stateTrackingStream) ReceiveDatagram(ctx context.Context) ([]byte, erro
 start:
 	s.mx.Lock()
 	if len(s.queue) > 0 {
+		// Move the rest down rather than re-slice from the front, so that
+		// enqueueDatagram's append reuses the array instead of allocating
+		// a new one every few datagrams.
 		data := s.queue[0]
-		s.queue = s.queue[1:]
+		n := copy(s.queue, s.queue[1:])
+		s.queue[n] = nil
+		s.queue = s.queue[:n]
 		s.mx.Unlock()
 		return data, nil
 	}
